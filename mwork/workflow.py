@@ -1,0 +1,57 @@
+"""Helpers for the thin rule scripts under workflow_scripts/."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+from contextlib import contextmanager
+
+from .errors import MworkError
+
+
+@contextmanager
+def rule_script(smk):
+    """Send stderr to the job's log, set torch's thread count from ``threads:``, and turn library
+    errors (``MworkError``) into one clear line instead of a traceback. Yields a logger."""
+    log_path = smk.log[0] if len(smk.log) else None
+    stream = open(log_path, "w", buffering=1) if log_path else sys.stderr
+    old_stderr = sys.stderr
+    sys.stderr = stream
+    logger = logging.getLogger(f"mwork.{smk.rule}")
+    logger.handlers.clear()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    threads = max(1, int(getattr(smk, "threads", 1) or 1))
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+    except ImportError:
+        pass
+    try:
+        yield logger
+    except MworkError as e:
+        print(f"error: {e}", file=stream)
+        sys.stderr = old_stderr
+        print(f"error in rule {smk.rule}: {e}", file=sys.stderr)
+        raise SystemExit(1) from None
+    except Exception:
+        traceback.print_exc(file=stream)
+        raise
+    finally:
+        sys.stderr = old_stderr
+        if stream is not sys.stderr and stream is not old_stderr:
+            stream.close()
+
+
+def not_implemented(smk, issue: str) -> None:
+    """Planned rules of later issues: fail loudly, never write a fake table."""
+    msg = (f"rule {smk.rule} is planned but not implemented yet ({issue}); its outputs "
+           f"{list(smk.output)} are not produced")
+    print(msg, file=sys.stderr)
+    raise SystemExit(1)

@@ -1,0 +1,41 @@
+# Per-language corpora (packaged / local / hf) and the paper's Table 7.
+
+
+rule corpus:
+    output:
+        docs="results/corpus/{corpus}/{lang}.jsonl",
+        stats="results/corpus/{corpus}/{lang}.stats.json",
+    input:
+        lib("corpus", "languages", "io"),
+    params:
+        spec=lambda wc: config["corpora"][wc.corpus],
+        seed=config["seed"],
+    log:
+        "results/logs/corpus/{corpus}/{lang}.log",
+    benchmark:
+        "results/benchmarks/corpus/{corpus}/{lang}.tsv"
+    threads: 1
+    conda:
+        "../envs/core.yaml"
+    wildcard_constraints:
+        lang="[a-z]{2,3}",
+    script:
+        "../workflow_scripts/corpus.py"
+
+
+rule table7:
+    output:
+        csv="results/table7.csv",
+        md="results/table7.md",
+    input:
+        stats=expand("results/corpus/{corpus}/{lang}.stats.json", corpus=CORPUS, lang=LANGS),
+        code=lib("corpus", "io"),
+    params:
+        corpus=CORPUS,
+        languages=LANGS,
+    log:
+        "results/logs/table7.log",
+    conda:
+        "../envs/core.yaml"
+    script:
+        "../workflow_scripts/table7.py"
