@@ -244,8 +244,11 @@ def local_pool(spec: dict, lang: str) -> Pool:
 # hf: datasets.load_dataset, streaming
 
 HF_PRESETS = {
-    # OSCAR-2301 is gated: the token comes from HF_TOKEN / huggingface-cli login.
-    "oscar": {"path": "oscar-corpus/OSCAR-2301", "language_kwarg": "language", "text_field": "text"},
+    # OSCAR-2301 is gated: accept its terms on the hub, then the token comes from HF_TOKEN. Its loading
+    # script is not run by datasets >= 4, so its files are read directly: {code}_meta/*.jsonl.zst
+    # (records {"id", "text", "meta"}; reading .zst needs the `zstandard` package).
+    "oscar": {"path": "oscar-corpus/OSCAR-2301", "data_files": "{code}_meta/*.jsonl.zst", "text_field": "text"},
+    # Wikipedia: parquet configs named 20231101.<code> (records {"id", "url", "title", "text"}).
     "wikipedia": {"path": "wikimedia/wikipedia", "name": "20231101.{code}", "text_field": "text"},
 }
 

@@ -5,9 +5,9 @@ from snakemake.utils import validate
 
 sys.path.insert(0, workflow.basedir)
 
-from mwork.config import check_config, model_spec  # noqa: E402
+from mwork.config import check_config, model_spec, uses_organism  # noqa: E402
 
-validate(config, workflow.source_path("../schemas/config.schema.yaml"))
+validate(config, schema="../schemas/config.schema.yaml")
 check_config(config)
 
 LANGS = config["languages"]
@@ -15,6 +15,7 @@ EVAL_LANGS = config["eval_languages"]
 CORPUS = config["corpus"]
 MODELS = config["run_models"]
 TASKS = config["tasks"]
+NON_EN_LANGS = [lang for lang in EVAL_LANGS if lang != "en"]
 
 
 # The library is not tracked as code by Snakemake: rules list the modules they use as inputs,
@@ -28,7 +29,7 @@ def corpus_files(corpus):
 
 
 def model_inputs(model):
-    """Files a rule needs to load ``model``: the organism's directory, or nothing for a hub id."""
+    """Files needed to load ``model`` (the organism directory; nothing for a hub id)."""
     spec = model_spec(config, model)
     return [spec["path"]] if spec["source"] == "organism" else []
 
@@ -38,8 +39,23 @@ def model_location(model):
     return spec["path"] if spec["source"] in ("organism", "local") else spec["id"]
 
 
+def task_inputs(model, task, lang):
+    """The test split a task is evaluated on: the organism's suite, or nothing (a hub dataset)."""
+    if model_spec(config, model)["source"] == "organism":
+        return [f"results/suites/{task}/{lang}.test.jsonl"]
+    return []
+
+
+def setting_inputs(model, setting):
+    """Neuron sets an evaluation setting needs: none for `original`, language X's for `<name>@<X>`."""
+    if "@" not in setting:
+        return []
+    lang = setting.rsplit("@", 1)[1]
+    return [f"results/{model}/neurons/{CORPUS}/{lang}.safetensors"]
+
+
 def foundation_targets():
     out = ["results/table7.csv"]
-    if any(model_spec(config, m)["source"] == "organism" for m in MODELS):
+    if uses_organism(config):
         out += ["results/organism/perplexity.csv", "results/organism/training_curve.png"]
     return out

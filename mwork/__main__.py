@@ -1,0 +1,59 @@
+"""Command line: ``python -m mwork`` (or ``mwork``).
+
+  mwork config check FILE      validate a workflow config (schema + cross-references)
+  mwork corpus show FILE       documents, splits and characters of a corpus file
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .errors import MworkError
+
+
+def _config_check(args) -> None:
+    from .config import load_config
+
+    cfg = load_config(args.file)
+    print(f"{args.file}: ok ({len(cfg['languages'])} languages, models {', '.join(cfg['run_models'])}, "
+          f"corpus {cfg['corpus']})")
+
+
+def _corpus_show(args) -> None:
+    from collections import Counter
+
+    from .io import read_jsonl
+
+    docs = read_jsonl(args.file)
+    splits = Counter(d.get("split", "?") for d in docs)
+    chars = sum(len(d["text"]) for d in docs)
+    print(f"{args.file}: {len(docs)} documents ({', '.join(f'{k} {v}' for k, v in sorted(splits.items()))}), "
+          f"{chars} characters")
+    for d in docs[: args.head]:
+        print(f"--- {d['id']} [{d.get('source', '')}]\n{d['text']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mwork", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="group", required=True)
+    cfg = sub.add_parser("config").add_subparsers(dest="cmd", required=True)
+    p = cfg.add_parser("check", help="validate a workflow config")
+    p.add_argument("file")
+    p.set_defaults(func=_config_check)
+    corpus = sub.add_parser("corpus").add_subparsers(dest="cmd", required=True)
+    p = corpus.add_parser("show", help="summarize a corpus file")
+    p.add_argument("file")
+    p.add_argument("--head", type=int, default=2, help="documents to print")
+    p.set_defaults(func=_corpus_show)
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except MworkError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

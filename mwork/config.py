@@ -1,0 +1,117 @@
+"""Checks of the workflow config that a JSON schema cannot express, and lookups used by the rules.
+
+Snakemake validates ``config.yaml`` against ``schemas/config.schema.yaml`` first (types, required keys,
+defaults); ``check_config`` then checks cross-references and language codes, and every error names the
+config field and what to do.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import MworkError
+from .languages import get_language
+
+SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
+
+
+def _require_key(mapping: dict, key: str, where: str, what: str) -> None:
+    if key not in mapping:
+        known = ", ".join(sorted(mapping)) or "none"
+        raise MworkError(f"{where}: {key!r} is not an entry of {what} (entries: {known})")
+
+
+def check_config(config: dict) -> None:
+    """Raise ``MworkError`` naming the field for anything the schema could not catch."""
+    for field in ("languages", "eval_languages"):
+        for i, code in enumerate(config.get(field, [])):
+            get_language(code, f"config.{field}[{i}]")
+    langs = config["languages"]
+    for i, code in enumerate(config.get("eval_languages", [])):
+        if code not in langs:
+            raise MworkError(f"config.eval_languages[{i}]: {code!r} is not in config.languages; add it there "
+                             f"(it needs a corpus) or remove it")
+    if config.get("eval_languages") and "en" not in config["eval_languages"]:
+        raise MworkError("config.eval_languages: must contain 'en' (every experiment compares against English)")
+    _require_key(config["corpora"], config["corpus"], "config.corpus", "config.corpora")
+    for name, spec in config["corpora"].items():
+        where = f"config.corpora.{name}"
+        src = spec["source"]
+        if src == "packaged" and not spec.get("packages"):
+            raise MworkError(f"{where}.packages: a packaged corpus needs the list of packages whose catalogs it reads")
+        if src == "local" and not spec.get("path"):
+            raise MworkError(f"{where}.path: a local corpus needs the directory holding {{lang}}.txt or {{lang}}.jsonl")
+        if src == "hf" and not (spec.get("dataset") or spec.get("path")):
+            raise MworkError(f"{where}: an hf corpus needs `dataset` (oscar, wikipedia) or `path`")
+        n = spec.get("n_docs", "all")
+        if isinstance(n, dict):
+            for lang in n:
+                if lang != "default":
+                    get_language(lang, f"{where}.n_docs")
+    for i, name in enumerate(config["run_models"]):
+        _require_key(config["models"], name, f"config.run_models[{i}]", "config.models")
+    for name, spec in config["models"].items():
+        where = f"config.models.{name}"
+        src = spec["source"]
+        if src == "hub" and not spec.get("id"):
+            raise MworkError(f"{where}.id: a hub model needs its model id (e.g. lmsys/vicuna-7b-v1.5)")
+        if src in ("organism", "local") and not spec.get("path"):
+            raise MworkError(f"{where}.path: a {src} model needs the directory it lives in")
+        if src == "organism" and name in config["run_models"] and "organism" not in config:
+            raise MworkError(f"{where}: source organism needs the `organism` section (see config.yaml)")
+    if "organism" in config and any(config["models"][m]["source"] == "organism" for m in config["run_models"]):
+        _require_key(config["corpora"], config["organism"]["corpus"], "config.organism.corpus", "config.corpora")
+        arch = config["organism"]["arch"]
+        kv = arch.get("num_kv_heads", arch["num_heads"])
+        if arch["hidden_size"] % arch["num_heads"]:
+            raise MworkError("config.organism.arch.hidden_size: must be divisible by num_heads")
+        if arch["num_heads"] % kv:
+            raise MworkError("config.organism.arch.num_kv_heads: must divide num_heads (grouped-query attention)")
+        if "suites" not in config:
+            raise MworkError("config.suites: the organism is trained on the task suites; add a `suites` section")
+
+
+def model_spec(config: dict, name: str) -> dict:
+    """The ``models`` entry called ``name`` (error lists the entries)."""
+    _require_key(config["models"], name, "model", "config.models")
+    return config["models"][name]
+
+
+def uses_organism(config: dict) -> bool:
+    return any(model_spec(config, m)["source"] == "organism" for m in config["run_models"])
+
+
+def load_config(path: str | Path) -> dict:
+    """Read and validate a config file outside Snakemake (CLI, tests): schema defaults, then checks."""
+    import jsonschema
+    import yaml
+
+    with open(path, encoding="utf-8") as f:
+        config = yaml.safe_load(f) or {}
+    with open(SCHEMA, encoding="utf-8") as f:
+        schema = yaml.safe_load(f)
+    validator_cls = jsonschema.validators.validator_for(schema)
+    validator = _with_defaults(validator_cls)(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        e = errors[0]
+        where = "config." + ".".join(str(p) for p in e.absolute_path) if e.absolute_path else "config"
+        raise MworkError(f"{path}: {where}: {e.message}")
+    check_config(config)
+    return config
+
+
+def _with_defaults(validator_cls):
+    """A validator that fills in schema defaults while it validates (as Snakemake's validate does)."""
+    import jsonschema
+
+    validate_props = validator_cls.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for prop, sub in properties.items():
+                if isinstance(sub, dict) and "default" in sub:
+                    instance.setdefault(prop, sub["default"])
+        yield from validate_props(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_cls, {"properties": set_defaults})

@@ -1,0 +1,65 @@
+import copy
+import re
+
+import pytest
+import yaml
+
+from mwork.config import check_config, load_config
+from mwork.errors import MworkError
+
+
+def _write(tmp_path, cfg):
+    p = tmp_path / "c.yaml"
+    p.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    return p
+
+
+@pytest.fixture
+def default_cfg(root):
+    return yaml.safe_load((root / "config.yaml").read_text(encoding="utf-8"))
+
+
+def test_default_and_paper_configs_are_valid(root):
+    cfg = load_config(root / "config.yaml")
+    assert cfg["corpora"]["catalogs"]["heldout_fraction"] == 0.1
+    paper = load_config(root / "configs" / "paper.yaml")
+    assert paper["models"]["vicuna"]["id"] == "lmsys/vicuna-7b-v1.5"
+    # Table 7's corpus sizes
+    assert paper["corpora"]["oscar"]["n_docs"]["en"] == 180000
+
+
+def test_schema_fills_defaults(tmp_path, default_cfg):
+    del default_cfg["corpora"]["catalogs"]["doc_chars"]
+    cfg = load_config(_write(tmp_path, default_cfg))
+    assert cfg["corpora"]["catalogs"]["doc_chars"] == 300
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda c: c["languages"].append("xx"), r"config\.languages\[10\]: 'xx' is not a known language code"),
+        (lambda c: c["eval_languages"].append("vi"), None),  # vi is in languages: fine
+        (lambda c: c.update(eval_languages=["en", "ja"]), r"config\.eval_languages\[1\]: 'ja' is not in config\.languages"),
+        (lambda c: c.update(eval_languages=["de", "fr"]), r"must contain 'en'"),
+        (lambda c: c.update(corpus="oscar"), r"config\.corpus: 'oscar' is not an entry of config\.corpora"),
+        (lambda c: c.update(run_models=["vicuna"]), r"config\.run_models\[0\]: 'vicuna' is not an entry of config\.models"),
+        (lambda c: c["organism"]["arch"].update(num_kv_heads=3), r"num_kv_heads: must divide num_heads"),
+        (lambda c: c["organism"]["train"].update(steps="many"), r"config\.organism\.train\.steps: 'many' is not of type 'integer'"),
+        (lambda c: c["corpora"]["catalogs"].update(source="ftp"), r"config\.corpora\.catalogs\.source"),
+        (lambda c: c.update(languages=["en", "en"]), r"config\.languages: .*non-unique"),
+    ],
+)
+def test_bad_config_names_the_field(tmp_path, default_cfg, edit, message):
+    cfg = copy.deepcopy(default_cfg)
+    edit(cfg)
+    if message is None:
+        load_config(_write(tmp_path, cfg))
+        return
+    with pytest.raises(MworkError, match=message):
+        load_config(_write(tmp_path, cfg))
+
+
+def test_check_config_local_corpus_needs_path(default_cfg):
+    default_cfg["corpora"]["mine"] = {"source": "local"}
+    with pytest.raises(MworkError, match=re.escape("config.corpora.mine.path")):
+        check_config(default_cfg)
