@@ -64,10 +64,17 @@ def load_model(path_or_id: str, dtype: str | None = "auto", device_map: str | No
 
 
 def model_fingerprint(model) -> str:
-    """A short hash of a model's config and weights' shapes+first values: ties neuron files to a model."""
+    """A short hash of a model's config and its weights' names, shapes and first values.
+
+    Independent of where the model was loaded from; ties neuron files to the model they came from."""
     import hashlib
 
-    h = hashlib.sha256(model.config.to_json_string(use_diff=False).encode())
+    import json
+
+    cfg = model.config.to_dict()
+    for key in ("_name_or_path", "transformers_version", "dtype", "torch_dtype"):  # where/how it was loaded
+        cfg.pop(key, None)
+    h = hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode())
     for name, p in sorted(model.state_dict().items()):
         h.update(name.encode())
         h.update(str(tuple(p.shape)).encode())

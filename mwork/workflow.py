@@ -53,5 +53,8 @@ def not_implemented(smk, issue: str) -> None:
     """Planned rules of later issues: fail loudly, never write a fake table."""
     msg = (f"rule {smk.rule} is planned but not implemented yet ({issue}); its outputs "
            f"{list(smk.output)} are not produced")
-    print(msg, file=sys.stderr)
+    for path in smk.log:
+        with open(path, "w", encoding="utf-8") as f:
+            print(f"error: {msg}", file=f)
+    print(f"error: {msg}", file=sys.stderr)
     raise SystemExit(1)

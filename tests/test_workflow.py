@@ -1,0 +1,129 @@
+"""Real Snakemake runs: lint, the plan of the whole chain, and the tiny config through the real DAG."""
+import json
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from mwork.io import atomic_path, write_jsonl
+
+
+def snakemake(root, *args, cwd=None, check=True):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "MPLBACKEND": "Agg"}
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(root / "Snakefile"), *args]
+    proc = subprocess.run(cmd, cwd=cwd or root, env=env, capture_output=True, text=True, timeout=900)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return proc
+
+
+def test_lint_is_clean(root):
+    out = snakemake(root, "--lint")
+    assert "good condition" in out.stdout + out.stderr
+
+
+def test_dry_run_plans_the_full_chain_to_table3(root, tmp_path):
+    out = snakemake(root, "-n", "results/table3.csv", "--cores", "8", "--directory", str(tmp_path),
+                    "--configfile", str(root / "config.yaml"))
+    plan = out.stdout
+    for rule in ("corpus", "suites", "organism_tokenizer", "organism_train", "plnd", "evaluate", "deactivation_table"):
+        assert f"\n{rule} " in plan, f"{rule} missing from the plan of table3:\n{plan}"
+
+
+def test_paper_config_plans_without_the_organism(root, tmp_path):
+    out = snakemake(root, "-n", "results/table3.csv", "--cores", "8", "--directory", str(tmp_path),
+                    "--configfile", str(root / "config.yaml"), str(root / "configs" / "paper.yaml"))
+    assert "organism_train" not in out.stdout and "\nplnd " in out.stdout
+
+
+def test_bad_config_fails_at_dag_build_naming_the_field(root, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("eval_languages: [en, de, xx]\n", encoding="utf-8")
+    out = snakemake(root, "-n", "--directory", str(tmp_path), "--configfile", str(root / "config.yaml"), str(bad),
+                    check=False)
+    assert out.returncode != 0
+    assert "config.eval_languages[2]: 'xx' is not a known language code" in out.stdout + out.stderr
+
+
+@pytest.fixture(scope="module")
+def tiny_run(root, tmp_path_factory):
+    """The tiny config through the real DAG, in a scratch working directory."""
+    work = tmp_path_factory.mktemp("tiny")
+    (work / ".cache").mkdir()
+    (work / ".cache" / "wheels").symlink_to(root / ".cache" / "wheels")
+    configs = ["--configfile", str(root / "config.yaml"), str(root / "tests" / "config" / "tiny.yaml")]
+    snakemake(root, "all", "--cores", "2", "--directory", str(work), *configs)
+    return work, configs
+
+
+def test_tiny_dag_builds_the_foundation(tiny_run):
+    work, _ = tiny_run
+    res = work / "results"
+    for lang in ("en", "de", "fr", "zh", "th"):
+        docs = [json.loads(line) for line in (res / "corpus" / "catalogs" / f"{lang}.jsonl").open(encoding="utf-8")]
+        assert len(docs) == (80 if lang == "en" else 60)
+        assert {"id", "text", "source", "split"} <= set(docs[0])
+    t7 = pd.read_csv(res / "table7.csv")
+    assert list(t7["language"]) == ["en", "de", "fr", "zh", "th"] and (t7["corpus_vocab"] > 100).all()
+    assert "Corpus Vocab" in (res / "table7.md").read_text(encoding="utf-8")
+    ppl = pd.read_csv(res / "organism" / "perplexity.csv")
+    assert set(ppl["language"]) == {"en", "de", "fr", "zh", "th"} and (ppl["perplexity"] > 1).all()
+    assert (res / "organism" / "training_curve.png").stat().st_size > 1000
+    for log in ("corpus/catalogs/de.log", "organism/train.log"):
+        assert (res / "logs" / log).exists()
+
+
+def test_organism_loads_like_a_hub_model(tiny_run):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    work, _ = tiny_run
+    path = work / "results" / "organism" / "model"
+    model = AutoModelForCausalLM.from_pretrained(path)
+    tok = AutoTokenizer.from_pretrained(path)
+    assert model.config.model_type == "llama" and model.config.num_hidden_layers == 2
+    enc = tok(["Die Hauptstadt", "首都是"], return_tensors="pt", padding=True)
+    assert enc["input_ids"][0, -2:].tolist() != [tok.pad_token_id] * 2  # left padding
+    with torch.no_grad():
+        out = model.generate(**enc, max_new_tokens=3, do_sample=False, pad_token_id=tok.pad_token_id)
+    assert out.shape == (2, enc["input_ids"].shape[1] + 3)
+
+
+def test_rerun_is_exact_after_a_config_edit(root, tiny_run, tmp_path):
+    work, configs = tiny_run
+    nothing = snakemake(root, "-n", "all", "--cores", "2", "--directory", str(work), *configs)
+    assert "Nothing to be done" in nothing.stdout + nothing.stderr
+    edit = tmp_path / "edit.yaml"
+    edit.write_text("organism:\n  train:\n    steps: 13\n", encoding="utf-8")
+    plan = snakemake(root, "-n", "all", "--cores", "2", "--directory", str(work), *configs, str(edit)).stdout
+    assert "\norganism_train " in plan and "\norganism_report " in plan
+    assert "\ncorpus " not in plan and "\nsuites " not in plan and "\norganism_tokenizer " not in plan
+
+
+def test_planned_rule_fails_clearly_and_writes_nothing(root, tiny_run):
+    work, configs = tiny_run
+    out = snakemake(root, "results/table11.csv", "--cores", "2", "--directory", str(work), *configs, check=False)
+    assert out.returncode != 0
+    logs = list((work / "results" / "logs" / "eval").rglob("*.log"))
+    assert logs and "planned but not implemented yet" in logs[0].read_text(encoding="utf-8")
+    assert not (work / "results" / "table11.csv").exists()
+    assert not list((work / "results").rglob("original.json"))
+
+
+def test_atomic_writes_leave_nothing_on_failure(tmp_path):
+    target = tmp_path / "out.jsonl"
+
+    def records():
+        yield {"a": 1}
+        raise KeyboardInterrupt  # a killed job
+
+    with pytest.raises(KeyboardInterrupt):
+        write_jsonl(target, records())
+    assert not target.exists() and not list(tmp_path.iterdir())
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError
+    assert not target.exists()
