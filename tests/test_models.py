@@ -4,35 +4,14 @@ import torch
 
 from mwork.errors import MworkError
 from mwork.models import load_model, model_fingerprint, resolve_dtype
-
-ARCHS = {
-    "llama": ("LlamaConfig", dict(num_key_value_heads=2)),
-    "mistral": ("MistralConfig", dict(num_key_value_heads=2, sliding_window=8)),
-    "qwen2": ("Qwen2Config", dict(num_key_value_heads=2)),
-    "gemma2": ("Gemma2Config", dict(num_key_value_heads=2, head_dim=8, sliding_window=8)),
-    "bloom": ("BloomConfig", dict(n_layer=2, n_head=4)),
-    "gpt_neox": ("GPTNeoXConfig", dict(rotary_pct=0.5)),
-}
+from tinymodels import ARCHS, make_model, tokenizer
 
 
 def tiny_model_dir(tmp_path, arch):
-    import transformers
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import AutoModelForCausalLM, PreTrainedTokenizerFast
-
-    cls, extra = ARCHS[arch]
-    common = dict(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-                  max_position_embeddings=64)
-    cfg = getattr(transformers, cls)(**{**common, **extra})
-    torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_config(cfg)
-    vocab = {f"<{i}>": i for i in range(64)}
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="<0>"))
-    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<1>")
+    model = make_model(arch)
     out = tmp_path / arch
     model.save_pretrained(out)
-    fast.save_pretrained(out)
+    tokenizer().save_pretrained(out)
     return out, model
 
 

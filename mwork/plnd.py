@@ -1,0 +1,326 @@
+"""PLND: parallel language-specific neuron detection (Zhao et al., 2024, Eq. 1-10), made exact.
+
+For one document and one neuron, importance is the Frobenius norm, over the document's tokens, of
+the change that deactivating (zeroing) the neuron causes:
+
+* ``ffn`` (intermediate unit k): change of the MLP block's output, ``||h[:, k]|| * ||W_down[:, k]||``
+  (Eq. 4-5; exact, since the output is linear in h).
+* ``attn.v`` (value feature j of kv head g, dim i): change of the attention block's output after the
+  output projection. Zeroing v_j changes the output of every query head r served by g (grouped-query
+  attention) by ``a_r(t) * W_o[:, r*hd + i]``, where ``a_r`` is head r's output at dim i; the norm is
+  taken exactly through the Gram matrices of the a_r and of the W_o columns.
+* ``attn.q`` / ``attn.k`` (feature j before the rotary embedding): change of the attention
+  probabilities of every head that uses the feature, over all (query, key) pairs. Zeroing q_j moves the
+  rotated query by ``-q_j(t) * M_t e_j`` (M_t = the rotary map at position t, applied by the model's own
+  function to unit vectors), so every changed score is known in closed form; the probabilities are then
+  recomputed with the model's scaling, soft-capping, ALiBi bias, causal, padding and sliding-window
+  masks. This is Eq. 7-10 without the paper's approximation (which ignores RoPE).
+
+``neuron_importance`` computes all of this in one forward pass with hooks; the Q/K part is processed
+in chunks of features so that no (features x l x l) tensor larger than ``chunk_elems`` is ever built.
+``neuron_importance_sequential`` is the definition taken literally — one neuron at a time, rerunning
+the block — and serves as the reference in tests.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import torch
+
+from .arch import Adapter, get_adapter
+
+KINDS = ("attn.q", "attn.k", "attn.v", "ffn")
+
+
+def _key(layer: int, kind: str) -> str:
+    return f"layers.{layer}.{kind}"
+
+
+def _masks(adapter: Adapter, attn, valid: torch.Tensor):
+    """allowed (b, 1, l, l) bool: key s visible from query t (causal, padding, sliding window)."""
+    b, l = valid.shape
+    idx = torch.arange(l, device=valid.device)
+    allowed = idx[None, :] <= idx[:, None]
+    window = adapter.sliding_window(attn)
+    if window:
+        allowed = allowed & (idx[None, :] > idx[:, None] - window)
+    return allowed[None, None] & valid[:, None, None, :]
+
+
+def _probs(scores: torch.Tensor, allowed: torch.Tensor, softcap, bias) -> torch.Tensor:
+    """Softmax over keys of the scaled scores, transformed as the model does; masked entries are 0."""
+    if softcap:
+        scores = torch.tanh(scores / softcap) * softcap
+    if bias is not None:
+        scores = scores + bias
+    scores = scores.masked_fill(~allowed, torch.finfo(scores.dtype).min)
+    return torch.softmax(scores, dim=-1) * allowed
+
+
+def _rotary_support(rot, b: int, l: int, hd: int, feats: torch.Tensor, device):
+    """For features ``feats`` (c,): R (b, c, l, m) = the nonzero entries of M_t e_j, and their columns sup (c, m)."""
+    c = len(feats)
+    basis = torch.zeros(b, c, l, hd, device=device)
+    basis[:, torch.arange(c, device=device), :, feats] = 1.0
+    r = rot(basis).float() if rot is not None else basis
+    nz = r.abs().amax(dim=(0, 2)) > 0  # (c, hd)
+    m = int(nz.sum(-1).max())
+    # columns of the nonzero entries, padded with the feature itself (its weight is then 0 when unused)
+    order = torch.argsort(nz.to(torch.int8), dim=-1, descending=True, stable=True)[:, :m]
+    sup = torch.where(torch.gather(nz, 1, order), order, feats[:, None])
+    r_sup = torch.gather(r, 3, sup[None, :, None, :].expand(b, c, l, m))
+    r_sup = r_sup * torch.gather(nz, 1, order)[None, :, None, :]
+    return r_sup, sup
+
+
+class _LayerQK:
+    """Exact importance of every q and k feature of one attention layer (see module docstring)."""
+
+    def __init__(self, adapter: Adapter, attn, call: dict, q: torch.Tensor, k: torch.Tensor, valid: torch.Tensor,
+                 chunk_elems: int):
+        self.a, self.attn = adapter, attn
+        b, l, _ = q.shape
+        H, Hkv, hd = adapter.n_heads, adapter.n_kv_heads, adapter.head_dim
+        self.b, self.l, self.H, self.Hkv, self.hd, self.G = b, l, H, Hkv, hd, H // Hkv
+        self.q = q.view(b, l, H, hd).transpose(1, 2).float()  # (b, H, l, hd) before rotary
+        self.k = k.view(b, l, Hkv, hd).transpose(1, 2).float()
+        self.rot = adapter.rotary(attn, call)
+        self.qr = self.rot(self.q).float() if self.rot else self.q
+        self.kr = self.rot(self.k).float() if self.rot else self.k
+        self.scale = adapter.scaling(attn)
+        self.softcap = adapter.softcap(attn)
+        self.bias = adapter.score_bias(attn, call, b, l)  # (b, H, 1|l, l) or None
+        self.allowed = _masks(adapter, attn, valid)  # (b, 1, l, l)
+        self.qvalid = valid[:, None, :, None].float()  # (b, 1, l, 1)
+        self.c = max(1, min(hd, chunk_elems // max(1, b * l * l)))
+
+    def _bias(self, h: int):
+        return None if self.bias is None else self.bias[:, h:h + 1]
+
+    def _sq_change(self, raw: torch.Tensor, delta: torch.Tensor, p0: torch.Tensor, h: int) -> torch.Tensor:
+        """sum over valid (t, s) of (softmax(raw - delta) - p0)^2 -> (b, c)."""
+        p1 = _probs(raw - delta, self.allowed, self.softcap, self._bias(h))
+        return ((p1 - p0).square() * self.qvalid).sum(dim=(-1, -2))
+
+    def run(self) -> tuple[torch.Tensor, torch.Tensor]:
+        b, l, H, Hkv, hd, G = self.b, self.l, self.H, self.Hkv, self.hd, self.G
+        dev = self.q.device
+        imp_q = torch.zeros(b, H, hd, device=dev)
+        imp_k = torch.zeros(b, Hkv, hd, device=dev)
+        for start in range(0, hd, self.c):
+            feats = torch.arange(start, min(hd, start + self.c), device=dev)
+            r_sup, sup = _rotary_support(self.rot, b, l, hd, feats, dev)  # (b, c, l, m), (c, m)
+            for g in range(Hkv):
+                kr = self.kr[:, g]  # (b, l, hd)
+                # key side, shared by the group's heads: k_j(s) * M_s e_j, (b, c, s, m)
+                k_side = self.k[:, g][:, :, feats].transpose(1, 2)[..., None] * r_sup
+                kr_sup = kr[:, :, sup].permute(0, 2, 1, 3)  # (b, c, s, m): kr at the support columns
+                for r in range(G):
+                    h = g * G + r
+                    qr = self.qr[:, h]  # (b, l, hd)
+                    raw = self.scale * (qr @ kr.transpose(-1, -2))[:, None]  # (b, 1, t, s)
+                    p0 = _probs(raw, self.allowed, self.softcap, self._bias(h))
+                    # zeroing q_j(t): score(t, s) drops by scale * q_j(t) * (M_t e_j) . kr(s)
+                    q_side = self.q[:, h][:, :, feats].transpose(1, 2)[..., None] * r_sup  # (b, c, t, m)
+                    dq = self.scale * torch.einsum("bctm,bcsm->bcts", q_side, kr_sup)
+                    imp_q[:, h, start:start + len(feats)] = self._sq_change(raw, dq, p0, h)
+                    # zeroing k_j(s): score(t, s) drops by scale * qr(t) . (M_s e_j) * k_j(s)
+                    qr_sup = qr[:, :, sup].permute(0, 2, 1, 3)  # (b, c, t, m)
+                    dk = self.scale * torch.einsum("bctm,bcsm->bcts", qr_sup, k_side)
+                    imp_k[:, g, start:start + len(feats)] += self._sq_change(raw, dk, p0, h)
+        return imp_q.reshape(b, H * hd).sqrt(), imp_k.reshape(b, Hkv * hd).sqrt()
+
+
+def _v_importance(adapter: Adapter, head_out: torch.Tensor, w_o: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """head_out: input of the output projection (b, l, H*hd); w_o: its weight (d, H*hd) -> (b, Hkv*hd)."""
+    b, l, _ = head_out.shape
+    Hkv, G, hd = adapter.n_kv_heads, adapter.n_heads // adapter.n_kv_heads, adapter.head_dim
+    a = (head_out.double() * valid[..., None]).view(b, l, Hkv, G, hd)
+    w = w_o.double().view(-1, Hkv, G, hd)
+    gram_a = torch.einsum("blgri,blgsi->bgirs", a, a)
+    gram_w = torch.einsum("dgri,dgsi->girs", w, w)
+    sq = (gram_a * gram_w[None]).sum(dim=(-1, -2)).clamp(min=0)  # (b, Hkv, hd)
+    return sq.sqrt().reshape(b, Hkv * hd).float()
+
+
+@torch.no_grad()
+def neuron_importance(model, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                      kinds=KINDS, chunk_elems: int = 1 << 22) -> dict[str, torch.Tensor]:
+    """Importance of every neuron for every document of a batch, in one forward pass.
+
+    input_ids, attention_mask: (b, l); padding (left or right) is excluded, so a padded batch gives the
+    same numbers as each document alone. Returns ``{"layers.{i}.{kind}": float32 (b, n_neurons)}`` for
+    kind in ``kinds`` (``ffn``, ``attn.q``, ``attn.k``, ``attn.v``), on the CPU.
+    """
+    adapter = get_adapter(model)
+    if attention_mask is None:
+        attention_mask = torch.ones_like(input_ids)
+    valid = attention_mask.bool()
+    out: dict[str, torch.Tensor] = {}
+    want_qk = "attn.q" in kinds or "attn.k" in kinds
+    hooks = []
+    for i in range(adapter.n_layers):
+        lm = adapter.layer(i)
+        st: dict = {}
+
+        def on_attn(mod, args, kwargs, st=st):
+            if want_qk:
+                st["call"] = adapter.attn_call_args(mod, args, kwargs)
+
+        def on_proj(name):
+            def hook(mod, args, output, st=st):
+                st[name] = output
+
+            return hook
+
+        def on_qkv(mod, args, output, st=st):
+            st["q"], st["k"], _ = adapter.split_qkv(output)
+
+        def on_out_proj(mod, args, i=i, lm=lm, st=st):
+            x = args[0]
+            v_valid = valid.to(x.device)
+            if "attn.v" in kinds:
+                out[_key(i, "attn.v")] = _v_importance(adapter, x, mod.weight, v_valid).cpu()
+            if want_qk:
+                imp_q, imp_k = _LayerQK(adapter, lm.attn, st["call"], st["q"], st["k"], v_valid, chunk_elems).run()
+                if "attn.q" in kinds:
+                    out[_key(i, "attn.q")] = imp_q.cpu()
+                if "attn.k" in kinds:
+                    out[_key(i, "attn.k")] = imp_k.cpu()
+            st.clear()
+
+        def on_down(mod, args, i=i):
+            h = args[0]
+            w_norm = mod.weight.float().norm(dim=0)  # ||W_down[:, k]||
+            h_norm = (h.float().square() * valid.to(h.device)[..., None]).sum(dim=1).sqrt()
+            out[_key(i, "ffn")] = (h_norm * w_norm).cpu()
+
+        if want_qk:
+            hooks.append(lm.attn.register_forward_pre_hook(on_attn, with_kwargs=True))
+            if lm.qkv is not None:
+                hooks.append(lm.qkv.register_forward_hook(on_qkv))
+            else:
+                hooks.append(lm.q.register_forward_hook(on_proj("q")))
+                hooks.append(lm.k.register_forward_hook(on_proj("k")))
+        if want_qk or "attn.v" in kinds:
+            hooks.append(lm.out_proj.register_forward_pre_hook(on_out_proj))
+        if "ffn" in kinds:
+            hooks.append(lm.down.register_forward_pre_hook(on_down))
+    try:
+        model(**adapter.forward_kwargs(input_ids, attention_mask))
+    finally:
+        for hk in hooks:
+            hk.remove()
+    return {k: out[k] for k in sorted(out, key=lambda s: (int(s.split(".")[1]), KINDS.index(s.split(".", 2)[2])))}
+
+
+# --------------------------------------------------------------------------------------------------
+# the definition taken literally: one neuron at a time
+
+
+@contextmanager
+def _eager(model):
+    """Run attention with the eager implementation (it returns the probabilities)."""
+    old = model.config._attn_implementation
+    if hasattr(model, "set_attn_implementation"):
+        model.set_attn_implementation("eager")
+    else:  # pragma: no cover - older transformers
+        model.config._attn_implementation = "eager"
+    try:
+        yield
+    finally:
+        if hasattr(model, "set_attn_implementation"):
+            model.set_attn_implementation(old)
+        else:  # pragma: no cover
+            model.config._attn_implementation = old
+
+
+@contextmanager
+def _zero_feature(module: torch.nn.Module, col: int, on_input: bool = False):
+    """Zero feature ``col`` of a module's output (or, with on_input, of its input) while inside."""
+    if on_input:
+        def pre(mod, args):
+            x = args[0].clone()
+            x[..., col] = 0
+            return (x, *args[1:])
+
+        handle = module.register_forward_pre_hook(pre)
+    else:
+        def post(mod, args, output):
+            output = output.clone()
+            output[..., col] = 0
+            return output
+
+        handle = module.register_forward_hook(post)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
+@torch.no_grad()
+def neuron_importance_sequential(model, input_ids, attention_mask=None, layers=None, kinds=KINDS,
+                                 neurons: dict[str, list[int]] | None = None) -> dict[str, torch.Tensor]:
+    """The reference: deactivate one neuron, rerun its block on the captured inputs, measure the change.
+
+    ``layers``: which layers (default all); ``neurons``: optional ``{kind: [indices]}`` to compute only
+    some neurons (others are NaN). Same output layout as ``neuron_importance``.
+    """
+    adapter = get_adapter(model)
+    if attention_mask is None:
+        attention_mask = torch.ones_like(input_ids)
+    valid = attention_mask.bool()
+    layers = range(adapter.n_layers) if layers is None else layers
+    sizes = adapter.sizes()
+    out = {}
+    with _eager(model):
+        captured: dict[int, dict] = {}
+        hooks = []
+        for i in layers:
+            lm = adapter.layer(i)
+            captured[i] = {}
+
+            def cap(name, i=i):
+                def hook(mod, args, kwargs):
+                    captured[i][name] = (args, kwargs)
+
+                return hook
+
+            hooks.append(lm.attn.register_forward_pre_hook(cap("attn"), with_kwargs=True))
+            hooks.append(lm.mlp.register_forward_pre_hook(cap("mlp"), with_kwargs=True))
+        try:
+            model(**adapter.forward_kwargs(input_ids, attention_mask))
+        finally:
+            for hk in hooks:
+                hk.remove()
+        vq = valid[:, None, :, None].float()
+        for i in layers:
+            lm = adapter.layer(i)
+            a_args, a_kwargs = captured[i]["attn"]
+            m_args, m_kwargs = captured[i]["mlp"]
+            base_attn = lm.attn(*a_args, **a_kwargs)
+            base_mlp = lm.mlp(*m_args, **m_kwargs)
+            base_mlp = base_mlp[0] if isinstance(base_mlp, tuple) else base_mlp
+            for kind in kinds:
+                n = sizes[kind]
+                res = torch.full((input_ids.shape[0], n), float("nan"))
+                for j in (neurons or {}).get(kind, range(n)):
+                    if kind == "ffn":
+                        with _zero_feature(lm.down, j, on_input=True):
+                            y = lm.mlp(*m_args, **m_kwargs)
+                        y = y[0] if isinstance(y, tuple) else y
+                        res[:, j] = ((y - base_mlp).float().square().sum(-1) * valid).sum(-1).sqrt()
+                        continue
+                    if lm.qkv is not None:
+                        ctx = _zero_feature(lm.qkv, int(adapter.fused_index(kind, torch.tensor(j))))
+                    else:
+                        ctx = _zero_feature({"attn.q": lm.q, "attn.k": lm.k, "attn.v": lm.v}[kind], j)
+                    with ctx:
+                        y = lm.attn(*a_args, **a_kwargs)
+                    if kind == "attn.v":
+                        res[:, j] = ((y[0] - base_attn[0]).float().square().sum(-1) * valid).sum(-1).sqrt()
+                    else:  # attention probabilities (b, H, l, l), over valid query rows
+                        res[:, j] = ((y[1] - base_attn[1]).float().square() * vq).sum(dim=(1, 2, 3)).sqrt()
+                out[_key(i, kind)] = res
+    return out

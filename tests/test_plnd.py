@@ -1,0 +1,88 @@
+"""PLND exactness: the parallel computation equals the definition taken literally, on every architecture."""
+import pytest
+import torch
+
+from mwork.errors import MworkError
+from mwork.plnd import KINDS, neuron_importance, neuron_importance_sequential
+from tinymodels import ARCHS, make_model
+
+TOL = {"ffn": 1e-4, "attn.v": 1e-4, "attn.q": 1e-3, "attn.k": 1e-3}
+
+
+def _batch(seed=1, lengths=(11, 7, 9)):
+    g = torch.Generator().manual_seed(seed)
+    l = max(lengths)
+    ids = torch.randint(2, 64, (len(lengths), l), generator=g)
+    mask = torch.zeros_like(ids)
+    for b, n in enumerate(lengths):
+        mask[b, l - n:] = 1  # left padding, as for generation
+    return ids, mask
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHS))
+def test_parallel_equals_sequential_with_padding(arch):
+    model = make_model(arch)
+    ids, mask = _batch()
+    par = neuron_importance(model, ids, mask)
+    assert len(par) == 4 * model.config.num_hidden_layers
+    for b in range(ids.shape[0]):
+        keep = mask[b].bool()
+        seq = neuron_importance_sequential(model, ids[b:b + 1, keep])  # each document alone
+        for key, ref in seq.items():
+            kind = key.split(".", 2)[2]
+            p, s = par[key][b], ref[0]
+            assert p.dtype == torch.float32 and p.shape == s.shape
+            sel = s > 1e-6 * s.max()
+            assert sel.sum() > 0.5 * len(s), f"{key}: too few neurons matter to test"
+            rel = ((p - s).abs()[sel] / s[sel]).max().item()
+            assert rel <= TOL[kind], f"{arch} doc {b} {key}: relative error {rel:.2e}"
+
+
+def test_sliding_window_and_softcap_matter():
+    """The exactness test above would not notice a missing window or soft-cap if they changed nothing."""
+    ids, mask = _batch(lengths=(11,))
+    base = neuron_importance(make_model("gemma2"), ids, mask, kinds=("attn.q",))
+    nocap = neuron_importance(make_model("gemma2", attn_logit_softcapping=None), ids, mask, kinds=("attn.q",))
+    nowin = neuron_importance(make_model("mistral", sliding_window=None), ids, mask, kinds=("attn.q",))
+    win = neuron_importance(make_model("mistral"), ids, mask, kinds=("attn.q",))
+    assert not torch.allclose(base["layers.0.attn.q"], nocap["layers.0.attn.q"], rtol=1e-3)
+    assert not torch.allclose(win["layers.0.attn.q"], nowin["layers.0.attn.q"], rtol=1e-3)
+
+
+def test_chunking_and_kinds_do_not_change_results():
+    model = make_model("llama")
+    ids, mask = _batch()
+    full = neuron_importance(model, ids, mask)
+    tiny_chunks = neuron_importance(model, ids, mask, chunk_elems=1)
+    ffn_only = neuron_importance(model, ids, mask, kinds=("ffn",))
+    assert set(ffn_only) == {k for k in full if k.endswith(".ffn")}
+    for k in full:
+        torch.testing.assert_close(full[k], tiny_chunks[k], rtol=1e-5, atol=1e-7)
+    for k in ffn_only:
+        assert torch.equal(full[k], ffn_only[k])
+
+
+def test_hooks_are_removed_and_logits_unchanged():
+    model = make_model("qwen2")
+    ids, mask = _batch()
+    before = model(input_ids=ids, attention_mask=mask).logits
+    neuron_importance(model, ids, mask)
+    assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
+    assert torch.equal(model(input_ids=ids, attention_mask=mask).logits, before)
+
+
+def test_unsupported_architecture_is_named():
+    import transformers
+
+    cfg = transformers.GPT2Config(n_layer=1, n_embd=16, n_head=2, vocab_size=32)
+    model = transformers.GPT2LMHeadModel(cfg)
+    with pytest.raises(MworkError, match=r"architecture 'gpt2' .* not supported.*llama, mistral"):
+        neuron_importance(model, torch.tensor([[1, 2, 3]]))
+
+
+def test_keys_and_shapes():
+    model = make_model("mistral")
+    out = neuron_importance(model, *_batch())
+    assert list(out)[:4] == [f"layers.0.{k}" for k in KINDS]
+    assert out["layers.1.ffn"].shape == (3, 64)
+    assert out["layers.1.attn.q"].shape == (3, 32) and out["layers.1.attn.k"].shape == (3, 16)
