@@ -32,3 +32,5 @@ rule paper:
         "results/table1.csv",
         "results/table3.csv",
         "results/figure5.png",
+        "results/figure3.png",
+        expand("results/{model}/neurons/summary.csv", model=MODELS),

@@ -2,6 +2,7 @@
 
   mwork config check FILE      validate a workflow config (schema + cross-references)
   mwork corpus show FILE       documents, splits and characters of a corpus file
+  mwork neurons show FILE      per-layer counts and metadata of a neuron-set file
 """
 
 from __future__ import annotations
@@ -34,6 +35,19 @@ def _corpus_show(args) -> None:
         print(f"--- {d['id']} [{d.get('source', '')}]\n{d['text']}")
 
 
+def _neurons_show(args) -> None:
+    from .neurons import load_neurons, per_layer_counts
+
+    masks, meta = load_neurons(args.file)
+    for k in sorted(meta):
+        print(f"{k}: {meta[k]}")
+    counts = per_layer_counts(masks)
+    print(counts.to_string())
+    total = sum(int(m.sum()) for m in masks.values())
+    size = sum(m.numel() for m in masks.values())
+    print(f"total: {total} of {size} neurons ({100 * total / size:.3f}%)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mwork", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="group", required=True)
@@ -46,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("file")
     p.add_argument("--head", type=int, default=2, help="documents to print")
     p.set_defaults(func=_corpus_show)
+    neurons = sub.add_parser("neurons").add_subparsers(dest="cmd", required=True)
+    p = neurons.add_parser("show", help="per-layer counts of a neuron-set file")
+    p.add_argument("file")
+    p.set_defaults(func=_neurons_show)
     args = parser.parse_args(argv)
     try:
         args.func(args)

@@ -261,11 +261,14 @@ def _zero_feature(module: torch.nn.Module, col: int, on_input: bool = False):
 
 @torch.no_grad()
 def neuron_importance_sequential(model, input_ids, attention_mask=None, layers=None, kinds=KINDS,
-                                 neurons: dict[str, list[int]] | None = None) -> dict[str, torch.Tensor]:
+                                 neurons: dict[str, list[int]] | None = None,
+                                 qk_measure: str = "probs") -> dict[str, torch.Tensor]:
     """The reference: deactivate one neuron, rerun its block on the captured inputs, measure the change.
 
     ``layers``: which layers (default all); ``neurons``: optional ``{kind: [indices]}`` to compute only
-    some neurons (others are NaN). Same output layout as ``neuron_importance``.
+    some neurons (others are NaN). Same output layout as ``neuron_importance``. ``qk_measure="output"``
+    measures q/k features by the change of the attention block's output instead of its probabilities
+    (Eq. 1 literally; used to judge the paper's proxy).
     """
     adapter = get_adapter(model)
     if attention_mask is None:
@@ -318,7 +321,7 @@ def neuron_importance_sequential(model, input_ids, attention_mask=None, layers=N
                         ctx = _zero_feature({"attn.q": lm.q, "attn.k": lm.k, "attn.v": lm.v}[kind], j)
                     with ctx:
                         y = lm.attn(*a_args, **a_kwargs)
-                    if kind == "attn.v":
+                    if kind == "attn.v" or qk_measure == "output":
                         res[:, j] = ((y[0] - base_attn[0]).float().square().sum(-1) * valid).sum(-1).sqrt()
                     else:  # attention probabilities (b, H, l, l), over valid query rows
                         res[:, j] = ((y[1] - base_attn[1]).float().square() * vq).sum(dim=(1, 2, 3)).sqrt()

@@ -39,6 +39,12 @@ def model_location(model):
     return spec["path"] if spec["source"] in ("organism", "local") else spec["id"]
 
 
+def model_params(model):
+    """How to load ``model``; passed through params, so editing the model entry reruns its jobs."""
+    spec = model_spec(config, model)
+    return {"location": model_location(model), "revision": spec.get("revision"), "dtype": spec.get("dtype", "auto")}
+
+
 def task_inputs(model, task, lang):
     """The test split a task is evaluated on: the organism's suite, or nothing (a hub dataset)."""
     if model_spec(config, model)["source"] == "organism":
@@ -54,8 +60,17 @@ def setting_inputs(model, setting):
     return [f"results/{model}/neurons/{CORPUS}/{lang}.safetensors"]
 
 
+def figure3_queries(model):
+    """Queries of Figure 3: the organism's task-suite test prompts, or held-out corpus documents."""
+    if model_spec(config, model)["source"] == "organism":
+        return expand("results/suites/{task}/{lang}.test.jsonl", task=TASKS, lang=EVAL_LANGS)
+    return corpus_files(CORPUS)
+
+
 def foundation_targets():
     out = ["results/table7.csv"]
     if uses_organism(config):
         out += ["results/organism/perplexity.csv", "results/organism/training_curve.png"]
+    out += ["results/figure5.png", "results/figure3.png"]
+    out += expand("results/{model}/neurons/summary.csv", model=MODELS)
     return out

@@ -8,10 +8,16 @@ rule plnd:
     input:
         model=lambda wc: model_inputs(wc.model),
         corpus="results/corpus/{corpus}/{lang}.jsonl",
-        code=lib("models"),
+        code=lib("plnd", "arch", "neurons", "models"),
     params:
-        model=lambda wc: model_location(wc.model),
-        issue="PLND issue: exact parallel neuron importance",
+        model=lambda wc: model_params(wc.model),
+        split=config["plnd"]["split"],
+        n_docs=config["plnd"]["n_docs"],
+        batch_size=config["plnd"]["batch_size"],
+        max_length=config["plnd"]["max_length"],
+        score=config["plnd"]["score"],
+        chunk_elems=config["plnd"]["chunk_elems"],
+        selection=config["plnd"]["selection"],
     log:
         "results/logs/plnd/{model}/{corpus}/{lang}.log",
     benchmark:
@@ -24,20 +30,84 @@ rule plnd:
     conda:
         "../envs/torch.yaml"
     script:
-        "../workflow_scripts/planned.py"
+        "../workflow_scripts/plnd.py"
+
+
+rule neuron_summary:
+    output:
+        counts="results/{model}/neurons/summary.csv",
+        overlap_attn="results/overlap/{model}_attn.csv",
+        overlap_ffn="results/overlap/{model}_ffn.csv",
+    input:
+        neurons=expand("results/{{model}}/neurons/{corpus}/{lang}.safetensors", corpus=CORPUS, lang=EVAL_LANGS),
+        code=lib("neurons"),
+    params:
+        languages=EVAL_LANGS,
+    log:
+        "results/logs/neuron_summary/{model}.log",
+    conda:
+        "../envs/core.yaml"
+    script:
+        "../workflow_scripts/neuron_summary.py"
 
 
 rule figure5:
     output:
-        png="results/figure5.png",
+        png=report("results/figure5.png", caption="../report/figure5.rst", category="Language-specific neurons"),
         pdf="results/figure5.pdf",
     input:
-        expand("results/{model}/neurons/{corpus}/{lang}.safetensors", model=MODELS, corpus=CORPUS, lang=EVAL_LANGS),
+        overlap_attn=expand("results/overlap/{model}_attn.csv", model=MODELS),
+        overlap_ffn=expand("results/overlap/{model}_ffn.csv", model=MODELS),
+        code=lib("figures"),
     params:
-        issue="PLND issue: overlap of language-specific neurons (Figure 5)",
+        models=MODELS,
     log:
         "results/logs/figure5.log",
     conda:
         "../envs/core.yaml"
     script:
-        "../workflow_scripts/planned.py"
+        "../workflow_scripts/figure5.py"
+
+
+rule figure3:
+    output:
+        csv="results/figure3_{model}.csv",
+        png=report("results/figure3_{model}.png", caption="../report/figure3.rst", category="Language-specific neurons"),
+        pdf="results/figure3_{model}.pdf",
+    input:
+        model=lambda wc: model_inputs(wc.model),
+        neurons=expand("results/{{model}}/neurons/{corpus}/{lang}.safetensors", corpus=CORPUS, lang=EVAL_LANGS),
+        queries=lambda wc: figure3_queries(wc.model),
+        code=lib("neurons", "plnd", "arch", "figures", "tasks/prompts"),
+    params:
+        model=lambda wc: model_params(wc.model),
+        languages=EVAL_LANGS,
+        queries=lambda wc: "suites" if model_spec(config, wc.model)["source"] == "organism" else "corpus",
+        per_task=25,
+        top_k=config["plnd"]["selection"]["top_k"],
+        batch_size=config["plnd"]["batch_size"],
+        max_length=config["plnd"]["max_length"],
+    log:
+        "results/logs/figure3_{model}.log",
+    threads: 2
+    resources:
+        gpu=lambda wc: int(model_spec(config, wc.model).get("gpu", False)),
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../workflow_scripts/figure3.py"
+
+
+rule figure3_main:
+    input:
+        expand("results/figure3_{model}.png", model=MODELS),
+    output:
+        png="results/figure3.png",
+        pdf="results/figure3.pdf",
+        csv="results/figure3.csv",
+    log:
+        "results/logs/figure3.log",
+    conda:
+        "../envs/core.yaml"
+    script:
+        "../workflow_scripts/figure3_main.py"

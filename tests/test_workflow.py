@@ -75,6 +75,28 @@ def test_tiny_dag_builds_the_foundation(tiny_run):
         assert (res / "logs" / log).exists()
 
 
+def test_tiny_dag_builds_neuron_sets_and_figures(tiny_run, root):
+    from mwork.__main__ import main
+    from mwork.models import load_model
+    from mwork.neurons import load_neurons
+
+    work, _ = tiny_run
+    res = work / "results"
+    model, _ = load_model(str(res / "organism" / "model"))
+    for lang in ("en", "de", "zh"):
+        masks, meta = load_neurons(res / "organism" / "neurons" / "catalogs" / f"{lang}.safetensors", model=model)
+        assert meta["language"] == lang and meta["corpus"] == "catalogs" and int(meta["n_docs"]) > 40
+        assert len(meta["corpus_sha256"]) == 64 and '"min_doc_fraction": 0.9' in meta["selection"]
+        assert len(masks) == 4 * 2
+    summary = pd.read_csv(res / "organism" / "neurons" / "summary.csv")
+    assert list(summary["language"]) == ["en", "de", "zh"] and (summary["share"] < 0.5).all()
+    ov = pd.read_csv(res / "overlap" / "organism_ffn.csv", index_col="x")
+    assert list(ov.columns) == ["en", "de", "zh"]
+    for fig in ("figure5.png", "figure5.pdf", "figure3.png", "figure3.csv"):
+        assert (res / fig).stat().st_size > 500, fig
+    assert main(["neurons", "show", str(res / "organism" / "neurons" / "catalogs" / "de.safetensors")]) == 0
+
+
 def test_organism_loads_like_a_hub_model(tiny_run):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer

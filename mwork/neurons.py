@@ -1,0 +1,291 @@
+"""From per-document importance to a language's neuron set; neuron-set files; overlap between languages.
+
+Selection (``selection.method``):
+* ``topk_intersection`` (default, as the released code): per document, the top-k neurons of each
+  layer and module kind; a neuron is language-specific if it is in the top-k of at least
+  ``min_doc_fraction`` of the language's documents. k is a fraction of the layer's neurons (< 1) or an
+  absolute count (>= 1), per structure (``attn`` for q/k/v, ``ffn``).
+* ``threshold``: Eq. 2 of the paper — importance >= ``epsilon`` in (at least ``min_doc_fraction`` of)
+  the documents.
+
+The corpus is streamed in batches of documents of similar length; only per-neuron counts and sums are
+kept, never all scores. A neuron-set file is a safetensors file with, per key ``layers.{i}.{kind}``, a
+bool mask, and ``….count`` (documents in which the neuron was selected) and ``….mean`` (mean
+importance), so later stages can rank neurons by consistency; its header metadata names the model,
+language, corpus and settings.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .errors import MworkError
+from .plnd import KINDS, neuron_importance
+
+STRUCTURE = {"attn.q": "attn", "attn.k": "attn", "attn.v": "attn", "ffn": "ffn"}
+
+
+def _k_for(top_k: dict, kind: str, n: int) -> int:
+    k = top_k[STRUCTURE[kind]]
+    return max(1, min(n, int(round(k * n)) if k < 1 else int(k)))
+
+
+@dataclass
+class Selector:
+    """Streams importance batches and keeps, per neuron, how often it was selected and its summed importance."""
+
+    method: str = "topk_intersection"
+    top_k: dict = field(default_factory=lambda: {"attn": 0.05, "ffn": 0.05})
+    min_doc_fraction: float = 1.0
+    epsilon: float | None = None
+    counts: dict = field(default_factory=dict)
+    sums: dict = field(default_factory=dict)
+    n_docs: int = 0
+
+    def __post_init__(self):
+        if self.method not in ("topk_intersection", "threshold"):
+            raise MworkError(f"plnd.selection.method: {self.method!r} is not one of topk_intersection, threshold")
+        if self.method == "threshold" and self.epsilon is None:
+            raise MworkError("plnd.selection.epsilon: the threshold method needs epsilon (Eq. 2)")
+        if not 0 < self.min_doc_fraction <= 1:
+            raise MworkError("plnd.selection.min_doc_fraction: must be in (0, 1]")
+
+    def update(self, importance: dict[str, torch.Tensor]) -> None:
+        """importance: ``{key: (b, n)}`` for one batch of documents."""
+        b = None
+        for key, imp in importance.items():
+            kind = key.split(".", 2)[2]
+            b, n = imp.shape
+            if self.method == "topk_intersection":
+                idx = imp.topk(_k_for(self.top_k, kind, n), dim=-1).indices
+                hit = torch.zeros(b, n, dtype=torch.int32).scatter_(1, idx, 1)
+            else:
+                hit = (imp >= self.epsilon).to(torch.int32)
+            self.counts[key] = self.counts.get(key, 0) + hit.sum(0)
+            self.sums[key] = self.sums.get(key, 0) + imp.double().sum(0)
+        self.n_docs += b or 0
+
+    def result(self) -> dict[str, torch.Tensor]:
+        """``{key: bool mask, key.count: int32, key.mean: float32}``."""
+        if self.n_docs == 0:
+            raise MworkError("PLND saw no documents (all empty?)")
+        need = math.ceil(self.min_doc_fraction * self.n_docs - 1e-9)
+        out = {}
+        for key in self.counts:
+            out[key] = self.counts[key] >= need
+            out[f"{key}.count"] = self.counts[key].to(torch.int32)
+            out[f"{key}.mean"] = (self.sums[key] / self.n_docs).float()
+        return out
+
+    def settings(self) -> dict:
+        return {"method": self.method, "top_k": self.top_k, "min_doc_fraction": self.min_doc_fraction,
+                "epsilon": self.epsilon}
+
+
+def released_code_ffn_score(model, input_ids, attention_mask) -> dict[str, torch.Tensor]:
+    """The released code's FFN score: sum over tokens of |up_proj(x)| (no activation, no W_down).
+
+    Offered as ``plnd.score: released_code`` to reproduce the released code; it is *not* the paper's
+    Eq. 4-5 (the default). Only the FFN differs; attention scores stay exact.
+    """
+    from .arch import get_adapter
+
+    adapter = get_adapter(model)
+    valid = attention_mask.bool()
+    out, hooks = {}, []
+    for i in range(adapter.n_layers):
+        lm = adapter.layer(i)
+        up = getattr(lm.mlp, "up_proj", None) or getattr(lm.mlp, "dense_h_to_4h")
+
+        def hook(mod, args, output, i=i):
+            out[f"layers.{i}.ffn"] = (output.float().abs() * valid.to(output.device)[..., None]).sum(1).cpu()
+
+        hooks.append(up.register_forward_hook(hook))
+    try:
+        with torch.no_grad():
+            model(**adapter.forward_kwargs(input_ids, attention_mask))
+    finally:
+        for h in hooks:
+            h.remove()
+    return out
+
+
+def detect(model, tokenizer, texts: list[str], selector: Selector, batch_size: int = 8, max_length: int = 256,
+           score: str = "paper", progress: bool = True, chunk_elems: int = 1 << 22) -> dict:
+    """Stream ``texts`` through PLND and the selector; returns stats (documents, truncated, empty).
+
+    Documents are tokenized without special tokens beyond the tokenizer's own, truncated to
+    ``max_length`` tokens (keeping the beginning), sorted by length and batched, so padding is small.
+    """
+    from tqdm import tqdm
+
+    if score not in ("paper", "released_code"):
+        raise MworkError(f"plnd.score: {score!r} is not one of paper, released_code")
+    enc = tokenizer(texts, add_special_tokens=True)["input_ids"]
+    empty = sum(1 for t, ids in zip(texts, enc) if not t.strip() or not ids)
+    docs = [ids for t, ids in zip(texts, enc) if t.strip() and ids]
+    truncated = sum(len(ids) > max_length for ids in docs)
+    docs = sorted((ids[:max_length] for ids in docs), key=len)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    device = next(model.parameters()).device
+    bar = tqdm(total=len(docs), desc="PLND", disable=not progress, mininterval=5)
+    for start in range(0, len(docs), batch_size):
+        batch = docs[start:start + batch_size]
+        l = max(len(x) for x in batch)
+        ids = torch.full((len(batch), l), pad, dtype=torch.long)
+        mask = torch.zeros((len(batch), l), dtype=torch.long)
+        for j, x in enumerate(batch):  # left padding
+            ids[j, l - len(x):] = torch.tensor(x)
+            mask[j, l - len(x):] = 1
+        ids, mask = ids.to(device), mask.to(device)
+        kinds = KINDS if score == "paper" else ("attn.q", "attn.k", "attn.v")
+        imp = neuron_importance(model, ids, mask, kinds=kinds, chunk_elems=chunk_elems)
+        if score == "released_code":
+            imp.update(released_code_ffn_score(model, ids, mask))
+        selector.update(imp)
+        bar.update(len(batch))
+    bar.close()
+    return {"documents": len(docs), "truncated": truncated, "empty_skipped": empty}
+
+
+# --------------------------------------------------------------------------------------------------
+# files
+
+
+def save_neurons(path, tensors: dict[str, torch.Tensor], metadata: dict) -> None:
+    from safetensors.torch import save_file
+
+    from .io import atomic_path
+
+    meta = {k: v if isinstance(v, str) else json.dumps(v) for k, v in metadata.items()}
+    with atomic_path(path) as tmp:
+        save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=meta)
+
+
+def load_neurons(path, model=None, masks_only: bool = True) -> tuple[dict[str, torch.Tensor], dict]:
+    """(tensors, metadata). With ``model``, refuses a file made for another model (fingerprint)."""
+    from safetensors import safe_open
+
+    from .models import model_fingerprint
+
+    if not Path(path).exists():
+        raise MworkError(f"neuron file {path} does not exist; build it with the plnd rule")
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata() or {}
+        tensors = {k: f.get_tensor(k) for k in f.keys() if not masks_only or is_mask_key(k)}
+    if model is not None:
+        fp = model_fingerprint(model)
+        if meta.get("model_fingerprint") != fp:
+            raise MworkError(f"{path}: made for model {meta.get('model')!r} (fingerprint "
+                             f"{meta.get('model_fingerprint')}), not for this model (fingerprint {fp}); "
+                             f"rerun PLND for this model")
+    return tensors, meta
+
+
+def is_mask_key(key: str) -> bool:
+    return not key.endswith((".count", ".mean"))
+
+
+def mask_keys(tensors: dict) -> list[str]:
+    return [k for k in tensors if is_mask_key(k)]
+
+
+def per_layer_counts(masks: dict[str, torch.Tensor]):
+    """DataFrame: layer x kind -> number of selected neurons (and the layer's size)."""
+    import pandas as pd
+
+    rows = {}
+    for key in mask_keys(masks):
+        _, layer, kind = key.split(".", 2)
+        rows.setdefault(int(layer), {})[kind] = int(masks[key].sum())
+        rows[int(layer)][f"{kind}_of"] = masks[key].numel()
+    df = pd.DataFrame.from_dict(rows, orient="index").sort_index()
+    df.index.name = "layer"
+    return df
+
+
+def structure_sets(masks: dict[str, torch.Tensor]) -> dict[str, set]:
+    """{"attn": {(layer, kind, idx)}, "ffn": {...}} — neuron identities for overlap computations."""
+    out = {"attn": set(), "ffn": set()}
+    for key in mask_keys(masks):
+        _, layer, kind = key.split(".", 2)
+        for idx in masks[key].nonzero().flatten().tolist():
+            out[STRUCTURE[kind]].add((int(layer), kind, idx))
+    return out
+
+
+def overlap_ratio(n_x: set, n_y: set) -> float:
+    """overlap(x, y) = |N_x ∩ N_y| / |N_y| (Eq. 11); NaN when N_y is empty."""
+    return len(n_x & n_y) / len(n_y) if n_y else float("nan")
+
+
+def overlap_matrix(sets_by_lang: dict[str, dict[str, set]], structure: str):
+    """DataFrame rows x, columns y: overlap(x, y) for one structure."""
+    import pandas as pd
+
+    langs = list(sets_by_lang)
+    return pd.DataFrame([[overlap_ratio(sets_by_lang[x][structure], sets_by_lang[y][structure]) for y in langs]
+                         for x in langs], index=langs, columns=langs)
+
+
+def neuron_summary(files_by_lang: dict[str, str]):
+    """(counts DataFrame, {"attn": overlap, "ffn": overlap}) for one model's neuron files.
+
+    counts: per language, attention and FFN neurons selected, all neurons, and the share of all neurons
+    that are language-specific (the paper reports about 0.13%).
+    """
+    import pandas as pd
+
+    rows, sets = [], {}
+    for lang, path in files_by_lang.items():
+        masks, meta = load_neurons(path)
+        n_attn = sum(int(m.sum()) for k, m in masks.items() if STRUCTURE[k.split(".", 2)[2]] == "attn")
+        n_ffn = sum(int(m.sum()) for k, m in masks.items() if STRUCTURE[k.split(".", 2)[2]] == "ffn")
+        tot_attn = sum(m.numel() for k, m in masks.items() if STRUCTURE[k.split(".", 2)[2]] == "attn")
+        tot_ffn = sum(m.numel() for k, m in masks.items() if STRUCTURE[k.split(".", 2)[2]] == "ffn")
+        rows.append({"language": lang, "n_docs": int(meta.get("n_docs", 0)), "attn": n_attn, "ffn": n_ffn,
+                     "total": n_attn + n_ffn, "attn_share": n_attn / tot_attn, "ffn_share": n_ffn / tot_ffn,
+                     "share": (n_attn + n_ffn) / (tot_attn + tot_ffn)})
+        sets[lang] = structure_sets(masks)
+    return pd.DataFrame(rows), {s: overlap_matrix(sets, s) for s in ("attn", "ffn")}
+
+
+def activated_per_layer(model, tokenizer, texts: list[str], masks: dict[str, torch.Tensor], top_k: dict,
+                        batch_size: int = 8, max_length: int = 256, chunk_elems: int = 1 << 22):
+    """Figure 3: per layer and structure, the mean number of language-specific neurons *activated* by a query.
+
+    A neuron is activated by a query when it is among that query's top-k neurons of its layer and kind
+    (the same k as the selection); it counts when it is also in the language's set ``masks``.
+    Returns a DataFrame (layer, structure, activated) averaged over the queries.
+    """
+    import pandas as pd
+
+    sums: dict[tuple[int, str], float] = {}
+    n = 0
+    enc = [ids[:max_length] for ids in tokenizer(texts, add_special_tokens=True)["input_ids"] if ids]
+    enc.sort(key=len)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    device = next(model.parameters()).device
+    for start in range(0, len(enc), batch_size):
+        batch = enc[start:start + batch_size]
+        l = max(len(x) for x in batch)
+        ids = torch.full((len(batch), l), pad, dtype=torch.long)
+        att = torch.zeros((len(batch), l), dtype=torch.long)
+        for j, x in enumerate(batch):
+            ids[j, l - len(x):] = torch.tensor(x)
+            att[j, l - len(x):] = 1
+        imp = neuron_importance(model, ids.to(device), att.to(device), chunk_elems=chunk_elems)
+        for key, scores in imp.items():
+            _, layer, kind = key.split(".", 2)
+            idx = scores.topk(_k_for(top_k, kind, scores.shape[1]), dim=-1).indices
+            hits = masks[key][idx].sum().item()
+            sk = (int(layer), STRUCTURE[kind])
+            sums[sk] = sums.get(sk, 0.0) + hits
+        n += len(batch)
+    return pd.DataFrame([{"layer": layer, "structure": s, "activated": v / max(n, 1)}
+                         for (layer, s), v in sorted(sums.items())])

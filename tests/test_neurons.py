@@ -1,0 +1,93 @@
+import pytest
+import torch
+
+from mwork.errors import MworkError
+from mwork.models import model_fingerprint
+from mwork.neurons import (Selector, detect, load_neurons, neuron_summary, overlap_matrix, overlap_ratio,
+                           per_layer_counts, save_neurons, structure_sets)
+from tinymodels import make_model, tokenizer
+
+
+def test_topk_intersection_counts_documents():
+    sel = Selector(top_k={"attn": 2, "ffn": 0.25}, min_doc_fraction=1.0)
+    # 3 documents, 8 FFN neurons: neuron 7 is in every document's top 2, neuron 6 in two of three
+    ffn = torch.tensor([[0, 0, 0, 0, 0, 0, 5.0, 9.0], [0, 0, 0, 0, 0, 3.0, 0, 9.0], [0, 0, 0, 0, 0, 0, 4.0, 9.0]])
+    sel.update({"layers.0.ffn": ffn[:2]})
+    sel.update({"layers.0.ffn": ffn[2:]})  # streaming in two batches
+    out = sel.result()
+    assert out["layers.0.ffn"].nonzero().flatten().tolist() == [7]
+    assert out["layers.0.ffn.count"].tolist() == [0, 0, 0, 0, 0, 1, 2, 3]
+    torch.testing.assert_close(out["layers.0.ffn.mean"][7], torch.tensor(9.0))
+    loose = Selector(top_k={"attn": 2, "ffn": 0.25}, min_doc_fraction=0.6)
+    loose.update({"layers.0.ffn": ffn})
+    assert loose.result()["layers.0.ffn"].nonzero().flatten().tolist() == [6, 7]
+
+
+def test_threshold_is_eq2():
+    sel = Selector(method="threshold", epsilon=1.0)
+    sel.update({"layers.0.attn.q": torch.tensor([[2.0, 0.5, 1.0], [1.5, 3.0, 1.0]])})
+    assert sel.result()["layers.0.attn.q"].tolist() == [True, False, True]
+    with pytest.raises(MworkError, match="epsilon"):
+        Selector(method="threshold")
+    with pytest.raises(MworkError, match="selection.method"):
+        Selector(method="vote")
+
+
+def test_detect_streams_and_counts_truncation():
+    model, tok = make_model("llama"), tokenizer()
+    texts = [" ".join(f"<{(i * 7 + j) % 60 + 2}>" for j in range(n)) for i, n in enumerate([3, 12, 7, 5, 9])]
+    texts.append("   ")
+    a, b = Selector(min_doc_fraction=0.5), Selector(min_doc_fraction=0.5)
+    stats = detect(model, tok, texts, a, batch_size=2, max_length=10, progress=False)
+    assert stats == {"documents": 5, "truncated": 1, "empty_skipped": 1}
+    detect(model, tok, texts, b, batch_size=5, max_length=10, progress=False)
+    ra, rb = a.result(), b.result()
+    for k in ra:  # batching does not change the result
+        if k.endswith(".mean"):
+            torch.testing.assert_close(ra[k], rb[k], rtol=1e-5, atol=1e-6)
+        else:
+            assert torch.equal(ra[k], rb[k]), k
+
+
+def test_released_code_score_is_a_different_ffn_score():
+    model, tok = make_model("llama"), tokenizer()
+    texts = ["<3> <4> <5> <6>", "<9> <8> <7>"]
+    paper, code = Selector(), Selector()
+    detect(model, tok, texts, paper, progress=False)
+    detect(model, tok, texts, code, score="released_code", progress=False)
+    assert not torch.equal(paper.sums["layers.0.ffn"], code.sums["layers.0.ffn"])
+    assert torch.equal(paper.sums["layers.0.attn.q"], code.sums["layers.0.attn.q"])
+
+
+def test_neuron_file_roundtrip_metadata_and_model_check(tmp_path):
+    model = make_model("mistral")
+    sel = Selector(top_k={"attn": 3, "ffn": 3})
+    detect(model, tokenizer(), ["<3> <4> <5> <6>", "<3> <4> <9>"], sel, progress=False)
+    path = tmp_path / "de.safetensors"
+    save_neurons(path, sel.result(), {"model": "tiny", "model_fingerprint": model_fingerprint(model), "language": "de",
+                                      "n_docs": 2, "selection": sel.settings()})
+    masks, meta = load_neurons(path, model=model)
+    assert meta["language"] == "de" and '"top_k"' in meta["selection"]
+    assert set(masks) == {f"layers.{i}.{k}" for i in range(2) for k in ("attn.q", "attn.k", "attn.v", "ffn")}
+    assert all(m.dtype == torch.bool for m in masks.values())
+    counts = per_layer_counts(masks)
+    assert counts.loc[0, "ffn_of"] == 64 and 0 <= counts.loc[0, "ffn"] <= 3
+    with pytest.raises(MworkError, match="not for this model"):
+        load_neurons(path, model=make_model("mistral", seed=1))
+    with pytest.raises(MworkError, match="does not exist"):
+        load_neurons(tmp_path / "nope.safetensors")
+
+
+def test_overlap_is_eq11(tmp_path):
+    assert overlap_ratio({1, 2, 3}, {2, 3}) == 1.0 and overlap_ratio({1}, {2, 3}) == 0.0
+    files = {}
+    for lang, idx in {"en": [0, 1, 2, 3], "fr": [2, 3], "zh": [5]}.items():
+        m = torch.zeros(8, dtype=torch.bool)
+        m[idx] = True
+        files[lang] = tmp_path / f"{lang}.safetensors"
+        save_neurons(files[lang], {"layers.0.ffn": m, "layers.0.attn.q": torch.zeros(4, dtype=torch.bool)}, {})
+    counts, ov = neuron_summary({k: str(v) for k, v in files.items()})
+    assert counts.set_index("language").loc["en", "ffn"] == 4
+    assert ov["ffn"].loc["en", "fr"] == 1.0 and ov["ffn"].loc["fr", "en"] == 0.5 and ov["ffn"].loc["zh", "en"] == 0
+    sets = {lang: structure_sets(load_neurons(p)[0]) for lang, p in files.items()}
+    assert overlap_matrix(sets, "attn").isna().all().all()  # empty sets: undefined, not 0

@@ -1,0 +1,34 @@
+"""rule figure3: language-specific neurons activated per layer while processing queries in each language."""
+import pandas as pd
+
+from mwork.figures import activated_figure
+from mwork.io import read_jsonl, write_table
+from mwork.models import load_model
+from mwork.neurons import activated_per_layer, load_neurons
+from mwork.tasks.prompts import format_prompt
+from mwork.workflow import rule_script
+
+with rule_script(snakemake) as log:  # noqa: F821
+    smk = snakemake  # noqa: F821
+    p = smk.params
+    model, tok = load_model(p.model["location"], dtype=p.model["dtype"], revision=p.model["revision"])
+    frames = []
+    for lang, neuron_file in zip(p.languages, smk.input.neurons):
+        masks, _ = load_neurons(neuron_file, model=model)
+        if p.queries == "suites":
+            texts = []
+            for path in [q for q in smk.input.queries if f"/{lang}.test.jsonl" in q]:
+                task = path.split("/")[-2]
+                texts += [format_prompt(task, rec, lang) for rec in read_jsonl(path)[: p.per_task]]
+        else:
+            texts = [d["text"] for d in read_jsonl(next(q for q in smk.input.queries if q.endswith(f"/{lang}.jsonl")))
+                     if d["split"] == "heldout"]
+        df = activated_per_layer(model, tok, texts, masks, p.top_k, p.batch_size, p.max_length)
+        df.insert(0, "language", lang)
+        df.insert(0, "queries", f"{p.queries} ({len(texts)})")
+        frames.append(df)
+        log.info("%s: %d queries", lang, len(texts))
+    df = pd.concat(frames, ignore_index=True)
+    df.insert(0, "model", smk.wildcards.model)
+    write_table(df, smk.output.csv)
+    activated_figure(df, [smk.output.png, smk.output.pdf], smk.wildcards.model)

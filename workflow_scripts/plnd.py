@@ -1,0 +1,39 @@
+"""rule plnd: language-specific neurons of one (model, corpus, language) -> a safetensors neuron file."""
+import torch
+
+import mwork
+from mwork.corpus import n_docs_for
+from mwork.errors import MworkError
+from mwork.io import file_sha256, read_jsonl
+from mwork.models import load_model, model_fingerprint
+from mwork.neurons import Selector, detect, per_layer_counts, save_neurons
+from mwork.workflow import rule_script
+
+with rule_script(snakemake) as log:  # noqa: F821
+    smk = snakemake  # noqa: F821
+    p, wc = smk.params, smk.wildcards
+    docs = read_jsonl(smk.input.corpus)
+    if p.split != "all":
+        docs = [d for d in docs if d["split"] == p.split]
+    want = n_docs_for({"n_docs": p.n_docs}, wc.lang)
+    if want != "all":
+        if want > len(docs):
+            raise MworkError(f"plnd.n_docs: corpus {wc.corpus!r} has only {len(docs)} {p.split} documents for "
+                             f"{wc.lang!r}, but {want} were requested; lower plnd.n_docs or use a larger corpus")
+        docs = docs[:want]
+    model, tok = load_model(p.model["location"], dtype=p.model["dtype"], revision=p.model["revision"])
+    torch.manual_seed(0)
+    sel = Selector(**p.selection)
+    stats = detect(model, tok, [d["text"] for d in docs], sel, batch_size=p.batch_size, max_length=p.max_length,
+                   score=p.score, chunk_elems=p.chunk_elems)
+    log.info("PLND over %d documents (%d truncated to %d tokens, %d empty skipped)", stats["documents"],
+             stats["truncated"], p.max_length, stats["empty_skipped"])
+    tensors = sel.result()
+    meta = {"model": p.model["location"], "model_revision": p.model["revision"] or "",
+            "model_fingerprint": model_fingerprint(model), "language": wc.lang, "corpus": wc.corpus,
+            "corpus_sha256": file_sha256(smk.input.corpus), "split": p.split, "n_docs": stats["documents"],
+            "truncated_docs": stats["truncated"], "empty_docs": stats["empty_skipped"], "max_length": p.max_length,
+            "selection": sel.settings(), "score": p.score, "mwork_version": mwork.__version__}
+    save_neurons(smk.output[0], tensors, meta)
+    counts = per_layer_counts(tensors)
+    log.info("selected neurons per layer:\n%s", counts.to_string())
