@@ -16,9 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -61,29 +59,45 @@ def timed(fn, reps: int, sync) -> float:
     return statistics.median(times)
 
 
-def peak_rss_child(kind: str, what: str, batch: int, length: int) -> float:
-    """Peak resident memory (MB) a fresh process adds by running `what` once (CPU)."""
-    code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from benchmarks.run import _child; "
-            f"_child({kind!r}, {what!r}, {batch}, {length})")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")})
-    return float(out.stdout.strip().splitlines()[-1])
+class _Mallinfo:
+    """Bytes currently allocated by malloc (glibc's mallinfo2: arena + mmapped chunks)."""
+
+    def __init__(self):
+        import ctypes
+
+        class MI2(ctypes.Structure):
+            _fields_ = [(n, ctypes.c_size_t) for n in
+                        ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+                         "fordblks", "keepcost")]
+
+        self.libc = ctypes.CDLL("libc.so.6")
+        self.libc.mallinfo2.restype = MI2
+
+    def __call__(self) -> int:
+        mi = self.libc.mallinfo2()
+        return mi.uordblks + mi.hblkhd
 
 
-def _child(kind, what, batch, length):
-    from mwork.plnd import neuron_importance
+def peak_alloc_mb(fn) -> float:
+    """Peak malloc'd bytes above the level before ``fn`` while it runs (sampled every 0.2 ms), in MB."""
+    import threading
 
-    model, _, vocab = build_model(kind, "cpu")
-    ids = torch.randint(3, vocab, (batch, length), generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        model(input_ids=ids[:1, :8])  # load lazy code paths before the baseline
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    with torch.no_grad():
-        if what == "forward":
-            model(input_ids=ids, use_cache=False)
-        else:
-            neuron_importance(model, ids)
-    print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024)
+    now = _Mallinfo()
+    base, peak, done = now(), [0], threading.Event()
+
+    def watch():
+        while not done.is_set():
+            peak[0] = max(peak[0], now())
+            time.sleep(0.0002)
+
+    t = threading.Thread(target=watch)
+    t.start()
+    try:
+        fn()
+    finally:
+        done.set()
+        t.join()
+    return max(peak[0], now()) / 1e6 - base / 1e6
 
 
 def main(argv=None):
@@ -122,18 +136,27 @@ def main(argv=None):
         neuron_importance(model, ids)
         res["plnd_peak_mem_over_forward"] = (torch.cuda.max_memory_allocated() - base) / fwd_mem
     else:
-        res["plnd_peak_mem_over_forward"] = (peak_rss_child(kind, "plnd", batch, length)
-                                             / peak_rss_child(kind, "forward", batch, length))
+        with torch.no_grad():
+            fwd_mb = peak_alloc_mb(lambda: model(input_ids=ids, use_cache=False))
+        plnd_mb = peak_alloc_mb(lambda: neuron_importance(model, ids))
+        res["forward_peak_mb"], res["plnd_peak_mb"] = fwd_mb, plnd_mb
+        res["plnd_peak_mem_over_forward"] = plnd_mb / fwd_mb
     # the definition taken literally, one layer (all its neurons), and the Spearman diagnostic
     n_layers = model.config.num_hidden_layers
     seq_ids = ids[:1] if device == "cuda" else ids
     t = time.perf_counter()
-    seq = neuron_importance_sequential(model, seq_ids, layers=[n_layers // 2])
+    seq = neuron_importance_sequential(model, seq_ids, layers=[n_layers // 2], kinds=("attn.q", "attn.k"))
     sync()
-    res["sequential_one_layer_s"] = time.perf_counter() - t
-    if device == "cuda":  # the sequential pass ran on one document: scale to the batch
-        res["sequential_one_layer_s"] *= batch
+    t_qk = time.perf_counter() - t
+    t = time.perf_counter()
+    seq.update(neuron_importance_sequential(model, seq_ids, layers=[n_layers // 2], kinds=("attn.v", "ffn")))
+    sync()
+    t_fv = time.perf_counter() - t
+    scale = batch / len(seq_ids)  # on GPU the sequential pass runs on one document: scale to the batch
+    res["sequential_one_layer_s"] = (t_qk + t_fv) * scale
     res["parallel_speedup_vs_sequential"] = res["sequential_one_layer_s"] * n_layers / full
+    res["parallel_speedup_ffn_v_vs_sequential"] = t_fv * scale * n_layers / ffn_v
+    res["parallel_speedup_qk_vs_sequential"] = t_qk * scale * n_layers / max(full - ffn_v, 1e-9)
     out_change = neuron_importance_sequential(model, seq_ids[:2], layers=[n_layers // 2],
                                               kinds=("attn.q", "attn.k"), qk_measure="output")
     for kind_ in ("attn.q", "attn.k"):

@@ -13,7 +13,8 @@ def overlap_figure(panels: list[tuple[str, "object"]], out_paths: list[str]):
     from .io import atomic_path
 
     n = len(panels)
-    fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.4), squeeze=False)
+    fig, axes = plt.subplots(1, n, figsize=(3.9 * n, 3.4), squeeze=False)
+    fig.subplots_adjust(wspace=0.4)
     for ax, (title, df) in zip(axes[0], panels):
         im = ax.imshow(df.values.astype(float), vmin=0, vmax=1, cmap="Blues")
         labels = [str(c).capitalize() for c in df.columns]

@@ -48,16 +48,6 @@ def _masks(adapter: Adapter, attn, valid: torch.Tensor):
     return allowed[None, None] & valid[:, None, None, :]
 
 
-def _probs(scores: torch.Tensor, allowed: torch.Tensor, softcap, bias) -> torch.Tensor:
-    """Softmax over keys of the scaled scores, transformed as the model does; masked entries are 0."""
-    if softcap:
-        scores = torch.tanh(scores / softcap) * softcap
-    if bias is not None:
-        scores = scores + bias
-    scores = scores.masked_fill(~allowed, torch.finfo(scores.dtype).min)
-    return torch.softmax(scores, dim=-1) * allowed
-
-
 def _rotary_support(rot, b: int, l: int, hd: int, feats: torch.Tensor, device):
     """For features ``feats`` (c,): R (b, c, l, m) = the nonzero entries of M_t e_j, and their columns sup (c, m)."""
     c = len(feats)
@@ -75,7 +65,14 @@ def _rotary_support(rot, b: int, l: int, hd: int, feats: torch.Tensor, device):
 
 
 class _LayerQK:
-    """Exact importance of every q and k feature of one attention layer (see module docstring)."""
+    """Exact importance of every q and k feature of one attention layer (see module docstring).
+
+    Work is organised to touch each (feature, query, key) entry as few times as possible: the causal
+    mask, ALiBi bias and padding are folded into the base scores once per head; rows of padding queries
+    get no change; query rows are processed in blocks that only see the keys a block can attend to.
+    """
+
+    n_row_blocks = 4
 
     def __init__(self, adapter: Adapter, attn, call: dict, q: torch.Tensor, k: torch.Tensor, valid: torch.Tensor,
                  chunk_elems: int):
@@ -92,44 +89,60 @@ class _LayerQK:
         self.softcap = adapter.softcap(attn)
         self.bias = adapter.score_bias(attn, call, b, l)  # (b, H, 1|l, l) or None
         self.allowed = _masks(adapter, attn, valid)  # (b, 1, l, l)
-        self.qvalid = valid[:, None, :, None].float()  # (b, 1, l, 1)
+        self.neg = torch.zeros(self.allowed.shape, device=q.device).masked_fill_(~self.allowed, torch.finfo(
+            torch.float32).min)
+        self.qvalid = valid[:, :, None].float()  # (b, l, 1): padding queries change nothing
         self.c = max(1, min(hd, chunk_elems // max(1, b * l * l)))
+        nb = max(1, min(self.n_row_blocks, l // 16))
+        edges = [round(i * l / nb) for i in range(nb + 1)]
+        self.blocks = [(t0, t1) for t0, t1 in zip(edges[:-1], edges[1:]) if t1 > t0]
 
-    def _bias(self, h: int):
-        return None if self.bias is None else self.bias[:, h:h + 1]
-
-    def _sq_change(self, raw: torch.Tensor, delta: torch.Tensor, p0: torch.Tensor, h: int) -> torch.Tensor:
-        """sum over valid (t, s) of (softmax(raw - delta) - p0)^2 -> (b, c)."""
-        p1 = _probs(raw - delta, self.allowed, self.softcap, self._bias(h))
-        return ((p1 - p0).square() * self.qvalid).sum(dim=(-1, -2))
+    def _final(self, scores: torch.Tensor, h: int, t0: int, t1: int) -> torch.Tensor:
+        """Scores as the softmax sees them (soft-cap, bias, mask), for query rows t0:t1 and keys :t1."""
+        if self.softcap:
+            scores = torch.tanh(scores / self.softcap) * self.softcap
+        if self.bias is not None:
+            bias = self.bias[:, h:h + 1]
+            scores = scores + (bias[..., t0:t1, :t1] if bias.shape[-2] > 1 else bias[..., :t1])
+        return scores + self.neg[:, :, t0:t1, :t1]
 
     def run(self) -> tuple[torch.Tensor, torch.Tensor]:
         b, l, H, Hkv, hd, G = self.b, self.l, self.H, self.Hkv, self.hd, self.G
         dev = self.q.device
-        imp_q = torch.zeros(b, H, hd, device=dev)
-        imp_k = torch.zeros(b, Hkv, hd, device=dev)
+        sq_q = torch.zeros(b, H, hd, device=dev)
+        sq_k = torch.zeros(b, Hkv, hd, device=dev)
+        chunks = []
         for start in range(0, hd, self.c):
             feats = torch.arange(start, min(hd, start + self.c), device=dev)
-            r_sup, sup = _rotary_support(self.rot, b, l, hd, feats, dev)  # (b, c, l, m), (c, m)
-            for g in range(Hkv):
-                kr = self.kr[:, g]  # (b, l, hd)
-                # key side, shared by the group's heads: k_j(s) * M_s e_j, (b, c, s, m)
-                k_side = self.k[:, g][:, :, feats].transpose(1, 2)[..., None] * r_sup
-                kr_sup = kr[:, :, sup].permute(0, 2, 1, 3)  # (b, c, s, m): kr at the support columns
-                for r in range(G):
-                    h = g * G + r
-                    qr = self.qr[:, h]  # (b, l, hd)
-                    raw = self.scale * (qr @ kr.transpose(-1, -2))[:, None]  # (b, 1, t, s)
-                    p0 = _probs(raw, self.allowed, self.softcap, self._bias(h))
+            chunks.append((start, feats, *_rotary_support(self.rot, b, l, hd, feats, dev)))
+        fold = not self.softcap  # without soft-capping, bias and mask can be folded into the base scores
+        for g in range(Hkv):
+            kr = self.kr[:, g]  # (b, l, hd)
+            for r in range(G):
+                h = g * G + r
+                qr = self.qr[:, h]
+                raw = self.scale * (qr @ kr.transpose(-1, -2))[:, None]  # (b, 1, t, s)
+                base = self._final(raw, h, 0, l) if fold else raw
+                p0 = torch.softmax(self._final(raw, h, 0, l), dim=-1)
+                for start, feats, r_sup, sup in chunks:
+                    n = len(feats)
+                    kr_sup = kr[:, :, sup].permute(0, 2, 1, 3)  # (b, c, s, m)
+                    qr_sup = (qr * self.qvalid)[:, :, sup].permute(0, 2, 1, 3)  # (b, c, t, m)
                     # zeroing q_j(t): score(t, s) drops by scale * q_j(t) * (M_t e_j) . kr(s)
-                    q_side = self.q[:, h][:, :, feats].transpose(1, 2)[..., None] * r_sup  # (b, c, t, m)
-                    dq = self.scale * torch.einsum("bctm,bcsm->bcts", q_side, kr_sup)
-                    imp_q[:, h, start:start + len(feats)] = self._sq_change(raw, dq, p0, h)
-                    # zeroing k_j(s): score(t, s) drops by scale * qr(t) . (M_s e_j) * k_j(s)
-                    qr_sup = qr[:, :, sup].permute(0, 2, 1, 3)  # (b, c, t, m)
-                    dk = self.scale * torch.einsum("bctm,bcsm->bcts", qr_sup, k_side)
-                    imp_k[:, g, start:start + len(feats)] += self._sq_change(raw, dk, p0, h)
-        return imp_q.reshape(b, H * hd).sqrt(), imp_k.reshape(b, Hkv * hd).sqrt()
+                    q_side = ((self.q[:, h] * self.qvalid)[:, :, feats].transpose(1, 2)[..., None] * r_sup)
+                    # zeroing k_j(s) (shared by the group's heads): drops by scale * qr(t) . (M_s e_j) * k_j(s)
+                    k_side = self.k[:, g][:, :, feats].transpose(1, 2)[..., None] * r_sup
+                    for t0, t1 in self.blocks:
+                        p0_blk = p0[:, :, t0:t1, :t1]
+                        for lhs, rhs, acc in ((q_side, kr_sup, sq_q[:, h]), (qr_sup, k_side, sq_k[:, g])):
+                            delta = torch.einsum("bctm,bcsm->bcts", lhs[:, :, t0:t1], rhs[:, :, :t1])
+                            if fold:
+                                scores = torch.sub(base[:, :, t0:t1, :t1], delta, alpha=self.scale)
+                            else:
+                                scores = self._final(raw[:, :, t0:t1, :t1] - self.scale * delta, h, t0, t1)
+                            diff = torch.softmax(scores, dim=-1).sub_(p0_blk)
+                            acc[:, start:start + n] += diff.square_().sum(dim=(-1, -2))
+        return sq_q.reshape(b, H * hd).sqrt(), sq_k.reshape(b, Hkv * hd).sqrt()
 
 
 def _v_importance(adapter: Adapter, head_out: torch.Tensor, w_o: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
