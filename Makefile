@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-CORES  ?= 8
+CORES  ?= $(shell nproc)
 TARGET ?= all
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1

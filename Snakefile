@@ -19,7 +19,7 @@ include: "rules/deactivate.smk"
 # Everything that is implemented today. `make run` builds it.
 rule all:
     input:
-        foundation_targets(),
+        implemented_targets(),
     default_target: True
 
 

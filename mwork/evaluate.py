@@ -7,6 +7,7 @@ is evaluated inside ``mwork.masking.deactivate``) and the enhanced models.
 from __future__ import annotations
 
 import torch
+from transformers import StoppingCriteria, StoppingCriteriaList
 
 from .tasks.metrics import contains_answer, exact_match, extract_choice, extract_number, f1, rouge_l
 from .tasks.prompts import format_prompt
@@ -22,6 +23,27 @@ def build_prompt(tokenizer, task: str, rec: dict, lang: str, chat_template: bool
         prompt = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
                                                add_generation_prompt=True)
     return prompt
+
+
+def _cut(text: str, stop) -> str:
+    """The text up to the first stop string (stop strings in leading whitespace do not count)."""
+    text = text.lstrip()
+    for s in stop:
+        cut = text.find(s)
+        if cut >= 0:
+            text = text[:cut]
+    return text.strip()
+
+
+class _StopStrings(StoppingCriteria):
+    """Stop a sequence once its decoded continuation contains a stop string (works with any tokenizer)."""
+
+    def __init__(self, tokenizer, stop: list[str], prompt_len: int):
+        self.tokenizer, self.stop, self.prompt_len = tokenizer, stop, prompt_len
+
+    def __call__(self, input_ids, scores, **kwargs):
+        tails = self.tokenizer.batch_decode(input_ids[:, self.prompt_len:], skip_special_tokens=True)
+        return torch.tensor([any(s in t.lstrip() for s in self.stop) for t in tails], device=input_ids.device)
 
 
 @torch.no_grad()
@@ -42,15 +64,11 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, stop: li
         kwargs = {"max_new_tokens": max_new_tokens, "do_sample": False, "use_cache": True,
                   "pad_token_id": tokenizer.pad_token_id, "eos_token_id": tokenizer.eos_token_id}
         if stop:
-            kwargs.update(stop_strings=list(stop), tokenizer=tokenizer)
+            kwargs["stopping_criteria"] = StoppingCriteriaList(
+                [_StopStrings(tokenizer, list(stop), enc["input_ids"].shape[1])])
         gen = model.generate(**enc, **kwargs)[:, enc["input_ids"].shape[1]:]
         for i, ids in zip(idx, gen):
-            text = tokenizer.decode(ids, skip_special_tokens=True)
-            for s in stop:
-                cut = text.find(s)
-                if cut > 0 or (cut == 0 and s.strip()):
-                    text = text[:cut]
-            out[i] = text.strip()
+            out[i] = _cut(tokenizer.decode(ids, skip_special_tokens=True), stop)
         bar.update(len(idx))
     bar.close()
     return out

@@ -6,6 +6,7 @@ from snakemake.utils import validate
 sys.path.insert(0, workflow.basedir)
 
 from mwork.config import check_config, model_spec, uses_organism  # noqa: E402
+from mwork.tasks.data import task_languages  # noqa: E402
 
 validate(config, schema="../schemas/config.schema.yaml")
 check_config(config)
@@ -45,11 +46,22 @@ def model_params(model):
     return {"location": model_location(model), "revision": spec.get("revision"), "dtype": spec.get("dtype", "auto")}
 
 
+def task_source(model):
+    """The organism is evaluated on its offline suites, every other model on the real datasets."""
+    return "suites" if model_spec(config, model)["source"] == "organism" else "hub"
+
+
 def task_inputs(model, task, lang):
     """The test split a task is evaluated on: the organism's suite, or nothing (a hub dataset)."""
-    if model_spec(config, model)["source"] == "organism":
+    if task_source(model) == "suites":
         return [f"results/suites/{task}/{lang}.test.jsonl"]
     return []
+
+
+def baseline_scores():
+    """`original` scores of every model x task x evaluation language the task's dataset has."""
+    return [f"results/eval/{m}/{t}/{lang}/original.json" for m in MODELS for t in TASKS
+            for lang in task_languages(t, task_source(m), EVAL_LANGS)]
 
 
 def setting_inputs(model, setting):
@@ -67,10 +79,10 @@ def figure3_queries(model):
     return corpus_files(CORPUS)
 
 
-def foundation_targets():
+def implemented_targets():
     out = ["results/table7.csv"]
     if uses_organism(config):
         out += ["results/organism/perplexity.csv", "results/organism/training_curve.png"]
-    out += ["results/figure5.png", "results/figure3.png"]
+    out += ["results/figure5.png", "results/figure3.png", "results/table11.csv"]
     out += expand("results/{model}/neurons/summary.csv", model=MODELS)
     return out

@@ -1,5 +1,5 @@
 # One evaluation rule for every (model, task, language, setting); Table 11 is the `original` setting.
-# Planned here so that the DAG of every table exists; the evaluation-harness issue implements it.
+# Settings other than `original` (deactivations, `<name>@<lang>`) arrive with the deactivation issue.
 
 
 rule evaluate:
@@ -10,10 +10,16 @@ rule evaluate:
         model=lambda wc: model_inputs(wc.model),
         data=lambda wc: task_inputs(wc.model, wc.task, wc.lang),
         neurons=lambda wc: setting_inputs(wc.model, wc.setting),
-        code=lib("models"),
+        code=lib("evaluate", "models", "tasks/data", "tasks/metrics", "tasks/prompts"),
     params:
-        model=lambda wc: model_location(wc.model),
-        issue="evaluation-harness issue",
+        model=lambda wc: model_params(wc.model),
+        source=lambda wc: task_source(wc.model),
+        chat_template=lambda wc: model_spec(config, wc.model).get("chat_template", False),
+        generation=lambda wc: config["eval"]["generation"].get(wc.task, {}),
+        batch_size=config["eval"]["batch_size"],
+        n_items=config["eval"]["n_items"],
+        dataset=lambda wc: config["eval"]["datasets"].get(wc.task, {}),
+        seed=config["seed"],
     log:
         "results/logs/eval/{model}/{task}/{lang}/{setting}.log",
     benchmark:
@@ -27,7 +33,7 @@ rule evaluate:
     conda:
         "../envs/torch.yaml"
     script:
-        "../workflow_scripts/planned.py"
+        "../workflow_scripts/evaluate.py"
 
 
 rule table11:
@@ -35,12 +41,15 @@ rule table11:
         csv="results/table11.csv",
         md="results/table11.md",
     input:
-        expand("results/eval/{model}/{task}/{lang}/original.json", model=MODELS, task=TASKS, lang=EVAL_LANGS),
+        scores=lambda wc: baseline_scores(),
+        code=lib("tables"),
     params:
-        issue="evaluation-harness issue: Table 11",
+        models=MODELS,
+        tasks=TASKS,
+        languages=EVAL_LANGS,
     log:
         "results/logs/table11.log",
     conda:
         "../envs/core.yaml"
     script:
-        "../workflow_scripts/planned.py"
+        "../workflow_scripts/table11.py"

@@ -7,6 +7,7 @@ import pytest
 
 from mwork.corpus import (Pool, build_pool, catalog_messages, clean_message, corpus_stats, hf_load_args,
                           sample_documents, split_of, words)
+from hubfixtures import hub_fixture
 from mwork.errors import MworkError
 
 # --------------------------------------------------------------------------------------------------
@@ -133,20 +134,10 @@ def test_hf_load_args_presets(monkeypatch):
 
 
 def _wikipedia_fixture(root, rows_by_lang):
-    """A local dataset repo laid out like wikimedia/wikipedia: parquet per config + README configs."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    configs = []
-    for lang, rows in rows_by_lang.items():
-        d = root / f"20231101.{lang}"
-        d.mkdir(parents=True)
-        table = pa.table({"id": [str(i) for i in range(len(rows))], "url": [f"u{i}" for i in range(len(rows))],
-                          "title": [f"t{i}" for i in range(len(rows))], "text": rows})
-        pq.write_table(table, d / "train-00000-of-00001.parquet")
-        configs.append(f"- config_name: 20231101.{lang}\n  data_files:\n  - split: train\n"
-                       f"    path: 20231101.{lang}/train-*")
-    (root / "README.md").write_text("---\nconfigs:\n" + "\n".join(configs) + "\n---\n", encoding="utf-8")
+    """A local dataset repo laid out like wikimedia/wikipedia (config 20231101.<lang>)."""
+    hub_fixture(root, {f"20231101.{lang}": {"train": [{"id": str(i), "url": f"u{i}", "title": f"t{i}", "text": t}
+                                                       for i, t in enumerate(rows)]}
+                       for lang, rows in rows_by_lang.items()})
 
 
 def test_hf_pool_on_a_wikipedia_shaped_fixture(tmp_path):

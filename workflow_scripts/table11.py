@@ -1,0 +1,18 @@
+"""rule table11: baseline per model x task x language, laid out as the paper's Table 11."""
+import json
+
+from mwork.io import write_table
+from mwork.tables import table11
+from mwork.workflow import rule_script
+
+with rule_script(snakemake) as log:  # noqa: F821
+    smk = snakemake  # noqa: F821
+    scores = [json.load(open(f, encoding="utf-8")) for f in smk.input.scores]
+    long, wide, md = table11(scores, smk.params.models, smk.params.tasks, smk.params.languages)
+    write_table(long, smk.output.csv)
+    with open(smk.output.md + ".tmp", "w", encoding="utf-8") as f:
+        f.write(md)
+    import os
+
+    os.replace(smk.output.md + ".tmp", smk.output.md)
+    log.info("\n%s", md)
