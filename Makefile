@@ -39,6 +39,7 @@ lint: setup
 
 bench: setup
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.eval
 
 # Re-resolve requirements.in into exact pins (needs the registries; not part of a normal run).
 lock:

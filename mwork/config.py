@@ -69,6 +69,54 @@ def check_config(config: dict) -> None:
             raise MworkError("config.organism.arch.num_kv_heads: must divide num_heads (grouped-query attention)")
         if "suites" not in config:
             raise MworkError("config.suites: the organism is trained on the task suites; add a `suites` section")
+    check_deactivation(config)
+
+
+def model_layers(config: dict, name: str) -> int | None:
+    """Decoder layers of a model, known before its weights are read (organism arch or models.<name>.layers)."""
+    spec = model_spec(config, name)
+    if spec["source"] == "organism" and "organism" in config:
+        return config["organism"]["arch"]["num_layers"]
+    return spec.get("layers")
+
+
+def model_stages(config: dict, name: str) -> dict[str, list[int]]:
+    """The MWork stage layers of a model (error if its `stages` are missing or impossible)."""
+    from .deactivation import stage_layers
+
+    spec = model_spec(config, name)
+    where = f"config.models.{name}.stages"
+    if "stages" not in spec:
+        raise MworkError(f"{where}: the deactivation experiments need the model's stage boundaries, e.g. "
+                         f"stages: {{under: 8, gen: 2}} (the paper's Vicuna)")
+    n = model_layers(config, name)
+    if n is None:
+        raise MworkError(f"config.models.{name}.layers: give the number of decoder layers to check its stages")
+    return stage_layers(n, spec["stages"]["under"], spec["stages"]["gen"], where)
+
+
+def check_deactivation(config: dict) -> None:
+    from .deactivation import check_setting
+
+    d = config.get("deactivation", {})
+    settings = d.get("settings", {})
+    for name, spec in settings.items():
+        check_setting(name, spec, "config.deactivation.settings")
+    for num, table in d.get("tables", {}).items():
+        where = f"config.deactivation.tables.{num}"
+        if table.get("task") not in ("reasoning", "understanding", "knowledge", "generation"):
+            raise MworkError(f"{where}.task: {table.get('task')!r} is not one of reasoning, understanding, "
+                             f"knowledge, generation")
+        names = table.get("rows", []) + [table[k] for k in ("random", "lang") if k in table]
+        if not names:
+            raise MworkError(f"{where}: give `rows` (setting names), or `random` and `lang` for Table 1")
+        for i, n in enumerate(names):
+            if n not in settings:
+                raise MworkError(f"{where}: setting {n!r} is not defined in config.deactivation.settings "
+                                 f"(defined: {', '.join(settings)})")
+    for name in config["run_models"]:
+        if "stages" in config["models"][name]:
+            model_stages(config, name)
 
 
 def model_spec(config: dict, name: str) -> dict:

@@ -37,3 +37,106 @@ def table11(scores: list[dict], models: list[str], tasks: list[str], languages: 
         md += ("\nXLSum ROUGE-L with rouge-score's default (ASCII-only) tokenizer, for comparison with the paper: "
                + ", ".join(f"{r.model}/{r.language} {r.rougeL_ascii:.1f}" for r in gen.itertuples()) + "\n")
     return long, wide, md
+
+
+# --------------------------------------------------------------------------------------------------
+# deactivation tables
+
+STAGE_COLS = {"under": "deactivate_under", "s_attn": "deactivate_s_attn", "s_ffn": "deactivate_s_ffn",
+              "gen": "deactivate_gen"}
+
+
+def _index(scores: list[dict]) -> dict:
+    """(model, task, language, setting) -> score record."""
+    return {(s["model"], s["task"], s["language"], s["setting"]): s for s in scores}
+
+
+def per_language(scores: list[dict], table: dict, models: list[str] | None = None):
+    """Tables 14-17: for each model, setting and language X, English and X before and under X's deactivation."""
+    import pandas as pd
+
+    idx = _index(scores)
+    task = table["task"]
+    rows_ = table.get("rows") or [table["random"], table["lang"]]
+    out = []
+    for (model, t, lang, setting), s in idx.items():
+        if t != task or "@" not in setting or lang == "en":
+            continue
+        name, x = setting.split("@")
+        if name not in rows_ or x != lang:
+            continue
+        en = idx[(model, task, "en", setting)]
+        out.append({"model": model, "setting": name, "language": x,
+                    "n_deactivated": (s.get("deactivation") or {}).get("n_deactivated", {}).get("total"),
+                    "en_original": idx[(model, task, "en", "original")]["score"], "en_deactivated": en["score"],
+                    "lang_original": idx[(model, task, x, "original")]["score"], "lang_deactivated": s["score"]})
+    df = pd.DataFrame(out)
+    if len(df):
+        df["delta_en"] = df["en_deactivated"] - df["en_original"]
+        df["delta_lang"] = df["lang_deactivated"] - df["lang_original"]
+        order = {n: i for i, n in enumerate(rows_)}
+        df = df.sort_values(["model", "setting", "language"], key=lambda c: c.map(order) if c.name == "setting"
+                            else c).reset_index(drop=True)
+    return df
+
+
+def deactivation_table(scores: list[dict], table: dict, settings: dict, number: str):
+    """(DataFrame with explicit columns, Markdown laid out like the paper's Tables 2-5, 8, 9).
+
+    Eng = mean over the non-English X of English's score with X's neurons deactivated; n-Eng = mean of X's
+    score; deltas against the original scores; Δ = Δ_Eng − Δ_n-Eng (high: English intact, X hurt).
+    """
+    import pandas as pd
+
+    from .io import markdown_table
+
+    per = per_language(scores, table)
+    rows = []
+    for (model, name), g in per.groupby(["model", "setting"], sort=False):
+        spec = settings[name]
+        eng, n_eng = g["en_deactivated"].mean(), g["lang_deactivated"].mean()
+        d_eng = eng - g["en_original"].mean()
+        d_n = n_eng - g["lang_original"].mean()
+        rows.append({"model": model, "setting": name, **{col: bool(spec.get(st)) for st, col in STAGE_COLS.items()},
+                     "neurons": spec["neurons"], "exclude": spec.get("exclude") or "",
+                     "n_deactivated": float(g["n_deactivated"].mean()), "languages": " ".join(g["language"]),
+                     "eng": eng, "n_eng": n_eng, "delta_eng": d_eng, "delta_n_eng": d_n, "delta": d_eng - d_n})
+    df = pd.DataFrame(rows)
+    mark = lambda b: "✗" if b else "✓"  # noqa: E731  the paper: ✗ = deactivated in that stage
+    view = pd.DataFrame([{"Model": r["model"], "Setting": r["setting"], "Under": mark(r["deactivate_under"]),
+                          "S-ATTN": mark(r["deactivate_s_attn"]), "S-FFN": mark(r["deactivate_s_ffn"]),
+                          "Gen": mark(r["deactivate_gen"]),
+                          "Neuron": ("Lang-Spec" if r["neurons"] == "lang" else "Random")
+                          + (f" − {r['exclude']}" if r["exclude"] else ""),
+                          "#": int(round(r["n_deactivated"])), "Eng": r["eng"], "n-Eng": r["n_eng"],
+                          "Δ_Eng": r["delta_eng"], "Δ_n-Eng": r["delta_n_eng"], "Δ ↑": r["delta"]}
+                         for r in rows])
+    md = (f"Table {number} (reproduced): {TASK_NAMES[table['task']]}; ✗ = the chosen neurons of that stage are "
+          f"deactivated (the paper's caption), # = neurons deactivated (mean over languages). Eng / n-Eng: "
+          f"English / the language X when X's neurons are deactivated, averaged over X.\n\n"
+          + markdown_table(view, ".1f") + "\n")
+    return df, md
+
+
+def table1(scores: list[dict], table: dict, models: list[str]):
+    """Table 1: per language X, the task score of X: original, X's matched random neurons, X's neurons."""
+    import pandas as pd
+
+    from .io import markdown_table
+
+    per = per_language(scores, table)
+    rows = []
+    for model in models:
+        g = per[per["model"] == model]
+        for label, key, name in (("Original", "lang_original", table["lang"]),
+                                 ("Deactivate Random", "lang_deactivated", table["random"]),
+                                 ("Deactivate Lang-Spec", "lang_deactivated", table["lang"])):
+            sub = g[g["setting"] == name].set_index("language")[key]
+            row = {"Model": model, "Method": label, **{x.capitalize(): float(v) for x, v in sub.items()}}
+            row["Avg."] = float(sub.mean()) if len(sub) else float("nan")
+            rows.append(row)
+    df = pd.DataFrame(rows)
+    md = (f"Table 1 (reproduced): {TASK_NAMES[table['task']]} per language when deactivating that language's "
+          f"neurons (Lang-Spec, setting {table['lang']}) and as many random neurons (setting {table['random']}).\n\n"
+          + markdown_table(df, ".2f") + "\n")
+    return df, md

@@ -5,7 +5,7 @@ from snakemake.utils import validate
 
 sys.path.insert(0, workflow.basedir)
 
-from mwork.config import check_config, model_spec, uses_organism  # noqa: E402
+from mwork.config import check_config, model_spec, model_stages, uses_organism  # noqa: E402
 from mwork.tasks.data import task_languages  # noqa: E402
 
 validate(config, schema="../schemas/config.schema.yaml")
@@ -64,12 +64,57 @@ def baseline_scores():
             for lang in task_languages(t, task_source(m), EVAL_LANGS)]
 
 
+def parse_setting(setting):
+    """`original` -> (None, None); `<name>@<X>` -> (name, X), checked against the config."""
+    if setting == "original":
+        return None, None
+    name, _, lang = setting.partition("@")
+    if name not in config["deactivation"]["settings"] or lang not in EVAL_LANGS:
+        raise ValueError(f"evaluation setting {setting!r}: expected original or <setting>@<language> with a "
+                         f"setting of config.deactivation.settings and a language of config.eval_languages")
+    return name, lang
+
+
 def setting_inputs(model, setting):
-    """Neuron sets an evaluation setting needs: none for `original`, language X's for `<name>@<X>`."""
-    if "@" not in setting:
+    """Neuron sets an evaluation setting needs: none for `original`; X's (and English's or every
+    language's, for the overlap ablations) for `<name>@<X>`."""
+    name, lang = parse_setting(setting)
+    if name is None:
         return []
-    lang = setting.rsplit("@", 1)[1]
-    return [f"results/{model}/neurons/{CORPUS}/{lang}.safetensors"]
+    exclude = config["deactivation"]["settings"][name].get("exclude")
+    langs = {None: [lang], "en": [lang, "en"], "all": EVAL_LANGS}[exclude]
+    return [f"results/{model}/neurons/{CORPUS}/{x}.safetensors" for x in dict.fromkeys(langs)]
+
+
+def setting_params(model, setting):
+    """Everything that defines a deactivation (through params:, so editing a setting reruns its jobs)."""
+    name, lang = parse_setting(setting)
+    if name is None:
+        return None
+    return {"name": name, "language": lang, "spec": config["deactivation"]["settings"][name],
+            "stages": model_stages(config, model), "budget": config["deactivation"]["budget"],
+            "seed": f"{config['seed']}-{model}-{name}-{lang}"}
+
+
+def table_langs(model, task):
+    """Non-English evaluation languages the task has data for."""
+    return [x for x in task_languages(task, task_source(model), EVAL_LANGS) if x != "en"]
+
+
+def deactivation_inputs(number):
+    """Scores a deactivation table aggregates: originals, and English and X under each setting of X."""
+    table = config["deactivation"]["tables"][str(number)]
+    task = table["task"]
+    rows = table.get("rows") or [table["random"], table["lang"]]
+    out = []
+    for m in MODELS:
+        xs = table_langs(m, task)
+        langs = (["en"] if "en" in EVAL_LANGS else []) + xs
+        out += [f"results/eval/{m}/{task}/{lang}/original.json" for lang in langs]
+        for row in rows:
+            for x in xs:
+                out += [f"results/eval/{m}/{task}/en/{row}@{x}.json", f"results/eval/{m}/{task}/{x}/{row}@{x}.json"]
+    return out
 
 
 def figure3_queries(model):
@@ -83,6 +128,7 @@ def implemented_targets():
     out = ["results/table7.csv"]
     if uses_organism(config):
         out += ["results/organism/perplexity.csv", "results/organism/training_curve.png"]
-    out += ["results/figure5.png", "results/figure3.png", "results/table11.csv"]
+    out += ["results/figure5.png", "results/figure3.png", "results/table11.csv", "results/table1.csv",
+            "results/table3.csv"]
     out += expand("results/{model}/neurons/summary.csv", model=MODELS)
     return out

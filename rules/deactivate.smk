@@ -1,8 +1,7 @@
-# Deactivation experiments (Tables 1-5): deactivate language X's neurons, evaluate English and X.
-# Planned here so that `snakemake -n results/table3.csv` shows the whole chain; the deactivation
-# issue defines the settings in config and implements the aggregation.
+# Deactivation experiments: deactivate language X's neurons (or a matched random control) in chosen
+# stages, evaluate English and X through the `evaluate` rule, aggregate into the paper's tables.
 
-TABLE_TASK = {"1": "generation", "2": "understanding", "3": "reasoning", "4": "knowledge", "5": "generation"}
+PER_LANGUAGE_TABLE = {"14": "2", "15": "3", "16": "4", "17": "5"}  # per-language numbers of Tables 2-5
 
 
 rule deactivation_table:
@@ -10,18 +9,55 @@ rule deactivation_table:
         csv="results/table{n}.csv",
         md="results/table{n}.md",
     input:
-        original=lambda wc: expand("results/eval/{model}/{task}/{lang}/original.json", model=MODELS,
-                                   task=TABLE_TASK[wc.n], lang=EVAL_LANGS),
-        deactivated=lambda wc: expand("results/eval/{model}/{task}/{lang}/lang_spec@{x}.json", model=MODELS,
-                                      task=TABLE_TASK[wc.n], lang=EVAL_LANGS, x=NON_EN_LANGS),
+        scores=lambda wc: deactivation_inputs(wc.n),
+        code=lib("tables"),
     params:
-        task=lambda wc: TABLE_TASK[wc.n],
-        issue="deactivation issue: Tables 1-5",
+        table=lambda wc: config["deactivation"]["tables"][wc.n],
+        settings=config["deactivation"]["settings"],
+        models=MODELS,
+        number=lambda wc: wc.n,
     log:
         "results/logs/table{n}.log",
     wildcard_constraints:
-        n="[1-5]",
+        n="2|3|4|5|8|9",
     conda:
         "../envs/core.yaml"
     script:
-        "../workflow_scripts/planned.py"
+        "../workflow_scripts/deactivation_table.py"
+
+
+rule language_table:
+    output:
+        csv="results/table{n}.csv",
+    input:
+        scores=lambda wc: deactivation_inputs(PER_LANGUAGE_TABLE[wc.n]),
+        code=lib("tables"),
+    params:
+        table=lambda wc: config["deactivation"]["tables"][PER_LANGUAGE_TABLE[wc.n]],
+        settings=config["deactivation"]["settings"],
+    log:
+        "results/logs/table{n}.log",
+    wildcard_constraints:
+        n="14|15|16|17",
+    conda:
+        "../envs/core.yaml"
+    script:
+        "../workflow_scripts/language_table.py"
+
+
+rule table1:
+    output:
+        csv="results/table1.csv",
+        md="results/table1.md",
+    input:
+        scores=lambda wc: deactivation_inputs("1"),
+        code=lib("tables"),
+    params:
+        table=config["deactivation"]["tables"]["1"],
+        models=MODELS,
+    log:
+        "results/logs/table1.log",
+    conda:
+        "../envs/core.yaml"
+    script:
+        "../workflow_scripts/table1.py"

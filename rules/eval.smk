@@ -1,5 +1,6 @@
 # One evaluation rule for every (model, task, language, setting); Table 11 is the `original` setting.
-# Settings other than `original` (deactivations, `<name>@<lang>`) arrive with the deactivation issue.
+# A setting is `original` or `<name>@<X>`: the deactivation `name` (config.deactivation.settings) of
+# language X's neurons.
 
 
 rule evaluate:
@@ -10,7 +11,7 @@ rule evaluate:
         model=lambda wc: model_inputs(wc.model),
         data=lambda wc: task_inputs(wc.model, wc.task, wc.lang),
         neurons=lambda wc: setting_inputs(wc.model, wc.setting),
-        code=lib("evaluate", "models", "tasks/data", "tasks/metrics", "tasks/prompts"),
+        code=lib("evaluate", "models", "tasks/data", "tasks/metrics", "tasks/prompts", "masking", "deactivation"),
     params:
         model=lambda wc: model_params(wc.model),
         source=lambda wc: task_source(wc.model),
@@ -20,16 +21,18 @@ rule evaluate:
         n_items=config["eval"]["n_items"],
         dataset=lambda wc: config["eval"]["datasets"].get(wc.task, {}),
         seed=config["seed"],
+        deactivation=lambda wc: setting_params(wc.model, wc.setting),
     log:
         "results/logs/eval/{model}/{task}/{lang}/{setting}.log",
     benchmark:
         "results/benchmarks/eval/{model}/{task}/{lang}/{setting}.tsv"
-    threads: 2
+    threads: lambda wc: 2 if model_spec(config, wc.model).get("gpu") else 1  # the organism: one job per core
     resources:
         gpu=lambda wc: int(model_spec(config, wc.model).get("gpu", False)),
     wildcard_constraints:
         lang="[a-z]{2,3}",
         task="reasoning|understanding|knowledge|generation",
+        setting="original|[A-Za-z0-9_]+@[a-z]{2,3}",
     conda:
         "../envs/torch.yaml"
     script:

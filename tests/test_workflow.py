@@ -87,7 +87,7 @@ def test_tiny_dag_builds_neuron_sets_and_figures(tiny_run, root):
         masks, meta = load_neurons(res / "organism" / "neurons" / "catalogs" / f"{lang}.safetensors", model=model)
         assert meta["language"] == lang and meta["corpus"] == "catalogs" and int(meta["n_docs"]) > 40
         assert len(meta["corpus_sha256"]) == 64 and '"min_doc_fraction": 0.9' in meta["selection"]
-        assert len(masks) == 4 * 2
+        assert len(masks) == 4 * 3
     summary = pd.read_csv(res / "organism" / "neurons" / "summary.csv")
     assert list(summary["language"]) == ["en", "de", "zh"] and (summary["share"] < 0.5).all()
     ov = pd.read_csv(res / "overlap" / "organism_ffn.csv", index_col="x")
@@ -105,7 +105,7 @@ def test_organism_loads_like_a_hub_model(tiny_run):
     path = work / "results" / "organism" / "model"
     model = AutoModelForCausalLM.from_pretrained(path)
     tok = AutoTokenizer.from_pretrained(path)
-    assert model.config.model_type == "llama" and model.config.num_hidden_layers == 2
+    assert model.config.model_type == "llama" and model.config.num_hidden_layers == 3
     enc = tok(["Die Hauptstadt", "首都是"], return_tensors="pt", padding=True)
     assert enc["input_ids"][0, -2:].tolist() != [tok.pad_token_id] * 2  # left padding
     with torch.no_grad():

@@ -1,25 +1,41 @@
 """rule evaluate: one (model, task, language, setting) -> scores JSON and per-item predictions JSONL."""
-from mwork.errors import MworkError
+from pathlib import Path
+
+from mwork.arch import get_adapter
+from mwork.deactivation import count, select
 from mwork.evaluate import evaluate
 from mwork.io import write_json, write_jsonl
+from mwork.masking import deactivate
 from mwork.models import load_model
+from mwork.neurons import load_neurons
 from mwork.tasks.data import TASK_DATA, load_items
 from mwork.workflow import rule_script
 
 with rule_script(snakemake) as log:  # noqa: F821
     smk = snakemake  # noqa: F821
     p, wc = smk.params, smk.wildcards
-    if wc.setting != "original":
-        raise MworkError(f"evaluation setting {wc.setting!r}: only 'original' exists until the deactivation "
-                         f"settings are implemented (deactivation issue)")
     records = load_items(wc.task, wc.lang, p.source, suite_file=(smk.input.data[0] if smk.input.data else None),
                          n_items=p.n_items, seed=p.seed, overrides=p.dataset)
     model, tok = load_model(p.model["location"], dtype=p.model["dtype"], revision=p.model["revision"])
     gen = {"max_new_tokens": 32, "stop": [], **p.generation}
-    scores, rows = evaluate(model, tok, wc.task, wc.lang, records, gen["max_new_tokens"], gen["stop"],
-                            batch_size=p.batch_size, chat_template=p.chat_template)
+    masks, deact = {}, {}
+    if p.deactivation:  # `<name>@<X>`: deactivate language X's neurons (or the matched random control)
+        d = p.deactivation
+        files = {Path(f).stem: f for f in smk.input.neurons}
+        lang_tensors, _ = load_neurons(files[d["language"]], model=model, masks_only=False)
+        others = [load_neurons(f, model=model)[0] for x, f in files.items() if x != d["language"]]
+        masks = select(d["spec"], lang_tensors, d["stages"], get_adapter(model).sizes(), seed=d["seed"],
+                       budget=d["budget"], exclude_masks=others if d["spec"].get("exclude") == "en" else None,
+                       exclude_all=[lang_tensors] + others if d["spec"].get("exclude") == "all" else None)
+        deact = {"setting": d["name"], "neuron_language": d["language"], **d["spec"], "stages": d["stages"],
+                 "n_deactivated": count(masks)}
+        log.info("deactivating %s of %s: %s", d["name"], d["language"], deact["n_deactivated"])
+    with deactivate(model, masks):
+        scores, rows = evaluate(model, tok, wc.task, wc.lang, records, gen["max_new_tokens"], gen["stop"],
+                                batch_size=p.batch_size, chat_template=p.chat_template)
     out = {"model": wc.model, "task": wc.task, "dataset": TASK_DATA[wc.task].dataset if p.source == "hub" else
            f"suite:{wc.task}", "language": wc.lang, "setting": wc.setting, **scores,
+           "deactivation": deact or None,
            "settings": {"source": p.source, "max_new_tokens": gen["max_new_tokens"], "stop": gen["stop"],
                         "batch_size": p.batch_size, "n_items": p.n_items, "chat_template": p.chat_template,
                         "seed": p.seed, "decoding": "greedy"}}

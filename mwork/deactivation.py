@@ -1,0 +1,126 @@
+"""Deactivation settings of the MWork experiments (Tables 1-5, 8, 9, 14-17), as data.
+
+A model's layers are split into stages: understanding U (the first ``under`` layers), generation G (the
+last ``gen`` layers) and task-solving S (the rest), whose self-attention (S-ATTN) and feed-forward
+(S-FFN) parts are separable. A *setting* names which of ``under``, ``s_attn``, ``s_ffn``, ``gen`` are
+deactivated and whether the neurons are language X's (``lang``) or a random control (``random``), which
+deactivates exactly as many neurons per stage and module kind as its language-specific counterpart,
+drawn uniformly from the same stage and kind with a seed. ``exclude`` removes English's neurons
+(``en``, Table 8) or the neurons shared by all languages (``all``, Table 9) from X's set first.
+"""
+
+from __future__ import annotations
+
+import random
+import zlib
+
+import torch
+
+from .errors import MworkError
+from .plnd import KINDS
+
+STAGES = ("under", "s_attn", "s_ffn", "gen")
+ATTN = ("attn.q", "attn.k", "attn.v")
+
+
+def stage_layers(n_layers: int, under: int, gen: int, where: str = "stages") -> dict[str, list[int]]:
+    """{"under": [...], "task": [...], "gen": [...]}; an error names ``where`` when the split is impossible."""
+    if under < 0 or gen < 0:
+        raise MworkError(f"{where}: under and gen must be >= 0")
+    if under + gen >= n_layers:
+        raise MworkError(f"{where}: under ({under}) + gen ({gen}) layers leave no task-solving layer in a "
+                         f"{n_layers}-layer model")
+    return {"under": list(range(under)), "task": list(range(under, n_layers - gen)),
+            "gen": list(range(n_layers - gen, n_layers))}
+
+
+def setting_groups(setting: dict, layers: dict[str, list[int]]) -> dict[str, list[str]]:
+    """Stage name -> the neuron keys it deactivates (``layers.{i}.{kind}``)."""
+    out = {}
+    for stage in STAGES:
+        if not setting.get(stage):
+            continue
+        if stage in ("under", "gen"):
+            out[stage] = [f"layers.{i}.{k}" for i in layers[stage] for k in KINDS]
+        elif stage == "s_attn":
+            out[stage] = [f"layers.{i}.{k}" for i in layers["task"] for k in ATTN]
+        else:
+            out[stage] = [f"layers.{i}.ffn" for i in layers["task"]]
+    return out
+
+
+def check_setting(name: str, setting: dict, where: str = "deactivation.settings") -> None:
+    unknown = set(setting) - set(STAGES) - {"neurons", "exclude"}
+    if unknown:
+        raise MworkError(f"{where}.{name}: unknown key(s) {sorted(unknown)} (stages: {', '.join(STAGES)}; "
+                         f"also neurons, exclude)")
+    if setting.get("neurons") not in ("lang", "random"):
+        raise MworkError(f"{where}.{name}.neurons: must be lang or random")
+    if not any(setting.get(s) for s in STAGES):
+        raise MworkError(f"{where}.{name}: deactivates no stage; set one of {', '.join(STAGES)} to true")
+    if setting.get("exclude") not in (None, "en", "all"):
+        raise MworkError(f"{where}.{name}.exclude: must be en or all")
+
+
+def select(setting: dict, lang_tensors: dict, layers: dict[str, list[int]], sizes: dict[str, int], *,
+           seed: str, budget: dict | None = None, exclude_masks: list[dict] | None = None,
+           exclude_all: list[dict] | None = None) -> dict[str, torch.Tensor]:
+    """The bool masks a setting deactivates for language X.
+
+    ``lang_tensors``: X's neuron file (masks, counts, means). ``budget``: {"attn": n, "ffn": m} — keep only
+    the n / m most consistent language-specific neurons of the setting's stages. ``exclude_masks``:
+    English's masks (removed from X's set); ``exclude_all``: every language's masks (their intersection
+    is removed). ``seed``: string seed of the random control.
+    """
+    groups = setting_groups(setting, layers)
+    keys = [k for ks in groups.values() for k in ks]
+    chosen: dict[str, torch.Tensor] = {}
+    for key in keys:
+        m = lang_tensors[key].clone()
+        if setting.get("exclude") == "en" and exclude_masks:
+            for other in exclude_masks:
+                m &= ~other[key]
+        if setting.get("exclude") == "all" and exclude_all:
+            common = torch.ones_like(m)
+            for other in exclude_all:
+                common &= other[key]
+            m &= ~common
+        chosen[key] = m
+    if budget:
+        for structure, limit in budget.items():
+            ks = [k for k in keys if k.endswith(".ffn") == (structure == "ffn")]
+            cands = []
+            for k in ks:
+                for i in chosen[k].nonzero().flatten().tolist():
+                    c = lang_tensors.get(f"{k}.count")
+                    mu = lang_tensors.get(f"{k}.mean")
+                    cands.append((-(int(c[i]) if c is not None else 0), -(float(mu[i]) if mu is not None else 0), k, i))
+            if limit > len(cands):
+                raise MworkError(f"deactivation.budget.{structure}: {limit} neurons requested but the setting's "
+                                 f"stages hold only {len(cands)} language-specific {structure} neurons")
+            cands.sort()  # most consistent (document count), then most important first
+            for k in ks:
+                chosen[k] = torch.zeros_like(chosen[k])
+            for _, _, k, i in cands[:int(limit)]:
+                chosen[k][i] = True
+    if setting["neurons"] == "lang":
+        return chosen
+    # random control: as many per (stage, kind) as the language-specific counterpart, uniform in that group
+    rng = random.Random(zlib.crc32(seed.encode()))
+    out = {k: torch.zeros(sizes[k.split(".", 2)[2]], dtype=torch.bool) for k in keys}
+    for stage, ks in groups.items():
+        for kind in KINDS:
+            group = [k for k in ks if k.endswith("." + kind)]
+            if not group:
+                continue
+            n = sum(int(chosen[k].sum()) for k in group)
+            pool = [(k, i) for k in group for i in range(sizes[kind])]
+            for k, i in rng.sample(pool, n):
+                out[k][i] = True
+    return out
+
+
+def count(masks: dict[str, torch.Tensor]) -> dict[str, int]:
+    attn = sum(int(m.sum()) for k, m in masks.items() if not k.endswith("ffn"))
+    ffn = sum(int(m.sum()) for k, m in masks.items() if k.endswith("ffn"))
+    return {"attn": attn, "ffn": ffn, "total": attn + ffn}

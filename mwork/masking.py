@@ -1,0 +1,108 @@
+"""Deactivating neurons with forward hooks on an unmodified model (baukit-style, restored on exit).
+
+Deactivating a neuron makes its output zero: the FFN intermediate activation (the input of the down
+projection), or the q/k/v projection's output feature — bias included, before the rotary embedding.
+An empty set registers no hook at all, so the logits are bit-identical to the plain model's.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import torch
+
+from .arch import get_adapter
+from .errors import MworkError
+from .plnd import KINDS
+
+
+def as_index(sel: torch.Tensor, n: int | None = None) -> torch.Tensor:
+    """A bool mask or an index tensor -> sorted unique int64 indices."""
+    sel = torch.as_tensor(sel)
+    if sel.dtype == torch.bool:
+        if n is not None and sel.numel() != n:
+            raise MworkError(f"neuron mask has {sel.numel()} entries, the model has {n} neurons there")
+        return sel.nonzero().flatten()
+    idx = torch.unique(sel.long())
+    if n is not None and idx.numel() and (idx.min() < 0 or idx.max() >= n):
+        raise MworkError(f"neuron index out of range 0..{n - 1}")
+    return idx
+
+
+def parse_key(key: str) -> tuple[int, str]:
+    parts = key.split(".", 2)
+    if len(parts) != 3 or parts[0] != "layers" or not parts[1].isdigit() or parts[2] not in KINDS:
+        raise MworkError(f"neuron key {key!r} is not of the form layers.<i>.<{'|'.join(KINDS)}>")
+    return int(parts[1]), parts[2]
+
+
+@contextmanager
+def deactivate(model, neurons: dict[str, torch.Tensor]):
+    """Zero the given neurons while inside the block.
+
+    ``neurons``: ``{"layers.{i}.ffn" | "layers.{i}.attn.q|k|v": bool mask (n,) or indices}``.
+    Hooks are removed on exit, also on an exception. Works with generation and the KV cache (keys and
+    values are cached after their features were zeroed).
+    """
+    adapter = get_adapter(model)
+    sizes = adapter.sizes()
+    hooks = []
+
+    def zero_output(idx):
+        def hook(mod, args, output):
+            return output.index_fill(-1, idx.to(output.device), 0)
+
+        return hook
+
+    def zero_input(idx):
+        def hook(mod, args):
+            return (args[0].index_fill(-1, idx.to(args[0].device), 0), *args[1:])
+
+        return hook
+
+    try:
+        by_module: dict[int, list] = {}
+        for key, sel in neurons.items():
+            layer, kind = parse_key(key)
+            if layer >= adapter.n_layers:
+                raise MworkError(f"neuron key {key!r}: the model has {adapter.n_layers} layers")
+            idx = as_index(sel, sizes[kind])
+            if idx.numel() == 0:
+                continue
+            lm = adapter.layer(layer)
+            if kind == "ffn":
+                hooks.append(lm.down.register_forward_pre_hook(zero_input(idx)))
+            elif lm.qkv is not None:  # fused projection: collect q/k/v rows, one hook per module
+                by_module.setdefault(id(lm.qkv), [lm.qkv, []])[1].append(adapter.fused_index(kind, idx))
+            else:
+                mod = {"attn.q": lm.q, "attn.k": lm.k, "attn.v": lm.v}[kind]
+                hooks.append(mod.register_forward_hook(zero_output(idx)))
+        for mod, parts in by_module.values():
+            hooks.append(mod.register_forward_hook(zero_output(torch.cat(parts))))
+        yield model
+    finally:
+        for h in hooks:
+            h.remove()
+
+
+def zeroed_copy(model, neurons: dict[str, torch.Tensor]):
+    """A deep copy of ``model`` with the weights (and biases) of ``neurons`` zeroed (the tests' reference)."""
+    import copy
+
+    adapter = get_adapter(model)
+    twin = copy.deepcopy(model)
+    tw = get_adapter(twin)
+    with torch.no_grad():
+        for key, sel in neurons.items():
+            layer, kind = parse_key(key)
+            idx = as_index(sel, adapter.sizes()[kind])
+            lm = tw.layer(layer)
+            if kind == "ffn":
+                lm.down.weight[:, idx] = 0
+            else:
+                mod = lm.qkv if lm.qkv is not None else {"attn.q": lm.q, "attn.k": lm.k, "attn.v": lm.v}[kind]
+                rows = tw.fused_index(kind, idx) if lm.qkv is not None else idx
+                mod.weight[rows] = 0
+                if mod.bias is not None:
+                    mod.bias[rows] = 0
+    return twin

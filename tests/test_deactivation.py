@@ -1,0 +1,82 @@
+import pytest
+import torch
+
+from mwork.config import check_deactivation
+from mwork.deactivation import check_setting, count, select, setting_groups, stage_layers
+from mwork.errors import MworkError
+
+SIZES = {"attn.q": 8, "attn.k": 4, "attn.v": 4, "ffn": 16}
+
+
+def _lang(n_layers=4, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    t = {}
+    for i in range(n_layers):
+        for k, n in SIZES.items():
+            key = f"layers.{i}.{k}"
+            t[key] = torch.rand(n, generator=g) < 0.3
+            t[f"{key}.count"] = torch.randint(0, 50, (n,), generator=g, dtype=torch.int32)
+            t[f"{key}.mean"] = torch.rand(n, generator=g)
+    return t
+
+
+def test_stages_and_groups():
+    layers = stage_layers(8, 2, 1)
+    assert layers == {"under": [0, 1], "task": [2, 3, 4, 5, 6], "gen": [7]}
+    g = setting_groups({"s_attn": True, "gen": True, "neurons": "lang"}, layers)
+    assert g["s_attn"][0] == "layers.2.attn.q" and all("ffn" not in k for k in g["s_attn"])
+    assert set(g["gen"]) == {f"layers.7.{k}" for k in SIZES}
+    with pytest.raises(MworkError, match="leave no task-solving layer"):
+        stage_layers(4, 2, 2, "config.models.m.stages")
+
+
+def test_lang_selection_and_matched_random():
+    layers = stage_layers(4, 1, 1)
+    t = _lang()
+    spec = {"under": True, "s_ffn": True, "neurons": "lang"}
+    lang = select(spec, t, layers, SIZES, seed="s")
+    assert torch.equal(lang["layers.0.attn.q"], t["layers.0.attn.q"]) and torch.equal(lang["layers.1.ffn"], t["layers.1.ffn"])
+    assert "layers.1.attn.q" not in lang and "layers.3.ffn" not in lang  # S-ATTN and Gen not touched
+    rnd = select({**spec, "neurons": "random"}, t, layers, SIZES, seed="s")
+    # matched per stage and kind
+    for kind in SIZES:
+        assert sum(int(rnd[k].sum()) for k in rnd if k.startswith("layers.0.") and k.endswith(kind)) == \
+            int(t[f"layers.0.{kind}"].sum())
+    assert sum(int(rnd[f"layers.{i}.ffn"].sum()) for i in (1, 2)) == sum(int(t[f"layers.{i}.ffn"].sum()) for i in (1, 2))
+    assert count(rnd) == count(lang)
+    again = select({**spec, "neurons": "random"}, t, layers, SIZES, seed="s")
+    other = select({**spec, "neurons": "random"}, t, layers, SIZES, seed="t")
+    assert all(torch.equal(rnd[k], again[k]) for k in rnd) and any(not torch.equal(rnd[k], other[k]) for k in rnd)
+
+
+def test_budget_keeps_most_consistent_and_exclusions():
+    layers = stage_layers(4, 1, 1)
+    t = _lang()
+    spec = {"s_ffn": True, "neurons": "lang"}
+    chosen = select(spec, t, layers, SIZES, seed="s", budget={"ffn": 3})
+    assert count(chosen)["ffn"] == 3
+    kept_counts = sorted(int(t[f"{k}.count"][i]) for k in chosen for i in chosen[k].nonzero().flatten())
+    all_counts = sorted((int(t[f"layers.{i}.ffn.count"][j]) for i in (1, 2) for j in t[f"layers.{i}.ffn"].nonzero().flatten()))
+    assert kept_counts == all_counts[-3:]
+    with pytest.raises(MworkError, match="budget.ffn: 999 neurons requested"):
+        select(spec, t, layers, SIZES, seed="s", budget={"ffn": 999})
+    en = _lang(seed=1)
+    minus_en = select({**spec, "exclude": "en"}, t, layers, SIZES, seed="s", exclude_masks=[en])
+    assert torch.equal(minus_en["layers.1.ffn"], t["layers.1.ffn"] & ~en["layers.1.ffn"])
+    zh = _lang(seed=2)
+    minus_all = select({**spec, "exclude": "all"}, t, layers, SIZES, seed="s", exclude_all=[t, en, zh])
+    common = t["layers.2.ffn"] & en["layers.2.ffn"] & zh["layers.2.ffn"]
+    assert torch.equal(minus_all["layers.2.ffn"], t["layers.2.ffn"] & ~common)
+
+
+def test_bad_settings_are_clear():
+    with pytest.raises(MworkError, match=r"deactivation.settings.x: unknown key\(s\) \['stage9'\]"):
+        check_setting("x", {"stage9": True, "neurons": "lang"})
+    with pytest.raises(MworkError, match="neurons: must be lang or random"):
+        check_setting("x", {"under": True, "neurons": "all"})
+    with pytest.raises(MworkError, match="deactivates no stage"):
+        check_setting("x", {"neurons": "lang"})
+    cfg = {"run_models": [], "models": {}, "deactivation": {"settings": {"a": {"gen": True, "neurons": "lang"}},
+                                                             "tables": {"3": {"task": "reasoning", "rows": ["a", "b"]}}}}
+    with pytest.raises(MworkError, match=r"tables.3: setting 'b' is not defined"):
+        check_deactivation(cfg)
