@@ -80,12 +80,14 @@ def model_layers(config: dict, name: str) -> int | None:
     return spec.get("layers")
 
 
-def model_stages(config: dict, name: str) -> dict[str, list[int]]:
-    """The MWork stage layers of a model (error if its `stages` are missing or impossible)."""
+def model_stages(config: dict, name: str) -> dict[str, list[int]] | str:
+    """The MWork stage layers of a model, or "auto" (tuned: Tables 12-13). Error if missing or impossible."""
     from .deactivation import stage_layers
 
     spec = model_spec(config, name)
     where = f"config.models.{name}.stages"
+    if spec.get("stages") == "auto":
+        return "auto"
     if "stages" not in spec:
         raise MworkError(f"{where}: the deactivation experiments need the model's stage boundaries, e.g. "
                          f"stages: {{under: 8, gen: 2}} (the paper's Vicuna)")
@@ -93,6 +95,20 @@ def model_stages(config: dict, name: str) -> dict[str, list[int]]:
     if n is None:
         raise MworkError(f"config.models.{name}.layers: give the number of decoder layers to check its stages")
     return stage_layers(n, spec["stages"]["under"], spec["stages"]["gen"], where)
+
+
+def tuning_grid(config: dict, name: str) -> dict[str, list[int]]:
+    """Stage-boundary candidates for a model: the paper's grid (for 32 layers) scaled to its depth."""
+    t = config["stage_tuning"]
+    n = model_layers(config, name)
+    if n is None:
+        raise MworkError(f"config.models.{name}.layers: stage tuning needs the number of decoder layers")
+    scale = n / t["reference_layers"]
+    grid = {}
+    for part in ("under", "gen"):
+        vals = sorted({min(n - 1, max(1, int(v * scale + 0.5))) for v in t[part]})
+        grid[part] = vals
+    return grid
 
 
 def check_deactivation(config: dict) -> None:

@@ -140,3 +140,44 @@ def table1(scores: list[dict], table: dict, models: list[str]):
           f"neurons (Lang-Spec, setting {table['lang']}) and as many random neurons (setting {table['random']}).\n\n"
           + markdown_table(df, ".2f") + "\n")
     return df, md
+
+
+def stage_tuning(scores: list[dict], tuning: dict, n_layers: int):
+    """Tables 12-13: for each candidate N1 (D_U) and N2 (D_G), English and the tuning language's scores
+    when the tuning language's neurons of those layers are deactivated; the chosen pair maximizes
+    Δ = (English change) − (tuning-language change), separately for N1 and N2.
+
+    Returns (DataFrame, Markdown, {"under": N1, "gen": N2}).
+    """
+    import pandas as pd
+
+    from .io import markdown_table
+
+    idx = _index(scores)
+    lang, task = tuning["language"], tuning["task"]
+    model = scores[0]["model"]
+    base = {x: idx[(model, task, x, "original")]["score"] for x in ("en", lang)}
+    rows = []
+    for (m, t, x, setting), s in idx.items():
+        if "@" not in setting or not setting.startswith("tune") or x != "en":
+            continue
+        name = setting.split("@")[0]
+        part, n = ("under", int(name[5:])) if name[4] == "U" else ("gen", int(name[5:]))
+        other = idx[(m, t, lang, setting)]["score"]
+        rows.append({"model": m, "stage": part, "layers": n, "en": s["score"], lang: other,
+                     "delta_en": s["score"] - base["en"], f"delta_{lang}": other - base[lang],
+                     "delta": (s["score"] - base["en"]) - (other - base[lang])})
+    df = pd.DataFrame(rows).sort_values(["stage", "layers"], ascending=[False, True]).reset_index(drop=True)
+    choice = {}
+    for part in ("under", "gen"):
+        sub = df[df["stage"] == part]
+        choice[part] = int(sub.loc[sub["delta"].idxmax(), "layers"])
+    if choice["under"] + choice["gen"] >= n_layers:
+        choice["gen"] = max(0, n_layers - 1 - choice["under"])
+    df["chosen"] = [choice[r.stage] == r.layers for r in df.itertuples()]
+    view = df.rename(columns={"layers": "N", "en": "En-Deact", lang: f"{lang.capitalize()}-Deact"})
+    md = (f"Stage tuning (Tables 12-13 reproduced) for {model}: {TASK_NAMES[task]} in {lang}; D_U deactivates "
+          f"{lang}'s neurons in the first N layers, D_G in the last N. Original: En {base['en']:.1f}, "
+          f"{lang.capitalize()} {base[lang]:.1f}. Chosen: N1 = {choice['under']}, N2 = {choice['gen']} "
+          f"(largest Δ = English change − {lang} change).\n\n" + markdown_table(view, ".1f") + "\n")
+    return df, md, choice

@@ -1,11 +1,13 @@
 # Config validation and input functions shared by all rules.
+import re
 import sys
 
 from snakemake.utils import validate
 
 sys.path.insert(0, workflow.basedir)
 
-from mwork.config import check_config, model_spec, model_stages, uses_organism  # noqa: E402
+from mwork.config import check_config, model_layers, model_spec, model_stages, tuning_grid, uses_organism  # noqa: E402
+from mwork.deactivation import stage_layers  # noqa: E402
 from mwork.tasks.data import task_languages  # noqa: E402
 
 validate(config, schema="../schemas/config.schema.yaml")
@@ -64,26 +66,39 @@ def baseline_scores():
             for lang in task_languages(t, task_source(m), EVAL_LANGS)]
 
 
+TUNE = re.compile(r"^tune([UG])(\d+)$")  # stage-tuning settings: D_U with N1 = n, D_G with N2 = n
+
+
 def parse_setting(setting):
     """`original` -> (None, None); `<name>@<X>` -> (name, X), checked against the config."""
     if setting == "original":
         return None, None
     name, _, lang = setting.partition("@")
-    if name not in config["deactivation"]["settings"] or lang not in EVAL_LANGS:
+    if (name not in config["deactivation"]["settings"] and not TUNE.match(name)) or lang not in EVAL_LANGS:
         raise ValueError(f"evaluation setting {setting!r}: expected original or <setting>@<language> with a "
                          f"setting of config.deactivation.settings and a language of config.eval_languages")
     return name, lang
 
 
+def setting_spec(name):
+    m = TUNE.match(name)
+    if m:
+        return {("under" if m.group(1) == "U" else "gen"): True, "neurons": "lang"}
+    return config["deactivation"]["settings"][name]
+
+
 def setting_inputs(model, setting):
     """Neuron sets an evaluation setting needs: none for `original`; X's (and English's or every
-    language's, for the overlap ablations) for `<name>@<X>`."""
+    language's, for the overlap ablations) for `<name>@<X>`; the tuned stages when they are `auto`."""
     name, lang = parse_setting(setting)
     if name is None:
         return []
-    exclude = config["deactivation"]["settings"][name].get("exclude")
+    exclude = setting_spec(name).get("exclude")
     langs = {None: [lang], "en": [lang, "en"], "all": EVAL_LANGS}[exclude]
-    return [f"results/{model}/neurons/{CORPUS}/{x}.safetensors" for x in dict.fromkeys(langs)]
+    out = [f"results/{model}/neurons/{CORPUS}/{x}.safetensors" for x in dict.fromkeys(langs)]
+    if not TUNE.match(name) and model_stages(config, model) == "auto":
+        out.append(f"results/{model}/stages.json")
+    return out
 
 
 def setting_params(model, setting):
@@ -91,9 +106,25 @@ def setting_params(model, setting):
     name, lang = parse_setting(setting)
     if name is None:
         return None
-    return {"name": name, "language": lang, "spec": config["deactivation"]["settings"][name],
-            "stages": model_stages(config, model), "budget": config["deactivation"]["budget"],
-            "seed": f"{config['seed']}-{model}-{name}-{lang}"}
+    m = TUNE.match(name)
+    if m:
+        n, k = model_layers(config, model), int(m.group(2))
+        stages = stage_layers(n, k, 0) if m.group(1) == "U" else stage_layers(n, 0, k)
+    else:
+        stages = model_stages(config, model)
+    return {"name": name, "language": lang, "spec": setting_spec(name), "stages": stages,
+            "budget": config["deactivation"]["budget"], "seed": f"{config['seed']}-{model}-{name}-{lang}"}
+
+
+def tuning_inputs(model):
+    """Scores of the stage tuning: English and the tuning language, original and under each candidate."""
+    t = config["stage_tuning"]
+    grid = tuning_grid(config, model)
+    names = [f"tuneU{n}" for n in grid["under"]] + [f"tuneG{n}" for n in grid["gen"]]
+    out = [f"results/eval/{model}/{t['task']}/{lang}/original.json" for lang in ("en", t["language"])]
+    out += [f"results/eval/{model}/{t['task']}/{lang}/{name}@{t['language']}.json" for name in names
+            for lang in ("en", t["language"])]
+    return out
 
 
 def table_langs(model, task):
@@ -132,3 +163,12 @@ def implemented_targets():
             "results/table3.csv"]
     out += expand("results/{model}/neurons/summary.csv", model=MODELS)
     return out
+
+
+def stage_table_input(number, ext):
+    """Table 12 is the first run model's stage tuning, Table 13 the second's (the paper: Vicuna, Mistral)."""
+    i = int(number) - 12
+    if i >= len(MODELS):
+        raise ValueError(f"Table {number} is the stage tuning of run model #{i + 1}, but config.run_models has "
+                         f"{len(MODELS)}; see results/<model>/stage_tuning.{ext}")
+    return f"results/{MODELS[i]}/stage_tuning.{ext}"

@@ -61,3 +61,39 @@ rule table1:
         "../envs/core.yaml"
     script:
         "../workflow_scripts/table1.py"
+
+
+rule stage_tuning:
+    output:
+        stages="results/{model}/stages.json",
+        csv="results/{model}/stage_tuning.csv",
+        md="results/{model}/stage_tuning.md",
+    input:
+        scores=lambda wc: tuning_inputs(wc.model),
+        code=lib("tables"),
+    params:
+        tuning=config["stage_tuning"],
+        layers=lambda wc: model_layers(config, wc.model),
+    log:
+        "results/logs/stage_tuning/{model}.log",
+    conda:
+        "../envs/core.yaml"
+    script:
+        "../workflow_scripts/stage_tuning.py"
+
+
+rule stage_table:
+    output:
+        csv="results/table{n}.csv",
+        md="results/table{n}.md",
+    input:
+        csv=lambda wc: stage_table_input(wc.n, "csv"),
+        md=lambda wc: stage_table_input(wc.n, "md"),
+    log:
+        "results/logs/table{n}.log",
+    wildcard_constraints:
+        n="12|13",
+    conda:
+        "../envs/core.yaml"
+    shell:
+        "(cp {input.csv} {output.csv} && cp {input.md} {output.md}) 2> {log}"

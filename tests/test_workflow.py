@@ -124,14 +124,49 @@ def test_rerun_is_exact_after_a_config_edit(root, tiny_run, tmp_path):
     assert "\ncorpus " not in plan and "\nsuites " not in plan and "\norganism_tokenizer " not in plan
 
 
-def test_planned_rule_fails_clearly_and_writes_nothing(root, tiny_run):
+def test_tiny_dag_builds_the_tables(tiny_run):
+    work, _ = tiny_run
+    res = work / "results"
+    t11 = pd.read_csv(res / "table11.csv")
+    assert len(t11) == 4 * 3 and set(t11["language"]) == {"en", "de", "zh"} and (t11["n_items"] == 8).all()
+    assert "| organism | MGSM |" in (res / "table11.md").read_text(encoding="utf-8")
+    t3 = pd.read_csv(res / "table3.csv")
+    cols = ["model", "deactivate_under", "deactivate_s_attn", "deactivate_s_ffn", "deactivate_gen", "neurons",
+            "n_deactivated", "eng", "n_eng", "delta_eng", "delta_n_eng", "delta"]
+    assert all(c in t3.columns for c in cols) and list(t3["setting"]) == ["S_random", "S_lang"]
+    random_row, lang_row = t3.iloc[0], t3.iloc[1]
+    assert random_row["n_deactivated"] == lang_row["n_deactivated"]  # matched control
+    assert (t3["delta"] == t3["delta_eng"] - t3["delta_n_eng"]).all()
+    t1 = pd.read_csv(res / "table1.csv")
+    assert list(t1["Method"]) == ["Original", "Deactivate Random", "Deactivate Lang-Spec"]
+    scores = json.loads((res / "eval" / "organism" / "reasoning" / "de" / "S_lang@de.json").read_text())
+    assert scores["deactivation"]["neuron_language"] == "de" and scores["deactivation"]["stages"]["task"] == [1]
+    preds = (res / "eval" / "organism" / "reasoning" / "de" / "S_lang@de.predictions.jsonl").read_text().splitlines()
+    assert len(preds) == 8 and {"prompt", "prediction", "gold", "extracted", "correct"} <= set(json.loads(preds[0]))
+
+
+def test_stage_tuning_and_auto_stages(root, tiny_run, tmp_path):
     work, configs = tiny_run
-    out = snakemake(root, "results/table11.csv", "--cores", "2", "--directory", str(work), *configs, check=False)
-    assert out.returncode != 0
-    logs = list((work / "results" / "logs" / "eval").rglob("*.log"))
-    assert logs and "planned but not implemented yet" in logs[0].read_text(encoding="utf-8")
-    assert not (work / "results" / "table11.csv").exists()
-    assert not list((work / "results").rglob("original.json"))
+    snakemake(root, "results/table12.csv", "--cores", "2", "--directory", str(work), *configs)
+    tuned = json.loads((work / "results" / "organism" / "stages.json").read_text())
+    assert tuned["layers"] == 3 and tuned["under"] == 1 and tuned["gen"] == 1  # the grid scaled to 3 layers
+    t12 = pd.read_csv(work / "results" / "table12.csv")
+    assert set(t12["stage"]) == {"under", "gen"} and t12["chosen"].sum() == 2
+    auto = tmp_path / "auto.yaml"
+    auto.write_text("models:\n  organism:\n    stages: auto\n", encoding="utf-8")
+    plan = snakemake(root, "-n", "results/table3.csv", "--cores", "2", "--directory", str(work), *configs,
+                     str(auto)).stdout
+    assert "\nevaluate " in plan  # the deactivation jobs now read the tuned stages (an input: rerun)
+    with pytest.raises(AssertionError, match="Table 13 is the stage tuning of run model #2"):
+        snakemake(root, "-n", "results/table13.csv", "--directory", str(work), *configs)
+
+
+def test_unknown_setting_fails_at_dag_build(root, tiny_run):
+    work, configs = tiny_run
+    out = snakemake(root, "results/eval/organism/reasoning/de/nosuch@de.json", "--cores", "1", "--directory",
+                    str(work), *configs, check=False)
+    assert out.returncode != 0 and "evaluation setting 'nosuch@de'" in out.stdout + out.stderr
+    assert not (work / "results" / "eval" / "organism" / "reasoning" / "de" / "nosuch@de.json").exists()
 
 
 def test_atomic_writes_leave_nothing_on_failure(tmp_path):

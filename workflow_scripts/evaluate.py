@@ -1,8 +1,9 @@
 """rule evaluate: one (model, task, language, setting) -> scores JSON and per-item predictions JSONL."""
+import json
 from pathlib import Path
 
 from mwork.arch import get_adapter
-from mwork.deactivation import count, select
+from mwork.deactivation import count, select, stage_layers
 from mwork.evaluate import evaluate
 from mwork.io import write_json, write_jsonl
 from mwork.masking import deactivate
@@ -20,8 +21,11 @@ with rule_script(snakemake) as log:  # noqa: F821
     gen = {"max_new_tokens": 32, "stop": [], **p.generation}
     masks, deact = {}, {}
     if p.deactivation:  # `<name>@<X>`: deactivate language X's neurons (or the matched random control)
-        d = p.deactivation
-        files = {Path(f).stem: f for f in smk.input.neurons}
+        d = dict(p.deactivation)
+        files = {Path(f).stem: f for f in smk.input.neurons if f.endswith(".safetensors")}
+        if d["stages"] == "auto":  # tuned boundaries (rule stage_tuning)
+            tuned = json.load(open(next(f for f in smk.input.neurons if f.endswith("stages.json")), encoding="utf-8"))
+            d["stages"] = stage_layers(tuned["layers"], tuned["under"], tuned["gen"])
         lang_tensors, _ = load_neurons(files[d["language"]], model=model, masks_only=False)
         others = [load_neurons(f, model=model)[0] for x, f in files.items() if x != d["language"]]
         masks = select(d["spec"], lang_tensors, d["stages"], get_adapter(model).sizes(), seed=d["seed"],
