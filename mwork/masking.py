@@ -48,15 +48,25 @@ def deactivate(model, neurons: dict[str, torch.Tensor]):
     sizes = adapter.sizes()
     hooks = []
 
-    def zero_output(idx):
+    # In inference the activation is zeroed in place (one small kernel, no copy); with autograd on
+    # (fine-tuning) out of place, so no saved tensor is modified.
+    def zero_output(idx, device):
+        idx = idx.to(device)
+
         def hook(mod, args, output):
-            return output.index_fill(-1, idx.to(output.device), 0)
+            if torch.is_grad_enabled():
+                return output.index_fill(-1, idx, 0)
+            return output.index_fill_(-1, idx, 0)
 
         return hook
 
-    def zero_input(idx):
+    def zero_input(idx, device):
+        idx = idx.to(device)
+
         def hook(mod, args):
-            return (args[0].index_fill(-1, idx.to(args[0].device), 0), *args[1:])
+            x = args[0]
+            x = x.index_fill(-1, idx, 0) if torch.is_grad_enabled() else x.index_fill_(-1, idx, 0)
+            return (x, *args[1:])
 
         return hook
 
@@ -71,14 +81,14 @@ def deactivate(model, neurons: dict[str, torch.Tensor]):
                 continue
             lm = adapter.layer(layer)
             if kind == "ffn":
-                hooks.append(lm.down.register_forward_pre_hook(zero_input(idx)))
+                hooks.append(lm.down.register_forward_pre_hook(zero_input(idx, lm.down.weight.device)))
             elif lm.qkv is not None:  # fused projection: collect q/k/v rows, one hook per module
                 by_module.setdefault(id(lm.qkv), [lm.qkv, []])[1].append(adapter.fused_index(kind, idx))
             else:
                 mod = {"attn.q": lm.q, "attn.k": lm.k, "attn.v": lm.v}[kind]
-                hooks.append(mod.register_forward_hook(zero_output(idx)))
+                hooks.append(mod.register_forward_hook(zero_output(idx, mod.weight.device)))
         for mod, parts in by_module.values():
-            hooks.append(mod.register_forward_hook(zero_output(torch.cat(parts))))
+            hooks.append(mod.register_forward_hook(zero_output(torch.cat(parts), mod.weight.device)))
         yield model
     finally:
         for h in hooks:

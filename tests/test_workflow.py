@@ -128,7 +128,9 @@ def test_tiny_dag_builds_the_tables(tiny_run):
     work, _ = tiny_run
     res = work / "results"
     t11 = pd.read_csv(res / "table11.csv")
-    assert len(t11) == 4 * 3 and set(t11["language"]) == {"en", "de", "zh"} and (t11["n_items"] == 8).all()
+    assert len(t11) == 4 * 3 and set(t11["language"]) == {"en", "de", "zh"}
+    n_items = t11.groupby("task")["n_items"].max()  # eval.n_items: 8, capped by the suites' 5 test items
+    assert n_items["knowledge"] == 8 and n_items["reasoning"] == 5
     assert "| organism | MGSM |" in (res / "table11.md").read_text(encoding="utf-8")
     t3 = pd.read_csv(res / "table3.csv")
     cols = ["model", "deactivate_under", "deactivate_s_attn", "deactivate_s_ffn", "deactivate_gen", "neurons",
