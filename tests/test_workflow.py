@@ -144,7 +144,7 @@ def test_tiny_dag_builds_the_tables(tiny_run):
     scores = json.loads((res / "eval" / "organism" / "reasoning" / "de" / "S_lang@de.json").read_text())
     assert scores["deactivation"]["neuron_language"] == "de" and scores["deactivation"]["stages"]["task"] == [1]
     preds = (res / "eval" / "organism" / "reasoning" / "de" / "S_lang@de.predictions.jsonl").read_text().splitlines()
-    assert len(preds) == 8 and {"prompt", "prediction", "gold", "extracted", "correct"} <= set(json.loads(preds[0]))
+    assert len(preds) == 5 and {"prompt", "prediction", "gold", "extracted", "correct"} <= set(json.loads(preds[0]))
 
 
 def test_stage_tuning_and_auto_stages(root, tiny_run, tmp_path):
