@@ -31,6 +31,12 @@ def check_config(config: dict) -> None:
         if code not in langs:
             raise MworkError(f"config.eval_languages[{i}]: {code!r} is not in config.languages; add it there "
                              f"(it needs a corpus) or remove it")
+    from .tasks.prompts import PHRASES
+
+    for i, code in enumerate(config.get("eval_languages", [])):
+        if code not in PHRASES:
+            raise MworkError(f"config.eval_languages[{i}]: {code!r} has no translated prompts yet (have: "
+                             f"{', '.join(PHRASES)}); add them to mwork/tasks/prompts.py")
     if config.get("eval_languages") and "en" not in config["eval_languages"]:
         raise MworkError("config.eval_languages: must contain 'en' (every experiment compares against English)")
     _require_key(config["corpora"], config["corpus"], "config.corpus", "config.corpora")
@@ -123,6 +129,8 @@ def check_deactivation(config: dict) -> None:
         if table.get("task") not in ("reasoning", "understanding", "knowledge", "generation"):
             raise MworkError(f"{where}.task: {table.get('task')!r} is not one of reasoning, understanding, "
                              f"knowledge, generation")
+        if str(num) == "1" and not ("random" in table and "lang" in table):
+            raise MworkError(f"{where}: Table 1 needs `random` and `lang` (setting names)")
         names = table.get("rows", []) + [table[k] for k in ("random", "lang") if k in table]
         if not names:
             raise MworkError(f"{where}: give `rows` (setting names), or `random` and `lang` for Table 1")
@@ -133,6 +141,10 @@ def check_deactivation(config: dict) -> None:
     for name in config["run_models"]:
         if "stages" in config["models"][name]:
             model_stages(config, name)
+    tuning = config.get("stage_tuning", {})
+    if tuning and tuning.get("language") not in config.get("eval_languages", []):
+        raise MworkError(f"config.stage_tuning.language: {tuning.get('language')!r} is not in config.eval_languages "
+                         f"(stage tuning compares it with English)")
 
 
 def model_spec(config: dict, name: str) -> dict:

@@ -89,6 +89,8 @@ def select(setting: dict, lang_tensors: dict, layers: dict[str, list[int]], size
     if budget:
         for structure, limit in budget.items():
             ks = [k for k in keys if k.endswith(".ffn") == (structure == "ffn")]
+            if not ks:  # the setting deactivates no neuron of this structure
+                continue
             cands = []
             for k in ks:
                 for i in chosen[k].nonzero().flatten().tolist():

@@ -80,3 +80,9 @@ def model_fingerprint(model) -> str:
         h.update(str(tuple(p.shape)).encode())
         h.update(p.detach().flatten()[:16].float().cpu().numpy().tobytes())
     return h.hexdigest()[:16]
+
+
+def load_model_params(spec: dict):
+    """(model, tokenizer) from a rule's ``params.model`` (location, revision, dtype, device_map)."""
+    return load_model(spec["location"], dtype=spec.get("dtype", "auto"), device_map=spec.get("device_map", "auto"),
+                      revision=spec.get("revision"))

@@ -30,9 +30,14 @@ from .plnd import KINDS, neuron_importance
 STRUCTURE = {"attn.q": "attn", "attn.k": "attn", "attn.v": "attn", "ffn": "ffn"}
 
 
-def _k_for(top_k: dict, kind: str, n: int) -> int:
+def _k_for(top_k: dict, kind: str, n: int, n_ref: int | None = None) -> int:
+    """k of a layer's module kind: a fraction of its n neurons, or an absolute count. An absolute attention
+    count is given for the query projection (n_ref features); keys and values, smaller under grouped-query
+    attention, get the same share of theirs."""
     k = top_k[STRUCTURE[kind]]
-    return max(1, min(n, int(round(k * n)) if k < 1 else int(k)))
+    if k >= 1 and n_ref and STRUCTURE[kind] == "attn":
+        k = k * n / n_ref
+    return max(1, min(n, int(round(k * n)) if k < 1 else int(round(k))))
 
 
 @dataclass
@@ -58,11 +63,12 @@ class Selector:
     def update(self, importance: dict[str, torch.Tensor]) -> None:
         """importance: ``{key: (b, n)}`` for one batch of documents."""
         b = None
+        n_q = next((imp.shape[1] for key, imp in importance.items() if key.endswith("attn.q")), None)
         for key, imp in importance.items():
             kind = key.split(".", 2)[2]
             b, n = imp.shape
             if self.method == "topk_intersection":
-                idx = imp.topk(_k_for(self.top_k, kind, n), dim=-1).indices
+                idx = imp.topk(_k_for(self.top_k, kind, n, n_q), dim=-1).indices
                 hit = torch.zeros(b, n, dtype=torch.int32).scatter_(1, idx, 1)
             else:
                 hit = (imp >= self.epsilon).to(torch.int32)
@@ -98,15 +104,15 @@ def released_code_ffn_score(model, input_ids, attention_mask) -> dict[str, torch
     adapter = get_adapter(model)
     valid = attention_mask.bool()
     out, hooks = {}, []
-    for i in range(adapter.n_layers):
-        lm = adapter.layer(i)
-        up = getattr(lm.mlp, "up_proj", None) or getattr(lm.mlp, "dense_h_to_4h")
-
-        def hook(mod, args, output, i=i):
-            out[f"layers.{i}.ffn"] = (output.float().abs() * valid.to(output.device)[..., None]).sum(1).cpu()
-
-        hooks.append(up.register_forward_hook(hook))
     try:
+        for i in range(adapter.n_layers):
+            lm = adapter.layer(i)
+            up = getattr(lm.mlp, "up_proj", None) or getattr(lm.mlp, "dense_h_to_4h")
+
+            def hook(mod, args, output, i=i):
+                out[f"layers.{i}.ffn"] = (output.float().abs() * valid.to(output.device)[..., None]).sum(1).cpu()
+
+            hooks.append(up.register_forward_hook(hook))
         with torch.no_grad():
             model(**adapter.forward_kwargs(input_ids, attention_mask))
     finally:
@@ -280,9 +286,10 @@ def activated_per_layer(model, tokenizer, texts: list[str], masks: dict[str, tor
             ids[j, l - len(x):] = torch.tensor(x)
             att[j, l - len(x):] = 1
         imp = neuron_importance(model, ids.to(device), att.to(device), chunk_elems=chunk_elems)
+        n_q = next((v.shape[1] for k, v in imp.items() if k.endswith("attn.q")), None)
         for key, scores in imp.items():
             _, layer, kind = key.split(".", 2)
-            idx = scores.topk(_k_for(top_k, kind, scores.shape[1]), dim=-1).indices
+            idx = scores.topk(_k_for(top_k, kind, scores.shape[1], n_q), dim=-1).indices
             hits = masks[key][idx].sum().item()
             sk = (int(layer), STRUCTURE[kind])
             sums[sk] = sums.get(sk, 0.0) + hits

@@ -88,7 +88,11 @@ class _LayerQK:
         self.scale = adapter.scaling(attn)
         self.softcap = adapter.softcap(attn)
         self.bias = adapter.score_bias(attn, call, b, l)  # (b, H, 1|l, l) or None
-        self.allowed = _masks(adapter, attn, valid)  # (b, 1, l, l)
+        allowed = _masks(adapter, attn, valid)  # (b, 1, l, l)
+        # a padding query attends to itself (only here): its row is then the same one-hot before and after
+        # any change (its score changes are zero), also when a row block sees only some of the keys
+        eye = torch.eye(l, dtype=torch.bool, device=q.device)[None, None]
+        self.allowed = allowed | (eye & ~valid[:, None, :, None])
         self.neg = torch.zeros(self.allowed.shape, device=q.device).masked_fill_(~self.allowed, torch.finfo(
             torch.float32).min)
         self.qvalid = valid[:, :, None].float()  # (b, l, 1): padding queries change nothing
@@ -173,6 +177,17 @@ def neuron_importance(model, input_ids: torch.Tensor, attention_mask: torch.Tens
     out: dict[str, torch.Tensor] = {}
     want_qk = "attn.q" in kinds or "attn.k" in kinds
     hooks = []
+    try:
+        _register(adapter, kinds, want_qk, valid, out, hooks, chunk_elems)
+        model(**adapter.forward_kwargs(input_ids, attention_mask))
+    finally:
+        for hk in hooks:
+            hk.remove()
+    return {k: out[k] for k in sorted(out, key=lambda s: (int(s.split(".")[1]), KINDS.index(s.split(".", 2)[2])))}
+
+
+def _register(adapter: Adapter, kinds, want_qk: bool, valid, out: dict, hooks: list, chunk_elems: int) -> None:
+    """Attach neuron_importance's hooks (appended to ``hooks`` as they are made, so a failure can undo them)."""
     for i in range(adapter.n_layers):
         lm = adapter.layer(i)
         st: dict = {}
@@ -220,12 +235,6 @@ def neuron_importance(model, input_ids: torch.Tensor, attention_mask: torch.Tens
             hooks.append(lm.out_proj.register_forward_pre_hook(on_out_proj))
         if "ffn" in kinds:
             hooks.append(lm.down.register_forward_pre_hook(on_down))
-    try:
-        model(**adapter.forward_kwargs(input_ids, attention_mask))
-    finally:
-        for hk in hooks:
-            hk.remove()
-    return {k: out[k] for k in sorted(out, key=lambda s: (int(s.split(".")[1]), KINDS.index(s.split(".", 2)[2])))}
 
 
 # --------------------------------------------------------------------------------------------------

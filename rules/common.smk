@@ -45,7 +45,8 @@ def model_location(model):
 def model_params(model):
     """How to load ``model``; passed through params, so editing the model entry reruns its jobs."""
     spec = model_spec(config, model)
-    return {"location": model_location(model), "revision": spec.get("revision"), "dtype": spec.get("dtype", "auto")}
+    return {"location": model_location(model), "revision": spec.get("revision"), "dtype": spec.get("dtype", "auto"),
+            "device_map": spec.get("device_map", "auto")}
 
 
 def task_source(model):

@@ -10,7 +10,7 @@ rule deactivation_table:
         md="results/table{n}.md",
     input:
         scores=lambda wc: deactivation_inputs(wc.n),
-        code=lib("tables"),
+        code=lib("tables", "io"),
     params:
         table=lambda wc: config["deactivation"]["tables"][wc.n],
         settings=config["deactivation"]["settings"],
@@ -31,7 +31,7 @@ rule language_table:
         csv="results/table{n}.csv",
     input:
         scores=lambda wc: deactivation_inputs(PER_LANGUAGE_TABLE[wc.n]),
-        code=lib("tables"),
+        code=lib("tables", "io"),
     params:
         table=lambda wc: config["deactivation"]["tables"][PER_LANGUAGE_TABLE[wc.n]],
         settings=config["deactivation"]["settings"],
@@ -51,7 +51,7 @@ rule table1:
         md="results/table1.md",
     input:
         scores=lambda wc: deactivation_inputs("1"),
-        code=lib("tables"),
+        code=lib("tables", "io"),
     params:
         table=config["deactivation"]["tables"]["1"],
         models=MODELS,
@@ -70,7 +70,7 @@ rule stage_tuning:
         md="results/{model}/stage_tuning.md",
     input:
         scores=lambda wc: tuning_inputs(wc.model),
-        code=lib("tables"),
+        code=lib("tables", "io"),
     params:
         tuning=config["stage_tuning"],
         layers=lambda wc: model_layers(config, wc.model),
@@ -96,4 +96,5 @@ rule stage_table:
     conda:
         "../envs/core.yaml"
     shell:
-        "(cp {input.csv} {output.csv} && cp {input.md} {output.md}) 2> {log}"
+        "(cp {input.csv} {output.csv}.tmp && cp {input.md} {output.md}.tmp && mv {output.csv}.tmp {output.csv}"
+        " && mv {output.md}.tmp {output.md}) 2> {log}"

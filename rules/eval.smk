@@ -11,7 +11,8 @@ rule evaluate:
         model=lambda wc: model_inputs(wc.model),
         data=lambda wc: task_inputs(wc.model, wc.task, wc.lang),
         neurons=lambda wc: setting_inputs(wc.model, wc.setting),
-        code=lib("evaluate", "models", "tasks/data", "tasks/metrics", "tasks/prompts", "masking", "deactivation"),
+        code=lib("evaluate", "models", "tasks/data", "tasks/metrics", "tasks/prompts", "masking", "deactivation",
+                 "arch", "plnd", "neurons", "io", "languages"),
     params:
         model=lambda wc: model_params(wc.model),
         source=lambda wc: task_source(wc.model),
@@ -45,7 +46,7 @@ rule table11:
         md="results/table11.md",
     input:
         scores=lambda wc: baseline_scores(),
-        code=lib("tables"),
+        code=lib("tables", "io"),
     params:
         models=MODELS,
         tasks=TASKS,

@@ -8,7 +8,7 @@ rule plnd:
     input:
         model=lambda wc: model_inputs(wc.model),
         corpus="results/corpus/{corpus}/{lang}.jsonl",
-        code=lib("plnd", "arch", "neurons", "models"),
+        code=lib("plnd", "arch", "neurons", "models", "corpus", "io"),
     params:
         model=lambda wc: model_params(wc.model),
         split=config["plnd"]["split"],
@@ -40,7 +40,7 @@ rule neuron_summary:
         overlap_ffn="results/overlap/{model}_ffn.csv",
     input:
         neurons=expand("results/{{model}}/neurons/{corpus}/{lang}.safetensors", corpus=CORPUS, lang=EVAL_LANGS),
-        code=lib("neurons"),
+        code=lib("neurons", "plnd", "io"),
     params:
         languages=EVAL_LANGS,
     log:
@@ -78,7 +78,7 @@ rule figure3:
         model=lambda wc: model_inputs(wc.model),
         neurons=expand("results/{{model}}/neurons/{corpus}/{lang}.safetensors", corpus=CORPUS, lang=EVAL_LANGS),
         queries=lambda wc: figure3_queries(wc.model),
-        code=lib("neurons", "plnd", "arch", "figures", "tasks/prompts"),
+        code=lib("neurons", "plnd", "arch", "figures", "tasks/prompts", "models", "io"),
     params:
         model=lambda wc: model_params(wc.model),
         languages=EVAL_LANGS,
@@ -100,7 +100,9 @@ rule figure3:
 
 rule figure3_main:
     input:
-        expand("results/figure3_{model}.png", model=MODELS),
+        png=expand("results/figure3_{model}.png", model=MODELS),
+        pdf=expand("results/figure3_{model}.pdf", model=MODELS),
+        csv=expand("results/figure3_{model}.csv", model=MODELS),
     output:
         png="results/figure3.png",
         pdf="results/figure3.pdf",

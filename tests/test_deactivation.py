@@ -80,3 +80,9 @@ def test_bad_settings_are_clear():
                                                              "tables": {"3": {"task": "reasoning", "rows": ["a", "b"]}}}}
     with pytest.raises(MworkError, match=r"tables.3: setting 'b' is not defined"):
         check_deactivation(cfg)
+
+
+def test_budget_ignores_structures_a_setting_does_not_touch():
+    layers = stage_layers(4, 1, 1)
+    chosen = select({"s_attn": True, "neurons": "lang"}, _lang(), layers, SIZES, seed="s", budget={"attn": 2, "ffn": 5})
+    assert count(chosen) == {"attn": 2, "ffn": 0, "total": 2}

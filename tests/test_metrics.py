@@ -21,7 +21,7 @@ def test_extract_number(text, lang, expected):
 
 
 def test_parse_number_separators():
-    assert parse_number("1.234.567") == 1234567 and parse_number("1 234") == 1234 and parse_number("-3") == -3
+    assert parse_number("1.234.567") == 1234567 and parse_number("1\u00a0234") == 1234 and parse_number("-3") == -3
     assert parse_number("12.5") == 12.5 and parse_number("1.234,5") == 1234.5
 
 

@@ -91,3 +91,13 @@ def test_overlap_is_eq11(tmp_path):
     assert ov["ffn"].loc["en", "fr"] == 1.0 and ov["ffn"].loc["fr", "en"] == 0.5 and ov["ffn"].loc["zh", "en"] == 0
     sets = {lang: structure_sets(load_neurons(p)[0]) for lang, p in files.items()}
     assert overlap_matrix(sets, "attn").isna().all().all()  # empty sets: undefined, not 0
+
+
+def test_absolute_attention_k_scales_to_grouped_kv():
+    from mwork.neurons import _k_for
+
+    # 1000 of 4096 query features; keys/values have 1024 features under GQA: the same share, 250
+    assert _k_for({"attn": 1000, "ffn": 2000}, "attn.q", 4096, 4096) == 1000
+    assert _k_for({"attn": 1000, "ffn": 2000}, "attn.k", 1024, 4096) == 250
+    assert _k_for({"attn": 1000, "ffn": 2000}, "ffn", 14336, 4096) == 2000
+    assert _k_for({"attn": 0.05, "ffn": 0.05}, "attn.v", 64, 128) == 3

@@ -86,3 +86,18 @@ def test_keys_and_shapes():
     assert list(out)[:4] == [f"layers.0.{k}" for k in KINDS]
     assert out["layers.1.ffn"].shape == (3, 64)
     assert out["layers.1.attn.q"].shape == (3, 32) and out["layers.1.attn.k"].shape == (3, 16)
+
+
+@pytest.mark.parametrize("arch", ["llama", "gemma2", "bloom"])
+def test_long_documents_exercise_the_row_blocks(arch):
+    """Lengths >= 32 split query rows into causal blocks (and exceed the sliding windows)."""
+    model = make_model(arch, max_position_embeddings=64)
+    ids, mask = _batch(seed=5, lengths=(40, 33))
+    par = neuron_importance(model, ids, mask, kinds=("attn.q", "attn.k"))
+    for b in range(2):
+        keep = mask[b].bool()
+        seq = neuron_importance_sequential(model, ids[b:b + 1, keep], layers=[1], kinds=("attn.q", "attn.k"))
+        for key, ref in seq.items():
+            s, p = ref[0], par[key][b]
+            sel = s > 1e-6 * s.max()
+            assert ((p - s).abs()[sel] / s[sel]).max().item() <= 1e-3, key

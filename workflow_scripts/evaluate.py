@@ -7,7 +7,7 @@ from mwork.deactivation import count, select, stage_layers
 from mwork.evaluate import evaluate
 from mwork.io import write_json, write_jsonl
 from mwork.masking import deactivate
-from mwork.models import load_model
+from mwork.models import load_model_params
 from mwork.neurons import load_neurons
 from mwork.tasks.data import TASK_DATA, load_items
 from mwork.workflow import rule_script
@@ -17,7 +17,7 @@ with rule_script(snakemake) as log:  # noqa: F821
     p, wc = smk.params, smk.wildcards
     records = load_items(wc.task, wc.lang, p.source, suite_file=(smk.input.data[0] if smk.input.data else None),
                          n_items=p.n_items, seed=p.seed, overrides=p.dataset)
-    model, tok = load_model(p.model["location"], dtype=p.model["dtype"], revision=p.model["revision"])
+    model, tok = load_model_params(p.model)
     gen = {"max_new_tokens": 32, "stop": [], **p.generation}
     masks, deact = {}, {}
     if p.deactivation:  # `<name>@<X>`: deactivate language X's neurons (or the matched random control)

@@ -3,7 +3,7 @@ import pandas as pd
 
 from mwork.figures import activated_figure
 from mwork.io import read_jsonl, write_table
-from mwork.models import load_model
+from mwork.models import load_model_params
 from mwork.neurons import activated_per_layer, load_neurons
 from mwork.tasks.prompts import format_prompt
 from mwork.workflow import rule_script
@@ -11,7 +11,7 @@ from mwork.workflow import rule_script
 with rule_script(snakemake) as log:  # noqa: F821
     smk = snakemake  # noqa: F821
     p = smk.params
-    model, tok = load_model(p.model["location"], dtype=p.model["dtype"], revision=p.model["revision"])
+    model, tok = load_model_params(p.model)
     frames = []
     for lang, neuron_file in zip(p.languages, smk.input.neurons):
         masks, _ = load_neurons(neuron_file, model=model)

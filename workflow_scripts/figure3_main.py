@@ -8,10 +8,9 @@ from mwork.workflow import rule_script
 
 with rule_script(snakemake) as log:  # noqa: F821
     smk = snakemake  # noqa: F821
-    pngs = list(smk.input)
-    frames = [pd.read_csv(p[: -len(".png")] + ".csv") for p in pngs]
+    frames = [pd.read_csv(p) for p in smk.input.csv]
     write_table(pd.concat(frames, ignore_index=True), smk.output.csv)
-    for src, dst in ((pngs[0], smk.output.png), (pngs[0][: -len(".png")] + ".pdf", smk.output.pdf)):
+    for src, dst in ((smk.input.png[0], smk.output.png), (smk.input.pdf[0], smk.output.pdf)):
         with atomic_path(dst) as tmp:
             shutil.copyfile(src, tmp)
-    log.info("figure 3 from %s", pngs[0])
+    log.info("figure 3 from %s", smk.input.png[0])

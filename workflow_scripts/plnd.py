@@ -5,7 +5,7 @@ import mwork
 from mwork.corpus import n_docs_for
 from mwork.errors import MworkError
 from mwork.io import file_sha256, read_jsonl
-from mwork.models import load_model, model_fingerprint
+from mwork.models import load_model_params, model_fingerprint
 from mwork.neurons import Selector, detect, per_layer_counts, save_neurons
 from mwork.workflow import rule_script
 
@@ -21,7 +21,7 @@ with rule_script(snakemake) as log:  # noqa: F821
             raise MworkError(f"plnd.n_docs: corpus {wc.corpus!r} has only {len(docs)} {p.split} documents for "
                              f"{wc.lang!r}, but {want} were requested; lower plnd.n_docs or use a larger corpus")
         docs = docs[:want]
-    model, tok = load_model(p.model["location"], dtype=p.model["dtype"], revision=p.model["revision"])
+    model, tok = load_model_params(p.model)
     torch.manual_seed(0)
     sel = Selector(**p.selection)
     stats = detect(model, tok, [d["text"] for d in docs], sel, batch_size=p.batch_size, max_length=p.max_length,

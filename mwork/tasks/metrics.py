@@ -6,8 +6,8 @@
   contained in the normalized prediction"; SQuAD exact match and F1 are reported too, with a
   tokenization that splits Chinese, Japanese and Thai into characters (whitespace tokens would make
   Chinese F1 equal to exact match).
-* knowledge (X-CSQA): the chosen option is the first option letter the generation starts with
-  ("B", "B.", "(B)", "B)"); failing that, the option whose text the generation contains (the longest
+* knowledge (X-CSQA): the chosen option is the option letter the generation starts with ("B", "B.",
+  "(B)", "B)"; a letter followed by a word, like the article in "A river", is not a choice); failing that, the option whose text the generation contains (the longest
   such text, so "Parisville" beats "Paris"); accuracy against ``answerKey``.
 * generation (XL-Sum): ROUGE-L F1 (``rouge-score``) with a Unicode-aware tokenizer (characters for
   zh/ja/th, lowercased word runs otherwise). ``rougeL_ascii`` is the library's default tokenizer, which
@@ -26,22 +26,27 @@ from .prompts import CHOICE_LABELS, phrases
 # --------------------------------------------------------------------------------------------------
 # numbers
 
-_NUMBER = re.compile(r"-?\d[\d,.\u00a0\u202f ]*\d|-?\d")
+# grouped thousands ("1,234", "18.000", "1 234") first, then plain numbers with an optional decimal part
+_NUMBER = re.compile(r"-?\d{1,3}(?:[,.\u00a0\u202f]\d{3})+(?:[.,]\d+)?(?!\d)|-?\d+(?:[.,]\d+)?")
 
 
 def parse_number(text: str) -> float | None:
-    """'1,234' / '1 234' / '1.234,5' / '12.5' -> a float; None if no digits."""
+    """The first number in ``text``: '1,234' / '18.000' / '1 234' / '1.234,5' / '12.5' / '3,5' -> float."""
     m = _NUMBER.search(text)
     if not m:
         return None
-    s = re.sub(r"[\u00a0\u202f ]", "", m.group(0))
-    if "," in s and "." in s:  # the later separator is the decimal one
-        s = s.replace(",", "") if s.rfind(".") > s.rfind(",") else s.replace(".", "").replace(",", ".")
-    elif "," in s:
-        parts = s.split(",")
-        s = s.replace(",", "") if all(len(p) == 3 for p in parts[1:]) else s.replace(",", ".")
-    elif s.count(".") > 1:  # 1.234.567
-        s = s.replace(".", "")
+    s = re.sub(r"[\u00a0\u202f]", "", m.group(0))
+    seps = [c for c in s if c in ",."]
+    if len(seps) > 1:  # several separators: the last is decimal if it differs from the grouping one
+        last = s.rfind(seps[-1])
+        if seps[-1] != seps[0]:
+            s = s[:last].replace(seps[0], "") + "." + s[last + 1:]
+        else:
+            s = s.replace(seps[0], "")
+    elif seps:
+        head, tail = s.split(seps[0])
+        grouped = len(tail) == 3 and 1 <= len(head.lstrip("-")) <= 3
+        s = head + tail if grouped else head + "." + tail
     try:
         return float(s)
     except ValueError:
@@ -51,7 +56,7 @@ def parse_number(text: str) -> float | None:
 def extract_number(generation: str, lang: str) -> float | None:
     """The answer of a math word problem: after the localized "The answer is", else the last number."""
     cue = phrases(lang)["the_answer_is"].split("{n}")[0].strip()
-    idx = generation.rfind(cue) if cue else -1
+    idx = generation.find(cue) if cue else -1  # the first cue: later ones may answer a rambled new question
     if idx >= 0:
         n = parse_number(generation[idx + len(cue):])
         if n is not None:
@@ -118,7 +123,7 @@ def contains_answer(prediction: str, gold: str, lang: str) -> bool:
 # --------------------------------------------------------------------------------------------------
 # multiple choice
 
-_LETTER_START = re.compile(r"^\s*[\(\[]?\s*([A-E])\s*(?:[\)\].:：、,]|\s|$)")
+_LETTER_START = re.compile(r"^\s*[\(\[]?\s*([A-E])\s*(?:[\)\].:：、,]|$)")  # not the article "A river"
 
 
 def extract_choice(generation: str, labels: list[str], texts: list[str], lang: str) -> str | None:
@@ -147,7 +152,7 @@ class UnicodeTokenizer:
     def tokenize(self, text: str) -> list[str]:
         text = unicodedata.normalize("NFKC", text).lower()
         if self.unspaced:
-            return [ch for ch in text if ch.isalnum()]
+            return [ch for ch in text if unicodedata.category(ch)[0] in "LNM"]  # Thai vowel signs are marks
         return self._word.findall(text)
 
 
