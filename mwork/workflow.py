@@ -47,14 +47,3 @@ def rule_script(smk):
         sys.stderr = old_stderr
         if stream is not sys.stderr and stream is not old_stderr:
             stream.close()
-
-
-def not_implemented(smk, issue: str) -> None:
-    """Planned rules of later issues: fail loudly, never write a fake table."""
-    msg = (f"rule {smk.rule} is planned but not implemented yet ({issue}); its outputs "
-           f"{list(smk.output)} are not produced")
-    for path in smk.log:
-        with open(path, "w", encoding="utf-8") as f:
-            print(f"error: {msg}", file=f)
-    print(f"error: {msg}", file=sys.stderr)
-    raise SystemExit(1)
