@@ -379,11 +379,6 @@ def corpus_stats(docs: Iterable[dict], pool: Pool, lang: str, tokenizer=None) ->
     }
 
 
-def known_languages_check(langs: Iterable[str], where: str) -> None:
-    for i, code in enumerate(langs):
-        get_language(code, f"{where}[{i}]")
-
-
 __all__ = ["split_of", "build_pool", "sample_documents", "corpus_stats", "words", "hf_load_args", "LANGUAGES"]
 
 

@@ -1,7 +1,7 @@
 """rule deactivation_table: Tables 2-5, 8, 9 from the evaluation scores."""
 import json
 
-from mwork.io import atomic_path, write_table
+from mwork.io import write_table, write_text
 from mwork.tables import deactivation_table
 from mwork.workflow import rule_script
 
@@ -10,6 +10,5 @@ with rule_script(snakemake) as log:  # noqa: F821
     scores = [json.load(open(f, encoding="utf-8")) for f in smk.input.scores]
     df, md = deactivation_table(scores, smk.params.table, smk.params.settings, smk.params.number)
     write_table(df, smk.output.csv)
-    with atomic_path(smk.output.md) as tmp:
-        tmp.write_text(md, encoding="utf-8")
+    write_text(smk.output.md, md)
     log.info("\n%s", md)

@@ -1,7 +1,7 @@
 """rule stage_tuning: choose the understanding / generation boundaries (Appendix H; Tables 12-13)."""
 import json
 
-from mwork.io import atomic_path, write_json, write_table
+from mwork.io import write_json, write_table, write_text
 from mwork.tables import stage_tuning
 from mwork.workflow import rule_script
 
@@ -10,7 +10,6 @@ with rule_script(snakemake) as log:  # noqa: F821
     scores = [json.load(open(f, encoding="utf-8")) for f in smk.input.scores]
     df, md, choice = stage_tuning(scores, smk.params.tuning, smk.params.layers)
     write_table(df, smk.output.csv)
-    with atomic_path(smk.output.md) as tmp:
-        tmp.write_text(md, encoding="utf-8")
+    write_text(smk.output.md, md)
     write_json(smk.output.stages, {**choice, "layers": smk.params.layers, "tuning": smk.params.tuning})
     log.info("\n%s", md)

@@ -1,7 +1,7 @@
 """rule table11: baseline per model x task x language, laid out as the paper's Table 11."""
 import json
 
-from mwork.io import atomic_path, write_table
+from mwork.io import write_table, write_text
 from mwork.tables import table11
 from mwork.workflow import rule_script
 
@@ -10,6 +10,5 @@ with rule_script(snakemake) as log:  # noqa: F821
     scores = [json.load(open(f, encoding="utf-8")) for f in smk.input.scores]
     long, wide, md = table11(scores, smk.params.models, smk.params.tasks, smk.params.languages)
     write_table(long, smk.output.csv)
-    with atomic_path(smk.output.md) as tmp:
-        tmp.write_text(md, encoding="utf-8")
+    write_text(smk.output.md, md)
     log.info("\n%s", md)

@@ -2,18 +2,16 @@
 import json
 
 from mwork.corpus import table7
-from mwork.io import write_table
+from mwork.io import markdown_table, write_table, write_text
 from mwork.workflow import rule_script
 
 with rule_script(snakemake) as log:  # noqa: F821
     stats = [json.load(open(p, encoding="utf-8")) for p in snakemake.input.stats]  # noqa: F821
     long, wide = table7(stats)
     write_table(long, snakemake.output.csv)  # noqa: F821
-    from mwork.io import atomic_path, markdown_table
-
-    with atomic_path(snakemake.output.md) as tmp:  # noqa: F821
-        tmp.write_text(
-            "Table 7 (reproduced): corpus per language. Vocabulary = distinct lowercased letter runs "
-            "(each CJK character is one word; Thai counts space-delimited runs); 'corpus vocab' = types in the "
-            "sampled documents, 'vocab size' = types in everything the source offered for that language.\n\n"
-            + markdown_table(wide) + "\n", encoding="utf-8")
+    write_text(
+        snakemake.output.md,  # noqa: F821
+        "Table 7 (reproduced): corpus per language. Vocabulary = distinct lowercased letter runs "
+        "(each CJK character is one word; Thai counts space-delimited runs); 'corpus vocab' = types in the "
+        "sampled documents, 'vocab size' = types in everything the source offered for that language.\n\n"
+        + markdown_table(wide) + "\n")
