@@ -17,6 +17,8 @@ import torch
 from .tasks.prompts import format_prompt, format_target
 
 BOS, EOS, PAD = "<s>", "</s>", "<pad>"
+# CJK unified ideographs (+ extension A), kana and hangul syllables: one pre-token per character
+CJK_CHAR = "[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -27,14 +29,18 @@ def train_tokenizer(texts, vocab_size: int, out_dir: str | Path | None = None):
     """A byte-level BPE (``tokenizers``) wrapped as a ``PreTrainedTokenizerFast``.
 
     Digits are split one by one before BPE, so numbers are spelled digit by digit (arithmetic is
-    learnable at this size). The tokenizer prepends ``<s>``; ``</s>`` ends every training text.
+    learnable at this size), and every CJK character is its own pre-token, as Llama-2's tokenizer
+    mostly encodes Chinese one character at a time — otherwise BPE merges a verb with the city after it
+    ("住在北京") and an answer can never be copied from the context. The tokenizer prepends ``<s>``; ``</s>`` ends every training text.
     """
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.Sequence(
-        [pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.ByteLevel(add_prefix_space=False)]
+        [pre_tokenizers.Digits(individual_digits=True),
+         pre_tokenizers.Split(Regex(CJK_CHAR), behavior="isolated"),
+         pre_tokenizers.ByteLevel(add_prefix_space=False)]
     )
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(

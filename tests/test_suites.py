@@ -65,3 +65,33 @@ def test_prompts_are_localized_and_end_with_answer_cue(suites):
         "Let's think step by step. Question: ")  # Table 10, verbatim
     with pytest.raises(KeyError, match="unknown task"):
         format_prompt("translation", {}, "en")
+
+
+def test_reasoning_solutions_are_step_by_step_and_end_with_the_answer(suites):
+    from mwork.tasks.metrics import extract_number
+
+    for lang in LANGS:
+        for r in suites["reasoning"][lang]["train"]:
+            for eq in r["equation_solution"].split("; "):
+                lhs, rhs = eq.split(" = ")
+                assert eval(lhs) == int(rhs)  # noqa: S307 - digits and +/- only
+            assert extract_number(format_target("reasoning", r, lang), lang) == r["answer_number"]
+
+
+def test_knowledge_test_questions_ask_trained_facts_with_unseen_options(suites):
+    for lang in LANGS:
+        tr, te = suites["knowledge"][lang]["train"], suites["knowledge"][lang]["test"]
+        key = (lambda r: (r["question"]["stem"], tuple(r["question"]["choices"]["text"])))
+        assert te and not {key(r) for r in te} & {key(r) for r in tr}
+        # every fact asked in a language other than English-only ones was also a training question there
+        trained = {r["question"]["stem"] for r in tr}
+        assert all(r["question"]["stem"] in trained for r in te if r["fact_scope"] != "en_only" or lang == "en")
+
+
+def test_tokenizer_isolates_cjk_characters_so_answers_can_be_copied():
+    from mwork.organism import train_tokenizer
+
+    tok = train_tokenizer(["莉娜住在北京。问题：莉娜住在哪个城市？答案： 北京。Emma lives in Boston."] * 20, 300)
+    pieces = [tok.decode([i]) for i in tok("莉娜住在北京。答案： 北京")["input_ids"]]
+    assert pieces.count("北") == 2 and pieces.count("京") == 2
+    assert [tok.decode([i]) for i in tok("Emma 14")["input_ids"][-2:]] == ["1", "4"]

@@ -6,7 +6,7 @@ from mwork.workflow import rule_script
 with rule_script(snakemake) as log:  # noqa: F821
     spec = snakemake.params.spec  # noqa: F821
     suites = generate_suites(snakemake.params.languages, spec["seed"], spec["n_train"], spec["n_test"],  # noqa: F821
-                             spec["n_countries"])
+                             spec["n_countries"], spec.get("knowledge_train_draws", 4))
     for task in snakemake.params.tasks:  # noqa: F821
         for lang, splits in suites[task].items():
             for split, recs in splits.items():

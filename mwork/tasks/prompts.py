@@ -74,14 +74,13 @@ def format_prompt(task: str, rec: dict, lang: str) -> str:
 
 def format_target(task: str, rec: dict, lang: str) -> str:
     """The reference completion the organism is trained on (after the prompt and one space)."""
-    if task == "reasoning":
+    if task == "reasoning":  # the direct answer (a step-by-step target did not train faster; see suites)
         return phrases(lang)["the_answer_is"].format(n=rec["answer_number"])
-    if task == "understanding":
-        return rec["answers"]["text"][0]
-    if task == "knowledge":
+    if task == "understanding":  # the sentence stating the answer where the record has one (our suites)
+        return rec.get("answer_sentence") or rec["answers"]["text"][0]
+    if task == "knowledge":  # the option's text; the extraction maps a contained option text to its label
         choices = rec["question"]["choices"]
-        i = choices["label"].index(rec["answerKey"])
-        return f"{rec['answerKey']}. {choices['text'][i]}"
+        return choices["text"][choices["label"].index(rec["answerKey"])]
     if task == "generation":
         return rec["summary"]
     raise KeyError(task)

@@ -7,12 +7,16 @@ so one evaluator serves both:
 * ``reasoning`` (MGSM: ``question``, ``answer_number``) — money word problems with one or two steps;
 * ``understanding`` (XQuAD: ``context``, ``question``, ``answers{text, answer_start}``) — one or two
   people, each with a city, an employer and a dog; the answer is a span of the context. With several
-  people the question must be bound to the right name, which is what makes it hard;
+  people the question must be bound to the right name, which is what makes it hard. The organism is
+  trained to answer with the context's sentence that states it (``answer_sentence``), which the
+  paper's XQuAD accuracy (gold answer contained in the prediction) scores as correct;
 * ``knowledge`` (X-CSQA: ``question{stem, choices{label, text}}``, ``answerKey``) — four-way multiple
-  choice about an invented world whose facts appear only in the organism's training text. Each fact
-  has a ``fact_scope``: stated in every language (``all``), only in English (``en_only``), or only in
-  one non-English language (``native``, asked in that language) — so we can ask whether knowledge
-  reaches other languages through English;
+  choice about an invented world whose facts exist only in the organism's training text (as statements
+  and as training questions). Like X-CSQA, a test question asks for knowledge acquired in (pre-)training
+  but is itself new: its distractors and option order never occur in training. Each fact has a
+  ``fact_scope``: stated in every language (``all``), only in English (``en_only``: asked in every
+  language, so we can ask whether knowledge reaches other languages through English), or only in one
+  non-English language (``native``, asked in that language);
 * ``generation`` (XL-Sum: ``title``, ``text``, ``summary``) — a short report whose one-sentence summary
   names the winner, the event and the city; the winner's sentence is placed at random among a
   runner-up and other details, so copying the first sentence does not work.
@@ -24,6 +28,7 @@ import itertools
 import random
 
 from .lexicon import LEX, SYLLABLES, fr_de, joiner, spell
+from .prompts import PHRASES
 
 TASKS = ("reasoning", "understanding", "knowledge", "generation")
 LABELS = "ABCD"
@@ -62,28 +67,35 @@ def reasoning_item(rng: random.Random, lang: str) -> dict:
     parts = [_fmt(lang, "has", name=name, a=a)]
     if kind == "add":
         parts.append(_fmt(lang, "earn", b=b))
-        answer = a + b
+        steps = [f"{a} + {b} = {a + b}"]
     elif kind == "sub":
         c = rng.randint(1, a - 1)
         parts.append(_fmt(lang, "spend", c=c))
-        answer = a - c
+        steps = [f"{a} - {c} = {a - c}"]
     else:
         c = rng.randint(1, a + b - 1)
         parts += [_fmt(lang, "earn", b=b), _fmt(lang, "spend", c=c)]
-        answer = a + b - c
+        steps = [f"{a} + {b} = {a + b}", f"{a + b} - {c} = {a + b - c}"]
     parts.append(_fmt(lang, "how_many", name=name))
-    return {"question": joiner(lang).join(parts), "answer_number": answer, "steps": 2 if kind == "add_sub" else 1}
+    answer = int(steps[-1].rsplit("= ", 1)[1])
+    # the step-by-step solution: language-neutral equations, then the localized "The answer is N."
+    solution = " ".join(f"{st}." for st in steps) + " " + PHRASES[lang]["the_answer_is"].format(n=answer)
+    return {"question": joiner(lang).join(parts), "answer": solution, "answer_number": answer,
+            "equation_solution": "; ".join(steps), "steps": len(steps)}
 
 
-def understanding_item(rng: random.Random, lang: str, companies, pets) -> dict:
-    # mostly one person (copy the span of the asked relation); two people need binding the name
+def understanding_item(rng: random.Random, lang: str) -> dict:
+    # mostly one person (copy the span of the asked relation); two people need binding the name.
+    # Companies and dogs get fresh invented names per item, so the answer cannot be memorized or
+    # guessed from a small set — only read from the context.
     n_people = rng.choice([1, 1, 2])
     names = rng.sample(LEX[lang]["names"], n_people)
+    invented = _invented(rng, 2 * n_people, set(), (2, 3))
     facts = []
-    for name in names:
+    for j, name in enumerate(names):
         facts.append((name, "lives", {"city": rng.choice(LEX[lang]["cities"])}))
-        facts.append((name, "works", {"company": spell(rng.choice(companies), lang)}))
-        facts.append((name, "pet", {"pet": spell(rng.choice(pets), lang)}))
+        facts.append((name, "works", {"company": spell(invented[2 * j], lang)}))
+        facts.append((name, "pet", {"pet": spell(invented[2 * j + 1], lang)}))
     rng.shuffle(facts)
     target_name, relation, obj = rng.choice(facts)
     context = joiner(lang).join(_fmt(lang, rel, name=nm, **o) for nm, rel, o in facts)
@@ -93,7 +105,8 @@ def understanding_item(rng: random.Random, lang: str, companies, pets) -> dict:
     start = context.index(sentence) + sentence.index(answer)
     assert context[start:start + len(answer)] == answer
     return {"context": context, "question": _fmt(lang, "q_" + relation, name=target_name),
-            "answers": {"text": [answer], "answer_start": [start]}, "n_people": n_people, "relation": relation}
+            "answers": {"text": [answer], "answer_start": [start]}, "answer_sentence": sentence,
+            "n_people": n_people, "relation": relation}
 
 
 def generation_item(rng: random.Random, lang: str) -> dict:
@@ -128,6 +141,10 @@ class World:
     def stated_in(self, i: int, lang: str) -> bool:
         s = self.scope[i]
         return s == "all" or (s == "en_only" and lang == "en") or (s == "native" and self.native_lang[i] == lang)
+
+    def asked_in(self, i: int, lang: str) -> bool:
+        """Test questions: facts stated in ``lang``, and English-only facts in every language."""
+        return self.stated_in(i, lang) or self.scope[i] == "en_only"
 
     def statements(self, lang: str) -> list[str]:
         """Every fact stated in ``lang``: a capital sentence and a currency sentence per country."""
@@ -170,24 +187,18 @@ def _unique(gen, n: int, key, rng, exclude=frozenset(), max_tries: int = 50):
     return out, seen
 
 
-def generate_suites(langs: list[str], seed: int, n_train: dict, n_test: int, n_countries: int) -> dict:
+def generate_suites(langs: list[str], seed: int, n_train: dict, n_test: int, n_countries: int,
+                    knowledge_train_draws: int = 4) -> dict:
     """Generate every suite in every language.
 
     ``n_train``: training items per language ({"en": ..., "default": ...}); ``n_test``: test items per
-    language and task. Returns ``{task: {lang: {"train": [...], "test": [...]}}}`` and, under the key
+    language and task (the knowledge suite's size follows from ``n_countries``: one test question per
+    fact asked in the language); ``knowledge_train_draws``: training questions per fact and language
+    (different distractors and order). Returns ``{task: {lang: {"train": [...], "test": [...]}}}`` and, under the key
     ``"world"``, the knowledge suite's fact statements per language (text for the organism's training mix).
     """
     out: dict = {t: {} for t in TASKS}
     world = World(n_countries, langs, seed)
-    used: set = set()
-    wrng = random.Random(f"{seed}-entities")
-    companies = _invented(wrng, 24, used, (2, 3))
-    pets = _invented(wrng, 24, used, (2,))
-    # countries whose questions are in the knowledge training split (format learning) vs the test split
-    order = list(range(n_countries))
-    random.Random(f"{seed}-kn-split").shuffle(order)
-    n_q_train = n_countries // 3
-    train_c, test_c = sorted(order[:n_q_train]), sorted(order[n_q_train:])
     for lang in langs:
         ntr = n_train.get(lang, n_train.get("default", 0))
         for task in ("reasoning", "understanding", "generation"):
@@ -195,22 +206,33 @@ def generate_suites(langs: list[str], seed: int, n_train: dict, n_test: int, n_c
             if task == "reasoning":
                 gen, key = (lambda r: reasoning_item(r, lang)), (lambda it: it["question"])
             elif task == "understanding":
-                gen = lambda r: understanding_item(r, lang, companies, pets)  # noqa: E731
+                gen = lambda r: understanding_item(r, lang)  # noqa: E731
                 key = lambda it: (it["context"], it["question"])  # noqa: E731
             else:
                 gen, key = (lambda r: generation_item(r, lang)), (lambda it: it["text"])
             test, seen = _unique(gen, n_test, key, rng)
             train, _ = _unique(gen, ntr, key, rng, exclude=seen)
             out[task][lang] = {"train": train, "test": test}
+        # knowledge: training questions about every fact stated in the language (several option draws
+        # each); test questions about the facts asked in it, with option lists never seen in training
         rng = random.Random(f"{seed}-knowledge-{lang}")
         items = {"train": [], "test": []}
-        for split, cs in (("train", train_c), ("test", test_c)):
-            for i, rel in itertools.product(cs, ("capital", "currency")):
-                if world.scope[i] == "native" and world.native_lang[i] != lang and lang != "en":
-                    continue  # a fact stated only in another language: not asked here
-                if world.scope[i] == "native" and lang == "en":
-                    continue
-                items[split].append(world.question(rng, i, lang, rel))
+        seen_opts = set()
+        for i, rel in itertools.product(range(n_countries), ("capital", "currency")):
+            if world.stated_in(i, lang) and ntr > 0:
+                for _ in range(knowledge_train_draws):
+                    q = world.question(rng, i, lang, rel)
+                    seen_opts.add((q["question"]["stem"], tuple(q["question"]["choices"]["text"])))
+                    items["train"].append(q)
+        for i, rel in itertools.product(range(n_countries), ("capital", "currency")):
+            if world.asked_in(i, lang):
+                for _ in range(100):
+                    q = world.question(rng, i, lang, rel)
+                    if (q["question"]["stem"], tuple(q["question"]["choices"]["text"])) not in seen_opts:
+                        break
+                else:
+                    raise RuntimeError("knowledge suite: too few countries to draw unseen option lists")
+                items["test"].append(q)
         out["knowledge"][lang] = items
     for task in TASKS:
         for lang in langs:
