@@ -3,7 +3,7 @@
 Prints `eval_<task>_items_per_s` at the configured batch size and `eval_<task>_batched_over_unbatched`
 (throughput ratio), measured in one run on the same items; and `masked_generation_over_unmasked`: the
 time of the same fixed-length generation (one batch, 40 new tokens) with German's language-specific
-neurons deactivated in every layer, over the time without (median of 7 interleaved runs; the hooks'
+neurons deactivated in every layer, over the time without (median of 12 runs each, interleaved in alternating order; the hooks'
 overhead; goal <= 1.05), and the same ratio on a random-weight Llama of width 1024
 (`masked_generation_over_unmasked_width1024`), where the hooks' fixed per-call cost is a smaller share.
 """
@@ -61,15 +61,21 @@ def main():
                 model.generate(**enc, max_new_tokens=n_new, min_new_tokens=n_new, do_sample=False,
                                pad_token_id=tok.pad_token_id)
 
-        times = {"plain": [], "masked": []}
-        for _ in range(7):  # interleaved; medians
-            t = time.perf_counter()
-            run()
-            times["plain"].append(time.perf_counter() - t)
+        def timed(masked):
+            if not masked:
+                t = time.perf_counter()
+                run()
+                return time.perf_counter() - t
             with deactivate(model, masks):
                 t = time.perf_counter()
                 run()
-                times["masked"].append(time.perf_counter() - t)
+                return time.perf_counter() - t
+
+        run()
+        times = {"plain": [], "masked": []}
+        for i in range(12):  # interleaved in alternating order (ABBA), so drift and order cancel; medians
+            for masked in ((False, True) if i % 2 == 0 else (True, False)):
+                times["masked" if masked else "plain"].append(timed(masked))
         n = sum(int(m.sum()) for m in masks.values())
         print(f"masked_neurons: {n}")
         import statistics
@@ -111,14 +117,12 @@ def wide_model_hook_overhead():
 
     run()
     times = {"plain": [], "masked": []}
-    for _ in range(5):
-        t = time.perf_counter()
-        run()
-        times["plain"].append(time.perf_counter() - t)
-        with deactivate(model, masks):
-            t = time.perf_counter()
-            run()
-            times["masked"].append(time.perf_counter() - t)
+    for i in range(8):  # alternating order (ABBA), medians
+        for masked in ((False, True) if i % 2 == 0 else (True, False)):
+            with deactivate(model, masks if masked else {}):
+                t = time.perf_counter()
+                run()
+                times["masked" if masked else "plain"].append(time.perf_counter() - t)
     ratio = statistics.median(times["masked"]) / statistics.median(times["plain"])
     print(f"masked_generation_over_unmasked_width1024: {ratio:.4g}")
 

@@ -48,24 +48,31 @@ def deactivate(model, neurons: dict[str, torch.Tensor]):
     sizes = adapter.sizes()
     hooks = []
 
-    # In inference the activation is zeroed in place (one small kernel, no copy); with autograd on
-    # (fine-tuning) out of place, so no saved tensor is modified.
-    def zero_output(idx, device):
-        idx = idx.to(device)
+    # Zeroing multiplies by a 0/1 vector over the last dimension: one elementwise kernel, cheaper per
+    # call than an indexed fill (what the hooks cost is dispatch, on a small model). In inference in
+    # place; with autograd on (fine-tuning) out of place, so no saved tensor is modified.
+    def keep_vector(idx, n, weight):
+        dtype = weight.dtype if weight.dtype.is_floating_point else torch.float32
+        keep = torch.ones(n, dtype=dtype, device=weight.device)
+        keep[idx.to(weight.device)] = 0
+        return keep
 
+    def zero_output(keep):
         def hook(mod, args, output):
-            if torch.is_grad_enabled():
-                return output.index_fill(-1, idx, 0)
-            return output.index_fill_(-1, idx, 0)
+            nonlocal keep
+            if keep.dtype != output.dtype:  # e.g. a quantized weight: match the activation once
+                keep = keep.to(output.dtype)
+            return output * keep if torch.is_grad_enabled() else output.mul_(keep)
 
         return hook
 
-    def zero_input(idx, device):
-        idx = idx.to(device)
-
+    def zero_input(keep):
         def hook(mod, args):
+            nonlocal keep
             x = args[0]
-            x = x.index_fill(-1, idx, 0) if torch.is_grad_enabled() else x.index_fill_(-1, idx, 0)
+            if keep.dtype != x.dtype:
+                keep = keep.to(x.dtype)
+            x = x * keep if torch.is_grad_enabled() else x.mul_(keep)
             return (x, *args[1:])
 
         return hook
@@ -81,14 +88,16 @@ def deactivate(model, neurons: dict[str, torch.Tensor]):
                 continue
             lm = adapter.layer(layer)
             if kind == "ffn":
-                hooks.append(lm.down.register_forward_pre_hook(zero_input(idx, lm.down.weight.device)))
+                keep = keep_vector(idx, sizes[kind], lm.down.weight)
+                hooks.append(lm.down.register_forward_pre_hook(zero_input(keep)))
             elif lm.qkv is not None:  # fused projection: collect q/k/v rows, one hook per module
                 by_module.setdefault(id(lm.qkv), [lm.qkv, []])[1].append(adapter.fused_index(kind, idx))
             else:
                 mod = {"attn.q": lm.q, "attn.k": lm.k, "attn.v": lm.v}[kind]
-                hooks.append(mod.register_forward_hook(zero_output(idx, mod.weight.device)))
+                hooks.append(mod.register_forward_hook(zero_output(keep_vector(idx, mod.out_features, mod.weight))))
         for mod, parts in by_module.values():
-            hooks.append(mod.register_forward_hook(zero_output(torch.cat(parts), mod.weight.device)))
+            keep = keep_vector(torch.cat(parts), mod.out_features, mod.weight)
+            hooks.append(mod.register_forward_hook(zero_output(keep)))
         yield model
     finally:
         for h in hooks:
