@@ -67,7 +67,8 @@ def training_texts(corpus: dict[str, list[dict]], suites: dict, mix: dict, seed:
 
     ``corpus``: language -> documents (only the ``train`` split is used). ``suites``: the output of
     ``generate_suites`` (train splits are formatted with the evaluation prompts, then the target).
-    ``mix``: ``corpus_repeats`` per language (``en`` / ``default``), ``world_repeats`` and
+    ``mix``: ``corpus_repeats`` per language (``en`` / ``default``), ``world_repeats`` (a number, or per
+    language with ``default``), ``reasoning_target`` (``direct`` / ``cot``, see ``format_target``) and
     ``world_facts_per_doc`` for the knowledge suite's statements.
     """
     rng = random.Random(f"{seed}-mix")
@@ -83,11 +84,13 @@ def training_texts(corpus: dict[str, list[dict]], suites: dict, mix: dict, seed:
             continue
         for lang, splits in by_lang.items():
             for rec in splits["train"]:
-                out.append((lang, task, format_prompt(task, rec, lang) + " " + format_target(task, rec, lang)))
+                target = format_target(task, rec, lang, mix.get("reasoning_target", "direct"))
+                out.append((lang, task, format_prompt(task, rec, lang) + " " + target))
     per_doc = mix.get("world_facts_per_doc", 6)
+    wr = mix.get("world_repeats", 1)
     for lang, statements in suites.get("world", {}).items():
         sep = "" if lang in ("zh", "ja") else " "
-        for _ in range(mix.get("world_repeats", 1)):
+        for _ in range(wr.get(lang, wr.get("default", 1)) if isinstance(wr, dict) else wr):
             st = list(statements)
             rng.shuffle(st)
             for i in range(0, len(st), per_doc):
@@ -141,7 +144,7 @@ def heldout_loss(model, tokenizer, texts: list[str], seq_len: int, batch_size: i
         rows = torch.tensor([ids], dtype=torch.long)
     total, n = 0.0, 0
     for i in range(0, len(rows), batch_size):
-        batch = rows[i:i + batch_size]
+        batch = rows[i:i + batch_size].to(next(model.parameters()).device)
         logits = model(input_ids=batch).logits[:, :-1].float()
         loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), batch[:, 1:].reshape(-1),
                                                  reduction="sum")
@@ -152,7 +155,8 @@ def heldout_loss(model, tokenizer, texts: list[str], seq_len: int, batch_size: i
 
 
 def train_organism(texts: list[tuple[str, str, str]], tokenizer, arch: dict, train: dict, seed: int,
-                   heldout: dict[str, list[str]] | None = None, log=print, progress: bool = True):
+                   heldout: dict[str, list[str]] | None = None, log=print, progress: bool = True,
+                   device: str = "cpu"):
     """Train a ``LlamaForCausalLM`` from scratch; returns (model, curve rows).
 
     ``train``: steps, batch_size, seq_len, lr, warmup_steps, weight_decay, eval_every.
@@ -164,7 +168,7 @@ def train_organism(texts: list[tuple[str, str, str]], tokenizer, arch: dict, tra
 
     torch.manual_seed(seed)
     random.seed(seed)
-    model = LlamaForCausalLM(organism_config(tokenizer, arch))
+    model = LlamaForCausalLM(organism_config(tokenizer, arch)).to(device)
     model.train()
     seq_len, bs, steps = train["seq_len"], train["batch_size"], train["steps"]
     rows = _pack(_encode(tokenizer, [t for _, _, t in texts]), seq_len)
@@ -183,7 +187,7 @@ def train_organism(texts: list[tuple[str, str, str]], tokenizer, arch: dict, tra
     for step in bar:
         if pos + bs > len(perm):
             perm, pos = torch.randperm(len(rows), generator=g), 0
-        batch = rows[perm[pos:pos + bs]]
+        batch = rows[perm[pos:pos + bs]].to(device)
         pos += bs
         loss = model(input_ids=batch, labels=batch).loss
         loss.backward()

@@ -95,3 +95,63 @@ def test_tokenizer_isolates_cjk_characters_so_answers_can_be_copied():
     pieces = [tok.decode([i]) for i in tok("莉娜住在北京。答案： 北京")["input_ids"]]
     assert pieces.count("北") == 2 and pieces.count("京") == 2
     assert [tok.decode([i]) for i in tok("Emma 14")["input_ids"][-2:]] == ["1", "4"]
+
+
+def test_reasoning_target_cot_is_the_step_by_step_answer(suites):
+    r = suites["reasoning"]["de"]["train"][0]
+    cot = format_target("reasoning", r, "de", "cot")
+    assert cot == r["answer"] and cot.startswith(r["equation_solution"].split("; ")[0])
+    assert format_target("reasoning", r, "de") == f"Die Antwort ist {r['answer_number']}."
+    with pytest.raises(ValueError, match="direct"):
+        format_target("reasoning", r, "de", "chain")
+
+
+def test_task_scale_per_task_and_language():
+    s = generate_suites(["en", "de"], 0, {"en": 20, "default": 10}, 5, 12,
+                        task_scale={"understanding": {"en": 1, "default": 2}, "generation": 0.5})
+    assert len(s["understanding"]["en"]["train"]) == 20 and len(s["understanding"]["de"]["train"]) == 20
+    assert len(s["generation"]["en"]["train"]) == 10 and len(s["generation"]["de"]["train"]) == 5
+    assert len(s["reasoning"]["de"]["train"]) == 10
+
+
+def test_understanding_pool_names_are_shared_across_items_and_scripts():
+    s = generate_suites(["en", "de", "ru"], 0, {"default": 200}, 30, 12, understanding_pool=8)
+    by_rel = {rel: {r["answers"]["text"][0] for r in s["understanding"]["en"]["train"] if r["relation"] == rel}
+              for rel in ("works", "pet")}
+    assert all(len(a) == 8 for a in by_rel.values())  # each from its pool of 8, not fresh per item
+    assert not by_rel["works"] & by_rel["pet"]  # one pool per relation
+    answers = by_rel["works"] | by_rel["pet"]
+    de = {r["answers"]["text"][0] for r in s["understanding"]["de"]["train"] if r["relation"] != "lives"}
+    assert de <= answers  # spelled alike in every Latin-script language
+    # pooled names never collide with the knowledge suite's invented countries, capitals and currencies
+    world_words = {w.strip(".") for st in s["world"]["en"] for w in st.split()}
+    assert not answers & world_words
+    ru = {r["answers"]["text"][0] for r in s["understanding"]["ru"]["train"] if r["relation"] != "lives"}
+    assert ru and all(re.fullmatch(r"[А-Яа-яЁё]+", a) for a in ru)
+
+
+def test_some_generation_references_also_report_the_prize():
+    s = generate_suites(["en", "zh"], 0, {"default": 40}, 40, 12, summary_detail_share=0.5)
+    recs = s["generation"]["en"]["train"] + s["generation"]["en"]["test"]
+    with_prize = [r for r in recs if r["summary_has_prize"]]
+    assert 0 < len(with_prize) < len(recs)
+    for r in recs:
+        prize = re.search(r"The prize was \d+ dollars\.", r["text"]).group(0)
+        assert r["summary"].endswith(prize) == r["summary_has_prize"]
+    assert all(not r["summary_has_prize"] for r in generate_suites(["en"], 0, {"default": 5}, 5, 12)["generation"]["en"]["test"])
+
+
+def test_training_mix_world_repeats_per_language_and_cot_targets():
+    from mwork.organism import training_texts
+
+    s = generate_suites(["en", "ru"], 0, {"default": 3}, 2, 12, knowledge_train_draws={"default": 1, "ru": 2})
+    # one training question per fact stated in English, two per fact stated in Russian
+    assert len(s["knowledge"]["en"]["train"]) == len(s["world"]["en"])
+    assert len(s["knowledge"]["ru"]["train"]) == 2 * len(s["world"]["ru"])
+    mix = {"corpus_repeats": {}, "world_repeats": {"default": 1, "ru": 3}, "world_facts_per_doc": 1,
+           "reasoning_target": "cot"}
+    texts = training_texts({}, s, mix, 0)
+    world = {lang: sum(1 for l, k, _ in texts if k == "world" and l == lang) for lang in ("en", "ru")}
+    assert world == {"en": len(s["world"]["en"]), "ru": 3 * len(s["world"]["ru"])}
+    reasoning = [t for l, k, t in texts if k == "reasoning" and l == "en"]
+    assert reasoning and all(re.search(r"\d = \d+\. .*The answer is \d+\.$", t) for t in reasoning)

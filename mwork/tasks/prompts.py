@@ -72,9 +72,17 @@ def format_prompt(task: str, rec: dict, lang: str) -> str:
     return f"{body}\n{p['answer']}"
 
 
-def format_target(task: str, rec: dict, lang: str) -> str:
-    """The reference completion the organism is trained on (after the prompt and one space)."""
-    if task == "reasoning":  # the direct answer (a step-by-step target did not train faster; see suites)
+def format_target(task: str, rec: dict, lang: str, reasoning: str = "direct") -> str:
+    """The reference completion the organism is trained on (after the prompt and one space).
+
+    ``reasoning``: ``direct`` ("The answer is N.") or ``cot`` (the record's step-by-step ``answer``,
+    MGSM's field, which ends with the localized "The answer is N.").
+    """
+    if task == "reasoning":
+        if reasoning == "cot":
+            return rec["answer"]
+        if reasoning != "direct":
+            raise ValueError(f"reasoning target {reasoning!r}: use 'direct' or 'cot'")
         return phrases(lang)["the_answer_is"].format(n=rec["answer_number"])
     if task == "understanding":  # the sentence stating the answer where the record has one (our suites)
         return rec.get("answer_sentence") or rec["answers"]["text"][0]

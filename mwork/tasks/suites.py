@@ -17,9 +17,11 @@ so one evaluator serves both:
   ``fact_scope``: stated in every language (``all``), only in English (``en_only``: asked in every
   language, so we can ask whether knowledge reaches other languages through English), or only in one
   non-English language (``native``, asked in that language);
-* ``generation`` (XL-Sum: ``title``, ``text``, ``summary``) — a short report whose one-sentence summary
-  names the winner, the event and the city; the winner's sentence is placed at random among a
-  runner-up and other details, so copying the first sentence does not work.
+* ``generation`` (XL-Sum: ``title``, ``text``, ``summary``) — a short report whose summary names the
+  winner, the event and the city; the winner's sentence is placed at random among a runner-up and
+  other details, so copying the first sentence does not work. A share of the references
+  (``summary_detail_share``) also reports the prize, so references differ in what they include, as
+  XL-Sum's do, and no system can match every reference exactly (ROUGE-L stays below its ceiling).
 """
 
 from __future__ import annotations
@@ -84,13 +86,19 @@ def reasoning_item(rng: random.Random, lang: str) -> dict:
             "equation_solution": "; ".join(steps), "steps": len(steps)}
 
 
-def understanding_item(rng: random.Random, lang: str) -> dict:
+def understanding_item(rng: random.Random, lang: str, pool: dict | None = None) -> dict:
     # mostly one person (copy the span of the asked relation); two people need binding the name.
-    # Companies and dogs get fresh invented names per item, so the answer cannot be memorized or
-    # guessed from a small set — only read from the context.
+    # Companies and dogs get invented names: fresh per item (``pool`` None), or drawn per item from a
+    # fixed pool per relation (``pool``: {"works": [...], "pet": [...]}) — familiar names of a known
+    # kind, as cities are, that a model must still read from the context (the pool is larger than a
+    # guess can cover).
     n_people = rng.choice([1, 1, 2])
     names = rng.sample(LEX[lang]["names"], n_people)
-    invented = _invented(rng, 2 * n_people, set(), (2, 3))
+    if pool:  # one name per person from each relation's pool: [company, dog, company, dog, ...]
+        companies, dogs = rng.sample(pool["works"], n_people), rng.sample(pool["pet"], n_people)
+        invented = [x for pair in zip(companies, dogs) for x in pair]
+    else:
+        invented = _invented(rng, 2 * n_people, set(), (2, 3))
     facts = []
     for j, name in enumerate(names):
         facts.append((name, "lives", {"city": rng.choice(LEX[lang]["cities"])}))
@@ -109,17 +117,23 @@ def understanding_item(rng: random.Random, lang: str) -> dict:
             "n_people": n_people, "relation": relation}
 
 
-def generation_item(rng: random.Random, lang: str) -> dict:
+def generation_item(rng: random.Random, lang: str, detail_share: float = 0.0) -> dict:
     event = rng.choice(sorted(LEX[lang]["events"]))
     happened, won, title = LEX[lang]["events"][event]
     city = rng.choice(LEX[lang]["cities"])
     winner, other = rng.sample(LEX[lang]["names"], 2)
+    prize = _fmt(lang, "prize", m=rng.randint(50, 5000))
     details = [_fmt(lang, "winner", name=winner), _fmt(lang, "second", other=other),
-               _fmt(lang, "spectators", n=rng.randint(20, 900)), _fmt(lang, "prize", m=rng.randint(50, 5000))]
+               _fmt(lang, "spectators", n=rng.randint(20, 900)), prize]
     rng.shuffle(details)
     text = joiner(lang).join([happened.format(city=city)] + details)
-    return {"title": title.format(city=city), "text": text, "summary": won.format(name=winner, city=city),
-            "event": event}
+    # references differ in what they include, as real ones do: some also report the prize
+    summary = won.format(name=winner, city=city)
+    with_prize = rng.random() < detail_share
+    if with_prize:
+        summary = joiner(lang).join([summary, prize])
+    return {"title": title.format(city=city), "text": text, "summary": summary, "event": event,
+            "summary_has_prize": with_prize}
 
 
 class World:
@@ -128,6 +142,7 @@ class World:
     def __init__(self, n_countries: int, langs: list[str], seed: int):
         rng = random.Random(f"{seed}-world")
         used: set = set()
+        self.used = used
         self.countries = _invented(rng, n_countries, used, (3,))
         self.capitals = _invented(rng, n_countries, used, (2, 3))
         self.currencies = _invented(rng, n_countries, used, (2,))
@@ -188,39 +203,59 @@ def _unique(gen, n: int, key, rng, exclude=frozenset(), max_tries: int = 50):
 
 
 def generate_suites(langs: list[str], seed: int, n_train: dict, n_test: int, n_countries: int,
-                    knowledge_train_draws: int = 4) -> dict:
+                    knowledge_train_draws: int | dict = 4, task_scale: dict | None = None,
+                    understanding_pool: int | None = None, summary_detail_share: float = 0.0) -> dict:
     """Generate every suite in every language.
 
     ``n_train``: training items per language ({"en": ..., "default": ...}); ``n_test``: test items per
     language and task (the knowledge suite's size follows from ``n_countries``: one test question per
     fact asked in the language); ``knowledge_train_draws``: training questions per fact and language
-    (different distractors and order). Returns ``{task: {lang: {"train": [...], "test": [...]}}}`` and, under the key
+    (a number, or per language with ``default``)
+    (different distractors and order); ``task_scale``: a factor on ``n_train`` per task (default 1), a
+    number or per language (``{"en": 1, "default": 2}``); ``summary_detail_share``: the share of
+    generation references that also report the prize;
+    ``understanding_pool``: draw the understanding suite's company names and dog names each from a
+    fixed pool of this many invented names (None: fresh names per item). Returns ``{task: {lang: {"train": [...], "test": [...]}}}`` and, under the key
     ``"world"``, the knowledge suite's fact statements per language (text for the organism's training mix).
     """
     out: dict = {t: {} for t in TASKS}
     world = World(n_countries, langs, seed)
+    def factor(task: str, lang: str) -> float:
+        f = (task_scale or {}).get(task, 1.0)
+        return f.get(lang, f.get("default", 1.0)) if isinstance(f, dict) else f
+
+    pool = None
+    if understanding_pool:  # disjoint pools of company and dog names, spelled alike in every Latin-script language
+        names = _invented(random.Random(f"{seed}-understanding-pool"), 2 * understanding_pool, set(world.used), (2, 3))
+        pool = {"works": names[:understanding_pool], "pet": names[understanding_pool:]}
     for lang in langs:
-        ntr = n_train.get(lang, n_train.get("default", 0))
+        n_lang = n_train.get(lang, n_train.get("default", 0))
         for task in ("reasoning", "understanding", "generation"):
+            ntr = round(n_lang * factor(task, lang))
             rng = random.Random(f"{seed}-{task}-{lang}")
             if task == "reasoning":
                 gen, key = (lambda r: reasoning_item(r, lang)), (lambda it: it["question"])
             elif task == "understanding":
-                gen = lambda r: understanding_item(r, lang)  # noqa: E731
+                lang_pool = pool
+                gen = lambda r: understanding_item(r, lang, lang_pool)  # noqa: E731
                 key = lambda it: (it["context"], it["question"])  # noqa: E731
             else:
-                gen, key = (lambda r: generation_item(r, lang)), (lambda it: it["text"])
+                gen = lambda r: generation_item(r, lang, summary_detail_share)  # noqa: E731
+                key = lambda it: it["text"]  # noqa: E731
             test, seen = _unique(gen, n_test, key, rng)
             train, _ = _unique(gen, ntr, key, rng, exclude=seen)
             out[task][lang] = {"train": train, "test": test}
         # knowledge: training questions about every fact stated in the language (several option draws
         # each); test questions about the facts asked in it, with option lists never seen in training
         rng = random.Random(f"{seed}-knowledge-{lang}")
+        ntr = round(n_lang * factor("knowledge", lang))
+        draws = knowledge_train_draws if isinstance(knowledge_train_draws, int) else \
+            knowledge_train_draws.get(lang, knowledge_train_draws.get("default", 4))
         items = {"train": [], "test": []}
         seen_opts = set()
         for i, rel in itertools.product(range(n_countries), ("capital", "currency")):
             if world.stated_in(i, lang) and ntr > 0:
-                for _ in range(knowledge_train_draws):
+                for _ in range(draws):
                     q = world.question(rng, i, lang, rel)
                     seen_opts.add((q["question"]["stem"], tuple(q["question"]["choices"]["text"])))
                     items["train"].append(q)
