@@ -38,15 +38,13 @@ def run_variant(name: str, cfg: dict, device: str, tasks: list[str], n_eval: int
 
     from mwork.evaluate import evaluate
     from mwork.organism import train_organism, train_tokenizer, training_texts
-    from mwork.tasks.suites import generate_suites
+    from mwork.tasks.suites import suites_from_spec
 
     torch.set_num_threads(1 if device != "cpu" else cfg["organism"].get("threads", 2))
     t0 = time.time()
     sp, org = cfg["suites"], cfg["organism"]
     langs = cfg["languages"]
-    suites = generate_suites(langs, sp.get("seed", 0), sp["n_train"], sp["n_test"], sp["n_countries"],
-                             sp.get("knowledge_train_draws", 4), sp.get("task_scale"), sp.get("understanding_pool"),
-                             sp.get("summary_detail_share", 0.0))
+    suites = suites_from_spec(langs, sp)
     corpus_dir = ROOT / "results" / "corpus" / org["corpus"]
     corpus = {}
     for lang in langs:

@@ -155,3 +155,12 @@ def test_training_mix_world_repeats_per_language_and_cot_targets():
     assert world == {"en": len(s["world"]["en"]), "ru": 3 * len(s["world"]["ru"])}
     reasoning = [t for l, k, t in texts if k == "reasoning" and l == "en"]
     assert reasoning and all(re.search(r"\d = \d+\. .*The answer is \d+\.$", t) for t in reasoning)
+
+
+def test_suites_from_spec_is_generate_suites_with_the_config_section():
+    from mwork.tasks.suites import suites_from_spec
+
+    spec = {"n_train": {"default": 4}, "n_test": 3, "n_countries": 12, "understanding_pool": 6,
+            "knowledge_train_draws": {"default": 1, "de": 2}, "summary_detail_share": 0.5}
+    assert suites_from_spec(["en", "de"], spec) == generate_suites(
+        ["en", "de"], 0, {"default": 4}, 3, 12, {"default": 1, "de": 2}, None, 6, 0.5)

@@ -1,13 +1,11 @@
 """rule suites: generate the offline task suites in every language (train and test splits)."""
 from mwork.io import write_json, write_jsonl
-from mwork.tasks.suites import generate_suites
+from mwork.tasks.suites import suites_from_spec
 from mwork.workflow import rule_script
 
 with rule_script(snakemake) as log:  # noqa: F821
     spec = snakemake.params.spec  # noqa: F821
-    suites = generate_suites(snakemake.params.languages, spec["seed"], spec["n_train"], spec["n_test"],  # noqa: F821
-                             spec["n_countries"], spec.get("knowledge_train_draws", 4), spec.get("task_scale"),
-                             spec.get("understanding_pool"), spec.get("summary_detail_share", 0.0))
+    suites = suites_from_spec(snakemake.params.languages, spec)  # noqa: F821
     for task in snakemake.params.tasks:  # noqa: F821
         for lang, splits in suites[task].items():
             for split, recs in splits.items():

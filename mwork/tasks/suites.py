@@ -209,17 +209,19 @@ def generate_suites(langs: list[str], seed: int, n_train: dict, n_test: int, n_c
 
     ``n_train``: training items per language ({"en": ..., "default": ...}); ``n_test``: test items per
     language and task (the knowledge suite's size follows from ``n_countries``: one test question per
-    fact asked in the language); ``knowledge_train_draws``: training questions per fact and language
-    (a number, or per language with ``default``)
-    (different distractors and order); ``task_scale``: a factor on ``n_train`` per task (default 1), a
-    number or per language (``{"en": 1, "default": 2}``); ``summary_detail_share``: the share of
-    generation references that also report the prize;
+    fact asked in the language); ``knowledge_train_draws``: training questions per fact and language,
+    each with other distractors and order (a number, or per language with ``default``); ``task_scale``:
+    a factor on ``n_train`` per task (default 1), a number or per language (``{"en": 1, "default": 2}``);
     ``understanding_pool``: draw the understanding suite's company names and dog names each from a
-    fixed pool of this many invented names (None: fresh names per item). Returns ``{task: {lang: {"train": [...], "test": [...]}}}`` and, under the key
-    ``"world"``, the knowledge suite's fact statements per language (text for the organism's training mix).
+    fixed pool of this many invented names (None: fresh names per item); ``summary_detail_share``: the
+    share of generation references that also report the prize.
+
+    Returns ``{task: {lang: {"train": [...], "test": [...]}}}`` and, under the key ``"world"``, the
+    knowledge suite's fact statements per language (text for the organism's training mix).
     """
     out: dict = {t: {} for t in TASKS}
     world = World(n_countries, langs, seed)
+
     def factor(task: str, lang: str) -> float:
         f = (task_scale or {}).get(task, 1.0)
         return f.get(lang, f.get("default", 1.0)) if isinstance(f, dict) else f
@@ -236,8 +238,7 @@ def generate_suites(langs: list[str], seed: int, n_train: dict, n_test: int, n_c
             if task == "reasoning":
                 gen, key = (lambda r: reasoning_item(r, lang)), (lambda it: it["question"])
             elif task == "understanding":
-                lang_pool = pool
-                gen = lambda r: understanding_item(r, lang, lang_pool)  # noqa: E731
+                gen = lambda r: understanding_item(r, lang, pool)  # noqa: E731
                 key = lambda it: (it["context"], it["question"])  # noqa: E731
             else:
                 gen = lambda r: generation_item(r, lang, summary_detail_share)  # noqa: E731
@@ -278,6 +279,13 @@ def generate_suites(langs: list[str], seed: int, n_train: dict, n_test: int, n_c
                     out[task][lang][split][j] = {"id": rec.pop("id"), "lang": rec.pop("lang"), **rec}
     out["world"] = {lang: world.statements(lang) for lang in langs}
     return out
+
+
+def suites_from_spec(langs: list[str], spec: dict) -> dict:
+    """``generate_suites`` with the config's ``suites`` section (defaults as in the schema)."""
+    return generate_suites(langs, spec.get("seed", 0), spec["n_train"], spec["n_test"], spec["n_countries"],
+                           spec.get("knowledge_train_draws", 4), spec.get("task_scale"),
+                           spec.get("understanding_pool"), spec.get("summary_detail_share", 0.0))
 
 
 def load_suites(root: str, tasks, langs) -> dict:
