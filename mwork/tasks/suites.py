@@ -211,7 +211,8 @@ def generate_suites(langs: list[str], seed: int, n_train: dict, n_test: int, n_c
     language and task (the knowledge suite's size follows from ``n_countries``: one test question per
     fact asked in the language); ``knowledge_train_draws``: training questions per fact and language,
     each with other distractors and order (a number, or per language with ``default``); ``task_scale``:
-    a factor on ``n_train`` per task (default 1), a number or per language (``{"en": 1, "default": 2}``);
+    a factor on ``n_train`` for the reasoning, understanding and generation suites (default 1), a number
+    or per language (``{"en": 1, "default": 2}``; the knowledge suite's size follows from the draws);
     ``understanding_pool``: draw the understanding suite's company names and dog names each from a
     fixed pool of this many invented names (None: fresh names per item); ``summary_detail_share``: the
     share of generation references that also report the prize.
@@ -249,13 +250,12 @@ def generate_suites(langs: list[str], seed: int, n_train: dict, n_test: int, n_c
         # knowledge: training questions about every fact stated in the language (several option draws
         # each); test questions about the facts asked in it, with option lists never seen in training
         rng = random.Random(f"{seed}-knowledge-{lang}")
-        ntr = round(n_lang * factor("knowledge", lang))
         draws = knowledge_train_draws if isinstance(knowledge_train_draws, int) else \
             knowledge_train_draws.get(lang, knowledge_train_draws.get("default", 4))
         items = {"train": [], "test": []}
         seen_opts = set()
         for i, rel in itertools.product(range(n_countries), ("capital", "currency")):
-            if world.stated_in(i, lang) and ntr > 0:
+            if world.stated_in(i, lang) and n_lang > 0:
                 for _ in range(draws):
                     q = world.question(rng, i, lang, rel)
                     seen_opts.add((q["question"]["stem"], tuple(q["question"]["choices"]["text"])))
