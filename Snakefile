@@ -14,6 +14,7 @@ include: "rules/organism.smk"
 include: "rules/plnd.smk"
 include: "rules/eval.smk"
 include: "rules/deactivate.smk"
+include: "rules/lens.smk"
 
 
 # Everything that is implemented today. `make run` builds it.

@@ -1,14 +1,16 @@
 """Calibrate the model organism: train variants at equal steps and score each on the suites' test sets.
 
 A variant is a partial config merged over the base config (e.g. ``{"organism": {"train": {"lr": 0.004}},
-"suites": {"understanding_pool": 24}}``); what matters for learning is the number of steps, not the
+"suites": {"understanding_pool": 24}}``; a dict merges key by key, so give ``null`` to drop a key (its default applies),
+e.g. ``{"suites": {"task_scale": null}}``); what matters for learning is the number of steps, not the
 device, so on a GPU a dozen variants run side by side in minutes (``--parallel``) and the winner is then
 checked on the CPU by the DAG itself. Needs the corpus (``snakemake results/corpus/catalogs/en.jsonl``).
 
     python benchmarks/calibrate.py --variants '{"base": {}, "lr4": {"organism": {"train": {"lr": 0.004}}}}' \\
         [--config config.yaml] [--device cuda] [--parallel] [--tasks understanding knowledge] [--n-eval 200]
 
-Prints one line per variant (score per task and language, %) and writes ``--out`` (JSON).
+Prints one line per variant (score per task and language, %) and writes ``--out`` (JSON, with the
+understanding accuracy per relation and number of people under ``detail``).
 """
 
 from __future__ import annotations
@@ -29,7 +31,10 @@ sys.path.insert(0, str(ROOT))
 def merge(base: dict, over: dict) -> dict:
     out = copy.deepcopy(base)
     for k, v in over.items():
-        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
+        if v is None:  # null drops the key: the schema's default applies
+            out.pop(k, None)
+        else:
+            out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
     return out
 
 
@@ -59,15 +64,22 @@ def run_variant(name: str, cfg: dict, device: str, tasks: list[str], n_eval: int
     model, _ = train_organism(texts, tok, org["arch"], org["train"], cfg["seed"], log=lambda *a: None,
                               progress=False, device=device)
     t2 = time.time()
-    scores = {}
+    scores, detail = {}, {}
     for task in tasks:
         gen = cfg["eval"]["generation"][task]
         for lang in cfg["eval_languages"]:
-            summary, _ = evaluate(model, tok, task, lang, suites[task][lang]["test"][:n_eval], gen["max_new_tokens"],
-                                  gen.get("stop", ()), batch_size=cfg["eval"].get("batch_size", 32), progress=False)
+            recs = suites[task][lang]["test"][:n_eval]
+            summary, rows = evaluate(model, tok, task, lang, recs, gen["max_new_tokens"],
+                                     gen.get("stop", ()), batch_size=cfg["eval"].get("batch_size", 32), progress=False)
             scores[f"{task}/{lang}"] = round(summary["score"], 1)
+            if task == "understanding":  # accuracy per relation and number of people: what is read, what is not
+                for key in ("relation", "n_people"):
+                    for val in sorted({rec[key] for rec in recs}):
+                        hits = [row["correct"] for rec, row in zip(recs, rows) if rec[key] == val]
+                        detail[f"{task}/{lang}/{key}={val}"] = round(100.0 * sum(hits) / len(hits), 1)
     return {"variant": name, "prep_s": round(t1 - t0, 1), "train_s": round(t2 - t1, 1),
-            "eval_s": round(time.time() - t2, 1), "steps": org["train"]["steps"], "scores": scores}
+            "eval_s": round(time.time() - t2, 1), "steps": org["train"]["steps"], "scores": scores,
+            "detail": detail}
 
 
 def line(r: dict, tasks, langs) -> str:

@@ -56,6 +56,8 @@ def check_config(config: dict) -> None:
                     get_language(lang, f"{where}.n_docs")
     for i, name in enumerate(config["run_models"]):
         _require_key(config["models"], name, f"config.run_models[{i}]", "config.models")
+    for i, name in enumerate(config.get("lens", {}).get("models") or []):
+        _require_key(config["models"], name, f"config.lens.models[{i}]", "config.models")
     for name, spec in config["models"].items():
         where = f"config.models.{name}"
         src = spec["source"]

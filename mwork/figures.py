@@ -53,3 +53,65 @@ def activated_figure(df, out_paths: list[str], title: str):
         with atomic_path(path) as tmp:
             fig.savefig(tmp, dpi=130)
     plt.close(fig)
+
+
+def language_ratio_figure(ratios, out_paths: list[str]):
+    """Figure 1: share of English and non-English words among each layer's lens-decoded tokens, given
+    non-English queries (mean over the query languages; thin lines: each language), one panel per model."""
+    from .io import atomic_path
+
+    models = list(dict.fromkeys(ratios["model"]))
+    fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.2), squeeze=False)
+    for ax, model in zip(axes[0], models):
+        sub = ratios[(ratios["model"] == model) & (ratios["language"] != "en")]
+        for col, color, name in (("english", "tab:blue", "English"), ("non_english", "tab:orange", "Non-English")):
+            for _, g in sub.groupby("language", sort=False):
+                ax.plot(g["layer"], g[col], color=color, alpha=0.25, lw=0.8)
+            mean = sub.groupby("layer")[col].mean()
+            ax.plot(mean.index, mean.values, color=color, marker="o", ms=3, label=name)
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_title(f"{model}: non-English queries", fontsize=9)
+        ax.set_xlabel("layer")
+        ax.set_ylabel("ratio among decoded words")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    for path in out_paths:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=130)
+    plt.close(fig)
+
+
+def languages_per_layer_figure(counts, out_paths: list[str], top: int = 4):
+    """Figure 7: for each model (rows) and query language (columns), the share of each detected language
+    among the decoded words per layer: the ``top`` most frequent languages of the model given non-English
+    queries, the rest as other."""
+    from .io import atomic_path
+
+    words = counts[counts["detected"] != "non-word"]  # mwork.lens.NON_WORD (not imported: lens needs torch)
+    models = list(dict.fromkeys(counts["model"]))
+    langs = list(dict.fromkeys(counts["language"]))
+    fig, axes = plt.subplots(len(models), len(langs), figsize=(2.6 * len(langs), 2.4 * len(models)),
+                             squeeze=False, sharey=True)
+    for r, model in enumerate(models):
+        wm = words[words["model"] == model]
+        non_en = wm[wm["language"] != "en"]  # the most frequent languages given non-English queries
+        shown = list((non_en if len(non_en) else wm).groupby("detected")["tokens"].sum()
+                     .sort_values(ascending=False).index[:top])
+        for c, lang in enumerate(langs):
+            ax = axes[r][c]
+            g = wm[wm["language"] == lang]
+            total = g.groupby("layer")["tokens"].sum()
+            for det in shown + ["other"]:
+                part = g[~g["detected"].isin(shown)] if det == "other" else g[g["detected"] == det]
+                share = (part.groupby("layer")["tokens"].sum().reindex(total.index, fill_value=0) / total)
+                ax.plot(share.index, share.values, marker="o", ms=2, label=det)
+            ax.set_ylim(-0.02, 1.02)
+            ax.set_title(f"{model}: {lang} queries", fontsize=8)
+            ax.set_xlabel("layer", fontsize=7)
+        axes[r][0].set_ylabel("ratio among decoded words", fontsize=7)
+        axes[r][-1].legend(fontsize=6)
+    fig.tight_layout()
+    for path in out_paths:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=130)
+    plt.close(fig)

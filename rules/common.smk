@@ -160,8 +160,8 @@ def implemented_targets():
     out = ["results/table7.csv"]
     if uses_organism(config):
         out += ["results/organism/perplexity.csv", "results/organism/training_curve.png"]
-    out += ["results/figure5.png", "results/figure3.png", "results/table11.csv", "results/table1.csv",
-            "results/table3.csv"]
+    out += ["results/figure5.png", "results/figure3.png", "results/figure1.png", "results/table11.csv",
+            "results/table1.csv", "results/table3.csv"]
     out += expand("results/{model}/neurons/summary.csv", model=MODELS)
     return out
 

@@ -43,6 +43,8 @@ def test_schema_fills_defaults(tmp_path, default_cfg):
         (lambda c: c.update(eval_languages=["de", "fr"]), r"must contain 'en'"),
         (lambda c: c.update(corpus="oscar"), r"config\.corpus: 'oscar' is not an entry of config\.corpora"),
         (lambda c: c.update(run_models=["vicuna"]), r"config\.run_models\[0\]: 'vicuna' is not an entry of config\.models"),
+        (lambda c: c["lens"].update(models=["organism", "llama3"]), r"config\.lens\.models\[1\]: 'llama3' is not an entry of config\.models"),
+        (lambda c: c["suites"].update(understanding_relations=["lives", "dog"]), r"config\.suites\.understanding_relations\.1: 'dog' is not one of"),
         (lambda c: c["organism"]["arch"].update(num_kv_heads=3), r"num_kv_heads: must divide num_heads"),
         (lambda c: c["organism"]["train"].update(steps="many"), r"config\.organism\.train\.steps: 'many' is not of type 'integer'"),
         (lambda c: c["corpora"]["catalogs"].update(source="ftp"), r"config\.corpora\.catalogs\.source"),

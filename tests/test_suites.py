@@ -2,6 +2,8 @@ import re
 
 import pytest
 
+from mwork.errors import MworkError
+from mwork.tasks.lexicon import LEX
 from mwork.tasks.prompts import PHRASES, format_prompt, format_target
 from mwork.tasks.suites import TASKS, generate_suites
 
@@ -115,7 +117,8 @@ def test_task_scale_per_task_and_language():
 
 
 def test_understanding_pool_names_are_shared_across_items_and_scripts():
-    s = generate_suites(["en", "de", "ru"], 0, {"default": 200}, 30, 12, understanding_pool=8)
+    s = generate_suites(["en", "de", "ru"], 0, {"default": 200}, 30, 12, understanding_pool=8,
+                        understanding_relations=["lives", "works", "pet"])
     by_rel = {rel: {r["answers"]["text"][0] for r in s["understanding"]["en"]["train"] if r["relation"] == rel}
               for rel in ("works", "pet")}
     assert all(len(a) == 8 for a in by_rel.values())  # each from its pool of 8, not fresh per item
@@ -128,6 +131,32 @@ def test_understanding_pool_names_are_shared_across_items_and_scripts():
     assert not answers & world_words
     ru = {r["answers"]["text"][0] for r in s["understanding"]["ru"]["train"] if r["relation"] != "lives"}
     assert ru and all(re.fullmatch(r"[А-Яа-яЁё]+", a) for a in ru)
+
+
+@pytest.mark.parametrize("lang", ["en", "de", "fr", "zh", "es", "ru", "vi", "th", "ar", "sw"])
+def test_understanding_relations_born_and_friend_in_every_language(lang):
+    s = generate_suites([lang], 0, {"default": 120}, 30, 12, understanding_relations=["lives", "born", "friend"])
+    recs = s["understanding"][lang]["train"] + s["understanding"][lang]["test"]
+    assert {r["relation"] for r in recs} == {"lives", "born", "friend"}
+    names = set(LEX[lang]["names"])
+    for r in recs:
+        answer, start = r["answers"]["text"][0], r["answers"]["answer_start"][0]
+        assert r["context"][start:start + len(answer)] == answer and r["answer_sentence"] in r["context"]
+        assert any(n in r["question"] for n in names)  # every question asks about a person
+        if r["relation"] == "born":
+            assert re.fullmatch(r"(19[4-9]\d|200\d)", answer)
+        elif r["relation"] == "friend":
+            asked = [n for n in names if n in r["question"]]
+            assert answer in names and answer not in asked  # a friend is never the person asked about
+        else:
+            assert answer in LEX[lang]["cities"]
+    two = [r for r in recs if r["n_people"] == 2]
+    assert two and all(len({n for n in names if n in r["context"]}) >= 4 for r in two)  # two people, two friends
+
+
+def test_understanding_relations_unknown_is_a_clear_error():
+    with pytest.raises(MworkError, match="understanding_relations.*dog.*choose from lives"):
+        generate_suites(["en"], 0, {"default": 2}, 2, 12, understanding_relations=["lives", "dog"])
 
 
 def test_some_generation_references_also_report_the_prize():

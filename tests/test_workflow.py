@@ -97,6 +97,22 @@ def test_tiny_dag_builds_neuron_sets_and_figures(tiny_run, root):
     assert main(["neurons", "show", str(res / "organism" / "neurons" / "catalogs" / "de.safetensors")]) == 0
 
 
+def test_tiny_dag_builds_figures_1_and_7(tiny_run):
+    work, _ = tiny_run
+    res = work / "results"
+    counts = pd.read_csv(res / "lens" / "organism.csv")
+    assert set(counts["language"]) == {"en", "de", "zh"} and set(counts["layer"]) == {1, 2, 3}
+    # every query token is decoded once per layer: the same total in every layer of a language
+    per_layer = counts.groupby(["language", "layer"])["tokens"].sum().unstack()
+    assert (per_layer.nunique(axis=1) == 1).all() and (per_layer[1] > 0).all()
+    ratios = pd.read_csv(res / "figure1.csv")
+    assert {"model", "language", "layer", "english", "non_english", "words", "non_words"} <= set(ratios.columns)
+    words = ratios[ratios["words"] > 0]
+    assert ((words["english"] + words["non_english"]).round(9) == 1).all()
+    for fig in ("figure1.png", "figure1.pdf", "figure7.png", "figure7.pdf"):
+        assert (res / fig).stat().st_size > 500, fig
+
+
 def test_organism_loads_like_a_hub_model(tiny_run):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -46,6 +46,8 @@ LEX: dict[str, dict] = {
         "pet": "{name} has a dog named {pet}.",
         "q_lives": "In which city does {name} live?", "q_works": "At which company does {name} work?",
         "q_pet": "What is the name of {name}'s dog?",
+        "born": "{name} was born in {year}.", "q_born": "In which year was {name} born?",
+        "friend": "{name}'s best friend is {friend}.", "q_friend": "Who is {name}'s best friend?",
         "capital": "The capital of {country} is {city}.", "currency": "The currency of {country} is the {cur}.",
         "q_capital": "What is the capital of {country}?", "q_currency": "What is the currency of {country}?",
         "events": {
@@ -67,6 +69,8 @@ LEX: dict[str, dict] = {
         "pet": "{name} hat einen Hund namens {pet}.",
         "q_lives": "In welcher Stadt wohnt {name}?", "q_works": "Bei welcher Firma arbeitet {name}?",
         "q_pet": "Wie heißt der Hund von {name}?",
+        "born": "{name} wurde {year} geboren.", "q_born": "In welchem Jahr wurde {name} geboren?",
+        "friend": "{name}s beste Freundin ist {friend}.", "q_friend": "Wer ist {name}s beste Freundin?",
         "capital": "Die Hauptstadt von {country} ist {city}.", "currency": "Die Währung von {country} ist der {cur}.",
         "q_capital": "Was ist die Hauptstadt von {country}?", "q_currency": "Was ist die Währung von {country}?",
         "events": {
@@ -88,6 +92,8 @@ LEX: dict[str, dict] = {
         "pet": "{name} a un chien qui s'appelle {pet}.",
         "q_lives": "Dans quelle ville habite {name} ?", "q_works": "Pour quelle entreprise travaille {name} ?",
         "q_pet": "Comment s'appelle le chien {de_name} ?",
+        "born": "{name} est née en {year}.", "q_born": "En quelle année est née {name} ?",
+        "friend": "La meilleure amie {de_name} est {friend}.", "q_friend": "Qui est la meilleure amie {de_name} ?",
         "capital": "La capitale {de_country} est {city}.", "currency": "La monnaie {de_country} est le {cur}.",
         "q_capital": "Quelle est la capitale {de_country} ?", "q_currency": "Quelle est la monnaie {de_country} ?",
         "events": {
@@ -109,6 +115,8 @@ LEX: dict[str, dict] = {
         "pet": "{name} tiene un perro llamado {pet}.",
         "q_lives": "¿En qué ciudad vive {name}?", "q_works": "¿En qué empresa trabaja {name}?",
         "q_pet": "¿Cómo se llama el perro de {name}?",
+        "born": "{name} nació en {year}.", "q_born": "¿En qué año nació {name}?",
+        "friend": "La mejor amiga de {name} es {friend}.", "q_friend": "¿Quién es la mejor amiga de {name}?",
         "capital": "La capital de {country} es {city}.", "currency": "La moneda de {country} es el {cur}.",
         "q_capital": "¿Cuál es la capital de {country}?", "q_currency": "¿Cuál es la moneda de {country}?",
         "events": {
@@ -130,6 +138,8 @@ LEX: dict[str, dict] = {
         "pet": "{name} держит собаку по кличке {pet}.",
         "q_lives": "В каком городе живёт {name}?", "q_works": "В какой компании работает {name}?",
         "q_pet": "Как зовут собаку, которую держит {name}?",
+        "born": "{name} родилась в {year} году.", "q_born": "В каком году родилась {name}?",
+        "friend": "{name} дружит с девушкой по имени {friend}.", "q_friend": "Как зовут подругу, с которой дружит {name}?",
         "capital": "Столица страны {country} — город {city}.", "currency": "Валюта страны {country} — {cur}.",
         "q_capital": "Какой город является столицей страны {country}?", "q_currency": "Какая валюта в стране {country}?",
         "events": {
@@ -151,6 +161,8 @@ LEX: dict[str, dict] = {
         "pet": "{name}养了一只叫{pet}的狗。",
         "q_lives": "{name}住在哪个城市？", "q_works": "{name}在哪家公司工作？",
         "q_pet": "{name}的狗叫什么名字？",
+        "born": "{name}出生于{year}年。", "q_born": "{name}出生于哪一年？",
+        "friend": "{name}最好的朋友是{friend}。", "q_friend": "{name}最好的朋友是谁？",
         "capital": "{country}的首都是{city}。", "currency": "{country}的货币是{cur}。",
         "q_capital": "{country}的首都是哪里？", "q_currency": "{country}的货币是什么？",
         "events": {
@@ -171,6 +183,8 @@ LEX: dict[str, dict] = {
         "pet": "{name} nuôi một con chó tên là {pet}.",
         "q_lives": "{name} sống ở thành phố nào?", "q_works": "{name} làm việc tại công ty nào?",
         "q_pet": "Con chó của {name} tên là gì?",
+        "born": "{name} sinh năm {year}.", "q_born": "{name} sinh năm nào?",
+        "friend": "Bạn thân nhất của {name} là {friend}.", "q_friend": "Bạn thân nhất của {name} là ai?",
         "capital": "Thủ đô của {country} là {city}.", "currency": "Đơn vị tiền tệ của {country} là {cur}.",
         "q_capital": "Thủ đô của {country} là gì?", "q_currency": "Đơn vị tiền tệ của {country} là gì?",
         "events": {
@@ -192,6 +206,8 @@ LEX: dict[str, dict] = {
         "pet": "{name}เลี้ยงสุนัขชื่อ{pet}",
         "q_lives": "{name}อาศัยอยู่ที่เมืองอะไร", "q_works": "{name}ทำงานที่บริษัทอะไร",
         "q_pet": "สุนัขของ{name}ชื่ออะไร",
+        "born": "{name}เกิดในปี {year}", "q_born": "{name}เกิดปีอะไร",
+        "friend": "เพื่อนสนิทของ{name}คือ{friend}", "q_friend": "เพื่อนสนิทของ{name}คือใคร",
         "capital": "เมืองหลวงของประเทศ{country}คือ{city}", "currency": "สกุลเงินของประเทศ{country}คือ{cur}",
         "q_capital": "เมืองหลวงของประเทศ{country}คืออะไร", "q_currency": "สกุลเงินของประเทศ{country}คืออะไร",
         "events": {
@@ -211,6 +227,8 @@ LEX: dict[str, dict] = {
         "pet": "لدى {name} كلب اسمه {pet}.",
         "q_lives": "في أي مدينة تسكن {name}؟", "q_works": "في أي شركة تعمل {name}؟",
         "q_pet": "ما اسم كلب {name}؟",
+        "born": "وُلدت {name} عام {year}.", "q_born": "في أي عام وُلدت {name}؟",
+        "friend": "صديقة {name} المقرّبة هي {friend}.", "q_friend": "من هي صديقة {name} المقرّبة؟",
         "capital": "عاصمة دولة {country} هي مدينة {city}.", "currency": "عملة دولة {country} هي {cur}.",
         "q_capital": "ما هي عاصمة دولة {country}؟", "q_currency": "ما هي عملة دولة {country}؟",
         "events": {
@@ -232,6 +250,8 @@ LEX: dict[str, dict] = {
         "pet": "{name} ana mbwa anayeitwa {pet}.",
         "q_lives": "{name} anaishi mji gani?", "q_works": "{name} anafanya kazi katika kampuni gani?",
         "q_pet": "Mbwa wa {name} anaitwa nani?",
+        "born": "{name} alizaliwa mwaka {year}.", "q_born": "{name} alizaliwa mwaka gani?",
+        "friend": "Rafiki wa karibu wa {name} ni {friend}.", "q_friend": "Rafiki wa karibu wa {name} ni nani?",
         "capital": "Mji mkuu wa {country} ni {city}.", "currency": "Sarafu ya {country} ni {cur}.",
         "q_capital": "Mji mkuu wa {country} ni upi?", "q_currency": "Sarafu ya {country} ni ipi?",
         "events": {

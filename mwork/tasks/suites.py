@@ -6,8 +6,9 @@ so one evaluator serves both:
 
 * ``reasoning`` (MGSM: ``question``, ``answer_number``) — money word problems with one or two steps;
 * ``understanding`` (XQuAD: ``context``, ``question``, ``answers{text, answer_start}``) — one or two
-  people, each with a city, an employer and a dog; the answer is a span of the context. With several
-  people the question must be bound to the right name, which is what makes it hard. The organism is
+  people, each with a city, a year of birth and a best friend (or an invented employer and dog: see
+  ``understanding_relations``); the answer is a span of the context. With several people the question
+  must be bound to the right name, which is what makes it hard. The organism is
   trained to answer with the context's sentence that states it (``answer_sentence``), which the
   paper's XQuAD accuracy (gold answer contained in the prediction) scores as correct;
 * ``knowledge`` (X-CSQA: ``question{stem, choices{label, text}}``, ``answerKey``) — four-way multiple
@@ -29,6 +30,7 @@ from __future__ import annotations
 import itertools
 import random
 
+from ..errors import MworkError
 from .lexicon import LEX, SYLLABLES, fr_de, joiner, spell
 from .prompts import PHRASES
 
@@ -86,24 +88,45 @@ def reasoning_item(rng: random.Random, lang: str) -> dict:
             "equation_solution": "; ".join(steps), "steps": len(steps)}
 
 
-def understanding_item(rng: random.Random, lang: str, pool: dict | None = None) -> dict:
-    # mostly one person (copy the span of the asked relation); two people need binding the name.
-    # Companies and dogs get invented names: fresh per item (``pool`` None), or drawn per item from a
-    # fixed pool per relation (``pool``: {"works": [...], "pet": [...]}) — familiar names of a known
-    # kind, as cities are, that a model must still read from the context (the pool is larger than a
-    # guess can cover).
+UNDERSTANDING_RELATIONS = ("lives", "works", "pet", "born", "friend")
+
+
+def understanding_item(rng: random.Random, lang: str, pool: dict | None = None,
+                       relations=("lives", "born", "friend")) -> dict:
+    """One XQuAD-like item: one or two people, one sentence per person and relation, one question.
+
+    Mostly one person (copy the span of the asked relation); two people need binding the name.
+    ``relations`` (of ``UNDERSTANDING_RELATIONS``): ``lives`` a city, ``born`` a year, ``friend`` another
+    person's name, ``works``/``pet`` an invented company/dog name: fresh per item (``pool`` None) or
+    drawn per item from a fixed pool per relation (``pool``: {"works": [...], "pet": [...]}) — familiar
+    names of a known kind, as cities are, that a model must still read from the context (the pool is
+    larger than a guess can cover).
+    """
     n_people = rng.choice([1, 1, 2])
-    names = rng.sample(LEX[lang]["names"], n_people)
-    if pool:  # one name per person from each relation's pool: [company, dog, company, dog, ...]
-        companies, dogs = rng.sample(pool["works"], n_people), rng.sample(pool["pet"], n_people)
-        invented = [x for pair in zip(companies, dogs) for x in pair]
-    else:
-        invented = _invented(rng, 2 * n_people, set(), (2, 3))
+    # the people asked about, then their friends: distinct names, so the answer is never the subject
+    people = rng.sample(LEX[lang]["names"], 2 * n_people)
+    names, friends = people[:n_people], people[n_people:]
+    invented = None
+    if "works" in relations or "pet" in relations:
+        if pool:  # one name per person from each relation's pool: [company, dog, company, dog, ...]
+            companies, dogs = rng.sample(pool["works"], n_people), rng.sample(pool["pet"], n_people)
+            invented = [x for pair in zip(companies, dogs) for x in pair]
+        else:
+            invented = _invented(rng, 2 * n_people, set(), (2, 3))
     facts = []
     for j, name in enumerate(names):
-        facts.append((name, "lives", {"city": rng.choice(LEX[lang]["cities"])}))
-        facts.append((name, "works", {"company": spell(invented[2 * j], lang)}))
-        facts.append((name, "pet", {"pet": spell(invented[2 * j + 1], lang)}))
+        for rel in relations:
+            if rel == "lives":
+                obj = {"city": rng.choice(LEX[lang]["cities"])}
+            elif rel == "works":
+                obj = {"company": spell(invented[2 * j], lang)}
+            elif rel == "pet":
+                obj = {"pet": spell(invented[2 * j + 1], lang)}
+            elif rel == "born":
+                obj = {"year": str(rng.randint(1940, 2009))}
+            else:
+                obj = {"friend": friends[j]}
+            facts.append((name, rel, obj))
     rng.shuffle(facts)
     target_name, relation, obj = rng.choice(facts)
     context = joiner(lang).join(_fmt(lang, rel, name=nm, **o) for nm, rel, o in facts)
@@ -204,7 +227,8 @@ def _unique(gen, n: int, key, rng, exclude=frozenset(), max_tries: int = 50):
 
 def generate_suites(langs: list[str], seed: int, n_train: dict, n_test: int, n_countries: int,
                     knowledge_train_draws: int | dict = 4, task_scale: dict | None = None,
-                    understanding_pool: int | None = None, summary_detail_share: float = 0.0) -> dict:
+                    understanding_pool: int | None = None, summary_detail_share: float = 0.0,
+                    understanding_relations=("lives", "born", "friend")) -> dict:
     """Generate every suite in every language.
 
     ``n_train``: training items per language ({"en": ..., "default": ...}); ``n_test``: test items per
@@ -215,7 +239,9 @@ def generate_suites(langs: list[str], seed: int, n_train: dict, n_test: int, n_c
     or per language (``{"en": 1, "default": 2}``; the knowledge suite's size follows from the draws);
     ``understanding_pool``: draw the understanding suite's company names and dog names each from a
     fixed pool of this many invented names (None: fresh names per item); ``summary_detail_share``: the
-    share of generation references that also report the prize.
+    share of generation references that also report the prize; ``understanding_relations``: what the
+    understanding suite's contexts state about each person and its questions ask (of
+    ``UNDERSTANDING_RELATIONS``).
 
     Returns ``{task: {lang: {"train": [...], "test": [...]}}}`` and, under the key ``"world"``, the
     knowledge suite's fact statements per language (text for the organism's training mix).
@@ -227,6 +253,11 @@ def generate_suites(langs: list[str], seed: int, n_train: dict, n_test: int, n_c
         f = (task_scale or {}).get(task, 1.0)
         return f.get(lang, f.get("default", 1.0)) if isinstance(f, dict) else f
 
+    unknown = sorted(set(understanding_relations) - set(UNDERSTANDING_RELATIONS))
+    if unknown or not understanding_relations:
+        raise MworkError(f"suites.understanding_relations: {unknown or 'empty'}; choose from "
+                         f"{', '.join(UNDERSTANDING_RELATIONS)}")
+    understanding_relations = tuple(understanding_relations)
     pool = None
     if understanding_pool:  # disjoint pools of company and dog names, spelled alike in every Latin-script language
         names = _invented(random.Random(f"{seed}-understanding-pool"), 2 * understanding_pool, set(world.used), (2, 3))
@@ -239,7 +270,7 @@ def generate_suites(langs: list[str], seed: int, n_train: dict, n_test: int, n_c
             if task == "reasoning":
                 gen, key = (lambda r: reasoning_item(r, lang)), (lambda it: it["question"])
             elif task == "understanding":
-                gen = lambda r: understanding_item(r, lang, pool)  # noqa: E731
+                gen = lambda r: understanding_item(r, lang, pool, understanding_relations)  # noqa: E731
                 key = lambda it: (it["context"], it["question"])  # noqa: E731
             else:
                 gen = lambda r: generation_item(r, lang, summary_detail_share)  # noqa: E731
@@ -285,7 +316,8 @@ def suites_from_spec(langs: list[str], spec: dict) -> dict:
     """``generate_suites`` with the config's ``suites`` section (defaults as in the schema)."""
     return generate_suites(langs, spec.get("seed", 0), spec["n_train"], spec["n_test"], spec["n_countries"],
                            spec.get("knowledge_train_draws", 4), spec.get("task_scale"),
-                           spec.get("understanding_pool"), spec.get("summary_detail_share", 0.0))
+                           spec.get("understanding_pool"), spec.get("summary_detail_share", 0.0),
+                           spec.get("understanding_relations", ("lives", "born", "friend")))
 
 
 def load_suites(root: str, tasks, langs) -> dict:

@@ -1,0 +1,139 @@
+"""Figures 1 and 7: the language of each layer's hidden states, read with the logit lens and CLD3.
+
+For every query, every layer's output at every query token is decoded to its most likely token with
+the model's own final norm and output embedding (the logit lens: at the last layer this *is* the
+model's next-token prediction). Each decoded token is classified with CLD3 as in the paper's Appendix
+A: the detected language when CLD3 calls it reliable, otherwise a non-word. A token without a letter
+(digits, punctuation, partial UTF-8 bytes) is a non-word without asking CLD3 — it cannot be a word of
+any language. The result counts, per query language and layer, the decoded tokens of each detected
+language.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections import Counter
+
+import torch
+
+from .arch import get_adapter
+from .errors import MworkError
+
+NON_WORD = "non-word"
+
+
+FINAL_NORMS = ("model.norm", "gpt_neox.final_layer_norm", "transformer.ln_f")  # Llama family, GPT-NeoX, BLOOM
+
+
+def final_norm(model) -> torch.nn.Module:
+    """The norm between the last decoder layer and the output embedding."""
+    names = dict(model.named_modules())
+    for path in FINAL_NORMS:
+        if path in names:
+            return names[path]
+    raise MworkError(f"{type(model).__name__}: no final norm at {', '.join(FINAL_NORMS)}; add its path to "
+                     "mwork.lens.FINAL_NORMS")
+
+
+@torch.no_grad()
+def lens_top_tokens(model, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Top-1 token of every layer's output at every position: (n_layers, batch, length), via forward
+    hooks on the unmodified model (removed on exit). Layer i's output goes through the final norm and
+    the output embedding, exactly as the last layer's output does in the model's own forward."""
+    adapter = get_adapter(model)
+    norm, head = final_norm(model), model.get_output_embeddings()
+    layers = adapter.decoder_layers()
+    tops: list[torch.Tensor | None] = [None] * len(layers)
+
+    def hook(i):
+        def fn(module, args, out):
+            h = out[0] if isinstance(out, tuple) else out
+            tops[i] = head(norm(h)).argmax(-1)
+        return fn
+
+    handles = [layer.register_forward_hook(hook(i)) for i, layer in enumerate(layers)]
+    try:
+        model(**adapter.forward_kwargs(input_ids, attention_mask))
+    finally:
+        for h in handles:
+            h.remove()
+    return torch.stack(tops)
+
+
+class TokenLanguage:
+    """The language of one vocabulary token (cached per id): CLD3's answer if reliable, else a non-word."""
+
+    def __init__(self, tokenizer):
+        import gcld3  # the cld3-py distribution
+
+        self.tokenizer = tokenizer
+        self.special = set(getattr(tokenizer, "all_special_ids", None) or [])
+        self.detector = gcld3.NNetLanguageIdentifier(min_num_bytes=0, max_num_bytes=1000)
+        self.cache: dict[int, str] = {}
+
+    def classify(self, text: str) -> str:
+        text = text.strip()
+        if "\ufffd" in text or not any(unicodedata.category(c).startswith("L") for c in text):
+            return NON_WORD
+        r = self.detector.FindLanguage(text=text)
+        return r.language if r.is_reliable else NON_WORD
+
+    def __call__(self, token_id: int) -> str:
+        if token_id not in self.cache:
+            self.cache[token_id] = NON_WORD if token_id in self.special else \
+                self.classify(self.tokenizer.decode([token_id]))
+        return self.cache[token_id]
+
+
+def layer_languages(model, tokenizer, texts: list[str], batch_size: int = 8, max_length: int = 256):
+    """Per layer (1-based) and detected language, the number of query tokens whose lens-decoded token
+    is in that language: a DataFrame (layer, detected, tokens). Positions holding a special token (BOS)
+    are not query tokens and are not counted."""
+    import pandas as pd
+
+    classify = TokenLanguage(tokenizer)
+    counts: Counter = Counter()
+    enc = [ids[:max_length] for ids in tokenizer(texts, add_special_tokens=True)["input_ids"] if ids]
+    enc.sort(key=len)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    device = next(model.parameters()).device
+    for start in range(0, len(enc), batch_size):
+        batch = enc[start:start + batch_size]
+        length = max(len(x) for x in batch)
+        ids = torch.full((len(batch), length), pad, dtype=torch.long)
+        att = torch.zeros((len(batch), length), dtype=torch.long)
+        for j, x in enumerate(batch):  # left padding, positions from the mask (as in PLND)
+            ids[j, length - len(x):] = torch.tensor(x)
+            att[j, length - len(x):] = 1
+        tops = lens_top_tokens(model, ids.to(device), att.to(device)).cpu()
+        keep = att.bool() & ~torch.isin(ids, torch.tensor(sorted(classify.special), dtype=torch.long))
+        for layer in range(tops.shape[0]):
+            for tid, n in Counter(tops[layer][keep].tolist()).items():
+                counts[(layer + 1, classify(tid))] += n
+    return pd.DataFrame([{"layer": layer, "detected": lang, "tokens": n}
+                         for (layer, lang), n in sorted(counts.items())])
+
+
+def language_ratios(df, query_lang: str):
+    """Shares per layer among the decoded *words*: English, non-English, the query's language, and every
+    other language together, with the counts of words and non-words. Non-words are left out of the
+    shares (our reading: the paper's Figure 1 shows English and non-English tokens, whose shares sum to
+    one, and Appendix A sets non-words apart). A layer with no words gets NaN shares."""
+    import pandas as pd
+
+    from .languages import LANGUAGES
+
+    own_code = LANGUAGES[query_lang].cld3 if query_lang in LANGUAGES else query_lang
+    en_code = LANGUAGES["en"].cld3
+    rows = []
+    for layer, g in df.groupby("layer"):
+        is_word = g["detected"] != NON_WORD
+        total = int(g.loc[is_word, "tokens"].sum())
+        share = (lambda mask: float(g.loc[is_word & mask, "tokens"].sum() / total)) if total else (lambda mask: float("nan"))
+        en = share(g["detected"] == en_code)
+        own = share(g["detected"] == own_code)
+        rows.append({"layer": int(layer), "english": en, "non_english": 1.0 - en, "query_language": own,
+                     "other": 1.0 - en - (0.0 if own_code == en_code else own), "words": total,
+                     "non_words": int(g.loc[~is_word, "tokens"].sum())})
+    return pd.DataFrame(rows, columns=["layer", "english", "non_english", "query_language", "other", "words",
+                                       "non_words"])

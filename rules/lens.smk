@@ -1,0 +1,48 @@
+# Figures 1 and 7: the language of each layer's hidden states (logit lens + CLD3), given queries in each language.
+
+LENS_MODELS = config["lens"].get("models") or MODELS
+
+
+rule language_ratio:
+    output:
+        csv="results/lens/{model}.csv",
+    input:
+        model=lambda wc: model_inputs(wc.model),
+        queries=lambda wc: figure3_queries(wc.model),
+        code=lib("lens", "arch", "tasks/prompts", "models", "io"),
+    params:
+        model=lambda wc: model_params(wc.model),
+        languages=EVAL_LANGS,
+        queries=lambda wc: "suites" if model_spec(config, wc.model)["source"] == "organism" else "corpus",
+        per_task=config["lens"]["per_task"],
+        batch_size=config["lens"]["batch_size"],
+        max_length=config["lens"]["max_length"],
+    log:
+        "results/logs/language_ratio_{model}.log",
+    threads: 2
+    resources:
+        gpu=lambda wc: int(model_spec(config, wc.model).get("gpu", False)),
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../workflow_scripts/language_ratio.py"
+
+
+rule figure1:
+    input:
+        counts=expand("results/lens/{model}.csv", model=LENS_MODELS),
+        code=lib("lens", "figures"),
+    output:
+        csv="results/figure1.csv",
+        png=report("results/figure1.png", caption="../report/figure1.rst", category="Multilingual workflow"),
+        pdf="results/figure1.pdf",
+        png7=report("results/figure7.png", caption="../report/figure7.rst", category="Multilingual workflow"),
+        pdf7="results/figure7.pdf",
+    params:
+        top=config["lens"]["top_languages"],
+    log:
+        "results/logs/figure1.log",
+    conda:
+        "../envs/torch.yaml"  # mwork.lens imports torch
+    script:
+        "../workflow_scripts/figure1.py"

@@ -1,0 +1,67 @@
+"""Figures 1 and 7: the logit lens against a brute-force reference, CLD3 token classes, the ratios."""
+import pandas as pd
+import pytest
+import torch
+from tinymodels import ARCHS, make_model
+
+from mwork.arch import get_adapter
+from mwork.lens import NON_WORD, TokenLanguage, final_norm, language_ratios, lens_top_tokens
+
+
+def _batch(seed=0, b=3, length=7):
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(2, 64, (b, length), generator=g)
+    att = torch.ones(b, length, dtype=torch.long)
+    att[1, :3] = 0  # a left-padded row
+    return ids, att
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHS))
+def test_lens_equals_a_brute_force_decoding_of_every_layer(arch):
+    model = make_model(arch)
+    ids, att = _batch()
+    tops = lens_top_tokens(model, ids, att)
+    adapter = get_adapter(model)
+    norm, head = final_norm(model), model.get_output_embeddings()
+    with torch.no_grad():
+        out = model(**adapter.forward_kwargs(ids, att), output_hidden_states=True)
+        # the last layer's lens is the model's own next-token prediction
+        assert torch.equal(tops[-1], out.logits.argmax(-1))
+        # every other layer: its output (hidden_states[i + 1]) through the final norm and the output embedding
+        for i in range(adapter.n_layers - 1):
+            assert torch.equal(tops[i], head(norm(out.hidden_states[i + 1])).argmax(-1)), f"layer {i}"
+    assert tops.shape == (adapter.n_layers, *ids.shape)
+
+
+def test_lens_removes_its_hooks():
+    model = make_model("llama")
+    ids, att = _batch()
+    adapter = get_adapter(model)
+    with torch.no_grad():
+        before = model(**adapter.forward_kwargs(ids, att)).logits
+        lens_top_tokens(model, ids, att)
+        after = model(**adapter.forward_kwargs(ids, att)).logits
+    assert torch.equal(before, after)
+    assert all(not layer._forward_hooks for layer in adapter.decoder_layers())
+
+
+def test_token_languages_follow_cld3_and_letterless_tokens_are_non_words():
+    tl = TokenLanguage(tokenizer=None)
+    assert tl.classify(" the") == "en"
+    assert tl.classify("房子") == "zh"
+    assert tl.classify("maison") == "fr"
+    for text in ("3", " 42", ".", "", "\ufffd", "  "):
+        assert tl.classify(text) == NON_WORD
+
+
+def test_language_ratios_leave_non_words_out():
+    df = pd.DataFrame([
+        {"layer": 1, "detected": "de", "tokens": 6}, {"layer": 1, "detected": "en", "tokens": 2},
+        {"layer": 1, "detected": "fr", "tokens": 2}, {"layer": 1, "detected": NON_WORD, "tokens": 90},
+        {"layer": 2, "detected": "en", "tokens": 5}, {"layer": 2, "detected": NON_WORD, "tokens": 5},
+    ])
+    r = language_ratios(df, "de").set_index("layer")
+    assert r.loc[1, "english"] == pytest.approx(0.2) and r.loc[1, "non_english"] == pytest.approx(0.8)
+    assert r.loc[1, "query_language"] == pytest.approx(0.6) and r.loc[1, "other"] == pytest.approx(0.2)
+    assert r.loc[1, "words"] == 10 and r.loc[1, "non_words"] == 90
+    assert r.loc[2, "english"] == 1.0 and r.loc[2, "query_language"] == 0.0
