@@ -17,6 +17,7 @@ from collections import Counter
 import torch
 
 from .arch import get_adapter
+from .batching import left_padded, pad_id
 from .errors import MworkError
 
 NON_WORD = "non-word"
@@ -95,16 +96,10 @@ def layer_languages(model, tokenizer, texts: list[str], batch_size: int = 8, max
     counts: Counter = Counter()
     enc = [ids[:max_length] for ids in tokenizer(texts, add_special_tokens=True)["input_ids"] if ids]
     enc.sort(key=len)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    pad = pad_id(tokenizer)
     device = next(model.parameters()).device
     for start in range(0, len(enc), batch_size):
-        batch = enc[start:start + batch_size]
-        length = max(len(x) for x in batch)
-        ids = torch.full((len(batch), length), pad, dtype=torch.long)
-        att = torch.zeros((len(batch), length), dtype=torch.long)
-        for j, x in enumerate(batch):  # left padding, positions from the mask (as in PLND)
-            ids[j, length - len(x):] = torch.tensor(x)
-            att[j, length - len(x):] = 1
+        ids, att = left_padded(enc[start:start + batch_size], pad)  # positions from the mask, as in PLND
         tops = lens_top_tokens(model, ids.to(device), att.to(device)).cpu()
         keep = att.bool() & ~torch.isin(ids, torch.tensor(sorted(classify.special), dtype=torch.long))
         for layer in range(tops.shape[0]):

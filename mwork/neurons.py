@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from .batching import left_padded, pad_id
 from .errors import MworkError
 from .plnd import KINDS, neuron_importance
 
@@ -137,17 +138,12 @@ def detect(model, tokenizer, texts: list[str], selector: Selector, batch_size: i
     docs = [ids for t, ids in zip(texts, enc) if t.strip() and ids]
     truncated = sum(len(ids) > max_length for ids in docs)
     docs = sorted((ids[:max_length] for ids in docs), key=len)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    pad = pad_id(tokenizer)
     device = next(model.parameters()).device
     bar = tqdm(total=len(docs), desc="PLND", disable=not progress, mininterval=5)
     for start in range(0, len(docs), batch_size):
         batch = docs[start:start + batch_size]
-        l = max(len(x) for x in batch)
-        ids = torch.full((len(batch), l), pad, dtype=torch.long)
-        mask = torch.zeros((len(batch), l), dtype=torch.long)
-        for j, x in enumerate(batch):  # left padding
-            ids[j, l - len(x):] = torch.tensor(x)
-            mask[j, l - len(x):] = 1
+        ids, mask = left_padded(batch, pad)
         ids, mask = ids.to(device), mask.to(device)
         kinds = KINDS if score == "paper" else ("attn.q", "attn.k", "attn.v")
         imp = neuron_importance(model, ids, mask, kinds=kinds, chunk_elems=chunk_elems)
@@ -275,16 +271,11 @@ def activated_per_layer(model, tokenizer, texts: list[str], masks: dict[str, tor
     n = 0
     enc = [ids[:max_length] for ids in tokenizer(texts, add_special_tokens=True)["input_ids"] if ids]
     enc.sort(key=len)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    pad = pad_id(tokenizer)
     device = next(model.parameters()).device
     for start in range(0, len(enc), batch_size):
         batch = enc[start:start + batch_size]
-        l = max(len(x) for x in batch)
-        ids = torch.full((len(batch), l), pad, dtype=torch.long)
-        att = torch.zeros((len(batch), l), dtype=torch.long)
-        for j, x in enumerate(batch):
-            ids[j, l - len(x):] = torch.tensor(x)
-            att[j, l - len(x):] = 1
+        ids, att = left_padded(batch, pad)
         imp = neuron_importance(model, ids.to(device), att.to(device), chunk_elems=chunk_elems)
         n_q = next((v.shape[1] for k, v in imp.items() if k.endswith("attn.q")), None)
         for key, scores in imp.items():

@@ -9,7 +9,7 @@ rule language_ratio:
     input:
         model=lambda wc: model_inputs(wc.model),
         queries=lambda wc: figure3_queries(wc.model),
-        code=lib("lens", "arch", "tasks/prompts", "models", "io"),
+        code=lib("lens", "arch", "batching", "queries", "tasks/prompts", "models", "io"),
     params:
         model=lambda wc: model_params(wc.model),
         languages=EVAL_LANGS,

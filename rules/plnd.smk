@@ -8,7 +8,7 @@ rule plnd:
     input:
         model=lambda wc: model_inputs(wc.model),
         corpus="results/corpus/{corpus}/{lang}.jsonl",
-        code=lib("plnd", "arch", "neurons", "models", "corpus", "io"),
+        code=lib("plnd", "arch", "neurons", "batching", "models", "corpus", "io"),
     params:
         model=lambda wc: model_params(wc.model),
         split=config["plnd"]["split"],
@@ -78,7 +78,7 @@ rule figure3:
         model=lambda wc: model_inputs(wc.model),
         neurons=expand("results/{{model}}/neurons/{corpus}/{lang}.safetensors", corpus=CORPUS, lang=EVAL_LANGS),
         queries=lambda wc: figure3_queries(wc.model),
-        code=lib("neurons", "plnd", "arch", "figures", "tasks/prompts", "models", "io"),
+        code=lib("neurons", "plnd", "arch", "batching", "queries", "figures", "tasks/prompts", "models", "io"),
     params:
         model=lambda wc: model_params(wc.model),
         languages=EVAL_LANGS,

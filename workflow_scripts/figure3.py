@@ -2,10 +2,10 @@
 import pandas as pd
 
 from mwork.figures import activated_figure
-from mwork.io import read_jsonl, write_table
+from mwork.io import write_table
 from mwork.models import load_model_params
 from mwork.neurons import activated_per_layer, load_neurons
-from mwork.tasks.prompts import format_prompt
+from mwork.queries import figure_queries
 from mwork.workflow import rule_script
 
 with rule_script(snakemake) as log:  # noqa: F821
@@ -15,14 +15,7 @@ with rule_script(snakemake) as log:  # noqa: F821
     frames = []
     for lang, neuron_file in zip(p.languages, smk.input.neurons):
         masks, _ = load_neurons(neuron_file, model=model)
-        if p.queries == "suites":
-            texts = []
-            for path in [q for q in smk.input.queries if f"/{lang}.test.jsonl" in q]:
-                task = path.split("/")[-2]
-                texts += [format_prompt(task, rec, lang) for rec in read_jsonl(path)[: p.per_task]]
-        else:
-            texts = [d["text"] for d in read_jsonl(next(q for q in smk.input.queries if q.endswith(f"/{lang}.jsonl")))
-                     if d["split"] == "heldout"]
+        texts = figure_queries(list(smk.input.queries), lang, p.queries, p.per_task)
         df = activated_per_layer(model, tok, texts, masks, p.top_k, p.batch_size, p.max_length)
         df.insert(0, "language", lang)
         df.insert(0, "queries", f"{p.queries} ({len(texts)})")

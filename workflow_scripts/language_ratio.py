@@ -1,10 +1,10 @@
 """rule language_ratio: the language of each layer's hidden states (logit lens + CLD3) for queries in each language."""
 import pandas as pd
 
-from mwork.io import read_jsonl, write_table
+from mwork.io import write_table
 from mwork.lens import layer_languages
 from mwork.models import load_model_params
-from mwork.tasks.prompts import format_prompt
+from mwork.queries import figure_queries
 from mwork.workflow import rule_script
 
 with rule_script(snakemake) as log:  # noqa: F821
@@ -13,14 +13,7 @@ with rule_script(snakemake) as log:  # noqa: F821
     model, tok = load_model_params(p.model)
     frames = []
     for lang in p.languages:
-        if p.queries == "suites":
-            texts = []
-            for path in [q for q in smk.input.queries if f"/{lang}.test.jsonl" in q]:
-                task = path.split("/")[-2]
-                texts += [format_prompt(task, rec, lang) for rec in read_jsonl(path)[: p.per_task]]
-        else:
-            texts = [d["text"] for d in read_jsonl(next(q for q in smk.input.queries if q.endswith(f"/{lang}.jsonl")))
-                     if d["split"] == "heldout"][: p.per_task]
+        texts = figure_queries(list(smk.input.queries), lang, p.queries, p.per_task, corpus_limit=p.per_task)
         df = layer_languages(model, tok, texts, p.batch_size, p.max_length)
         df.insert(0, "language", lang)
         df.insert(0, "queries", f"{p.queries} ({len(texts)})")
