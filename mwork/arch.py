@@ -58,6 +58,10 @@ class Adapter:
         return LayerModules(attn=a, mlp=m, down=m.down_proj, out_proj=a.o_proj, q=a.q_proj, k=a.k_proj,
                             v=a.v_proj, qkv=None)
 
+    def final_norm(self) -> torch.nn.Module:
+        """The norm between the last decoder layer and the output embedding."""
+        return self.model.model.norm
+
     @property
     def n_layers(self) -> int:
         return len(self.decoder_layers())
@@ -130,6 +134,9 @@ class GPTNeoXAdapter(Adapter):
     def decoder_layers(self):
         return list(self.model.gpt_neox.layers)
 
+    def final_norm(self):
+        return self.model.gpt_neox.final_layer_norm
+
     def layer(self, i):
         block = self.decoder_layers()[i]
         a, m = block.attention, block.mlp
@@ -147,6 +154,9 @@ class BloomAdapter(Adapter):
 
     def decoder_layers(self):
         return list(self.model.transformer.h)
+
+    def final_norm(self):
+        return self.model.transformer.ln_f
 
     def layer(self, i):
         block = self.decoder_layers()[i]

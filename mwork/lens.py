@@ -18,22 +18,8 @@ import torch
 
 from .arch import get_adapter
 from .batching import left_padded, pad_id
-from .errors import MworkError
 
 NON_WORD = "non-word"
-
-
-FINAL_NORMS = ("model.norm", "gpt_neox.final_layer_norm", "transformer.ln_f")  # Llama family, GPT-NeoX, BLOOM
-
-
-def final_norm(model) -> torch.nn.Module:
-    """The norm between the last decoder layer and the output embedding."""
-    names = dict(model.named_modules())
-    for path in FINAL_NORMS:
-        if path in names:
-            return names[path]
-    raise MworkError(f"{type(model).__name__}: no final norm at {', '.join(FINAL_NORMS)}; add its path to "
-                     "mwork.lens.FINAL_NORMS")
 
 
 @torch.no_grad()
@@ -42,7 +28,7 @@ def lens_top_tokens(model, input_ids: torch.Tensor, attention_mask: torch.Tensor
     hooks on the unmodified model (removed on exit). Layer i's output goes through the final norm and
     the output embedding, exactly as the last layer's output does in the model's own forward."""
     adapter = get_adapter(model)
-    norm, head = final_norm(model), model.get_output_embeddings()
+    norm, head = adapter.final_norm(), model.get_output_embeddings()
     layers = adapter.decoder_layers()
     tops: list[torch.Tensor | None] = [None] * len(layers)
 

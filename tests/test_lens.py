@@ -2,18 +2,14 @@
 import pandas as pd
 import pytest
 import torch
-from tinymodels import ARCHS, make_model
+from tinymodels import ARCHS, make_model, random_batch
 
 from mwork.arch import get_adapter
-from mwork.lens import NON_WORD, TokenLanguage, final_norm, language_ratios, lens_top_tokens
+from mwork.lens import NON_WORD, TokenLanguage, language_ratios, lens_top_tokens
 
 
-def _batch(seed=0, b=3, length=7):
-    g = torch.Generator().manual_seed(seed)
-    ids = torch.randint(2, 64, (b, length), generator=g)
-    att = torch.ones(b, length, dtype=torch.long)
-    att[1, :3] = 0  # a left-padded row
-    return ids, att
+def _batch():
+    return random_batch(0, (7, 4, 7))  # one left-padded row
 
 
 @pytest.mark.parametrize("arch", sorted(ARCHS))
@@ -22,7 +18,7 @@ def test_lens_equals_a_brute_force_decoding_of_every_layer(arch):
     ids, att = _batch()
     tops = lens_top_tokens(model, ids, att)
     adapter = get_adapter(model)
-    norm, head = final_norm(model), model.get_output_embeddings()
+    norm, head = adapter.final_norm(), model.get_output_embeddings()
     with torch.no_grad():
         out = model(**adapter.forward_kwargs(ids, att), output_hidden_states=True)
         # the last layer's lens is the model's own next-token prediction

@@ -4,19 +4,13 @@ import torch
 
 from mwork.errors import MworkError
 from mwork.plnd import KINDS, neuron_importance, neuron_importance_sequential
-from tinymodels import ARCHS, make_model
+from tinymodels import ARCHS, make_model, random_batch
 
 TOL = {"ffn": 1e-4, "attn.v": 1e-4, "attn.q": 1e-3, "attn.k": 1e-3}
 
 
 def _batch(seed=1, lengths=(11, 7, 9)):
-    g = torch.Generator().manual_seed(seed)
-    l = max(lengths)
-    ids = torch.randint(2, 64, (len(lengths), l), generator=g)
-    mask = torch.zeros_like(ids)
-    for b, n in enumerate(lengths):
-        mask[b, l - n:] = 1  # left padding, as for generation
-    return ids, mask
+    return random_batch(seed, lengths)
 
 
 @pytest.mark.parametrize("arch", sorted(ARCHS))

@@ -41,3 +41,14 @@ def tokenizer():
     tok = Tokenizer(models.WordLevel(vocab, unk_token="<0>"))
     tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<1>")
+
+
+def random_batch(seed: int = 1, lengths=(11, 7, 9)):
+    """Random token ids (vocabulary 64) with a left-padding mask: (len(lengths), max(lengths)) each."""
+    g = torch.Generator().manual_seed(seed)
+    length = max(lengths)
+    ids = torch.randint(2, 64, (len(lengths), length), generator=g)
+    mask = torch.zeros_like(ids)
+    for b, n in enumerate(lengths):
+        mask[b, length - n:] = 1  # left padding, as for generation
+    return ids, mask
