@@ -6,6 +6,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CORES  ?= $(shell nproc)
 TARGET ?= all
+CONFIG ?=
+SMK_CONFIG := $(if $(CONFIG),--configfile $(CONFIG),)
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
@@ -28,14 +30,14 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	touch $@
 
 run: setup
-	$(BIN)/snakemake $(TARGET) --cores $(CORES) --rerun-incomplete
+	$(BIN)/snakemake $(TARGET) $(SMK_CONFIG) --cores $(CORES) --rerun-incomplete
 
 test: setup
 	$(BIN)/python -m pytest tests -q -rs
 
 lint: setup
 	$(BIN)/snakemake --lint
-	$(BIN)/snakemake -n $(TARGET) --cores 1 --quiet rules
+	$(BIN)/snakemake -n $(TARGET) $(SMK_CONFIG) --cores 1 --quiet rules
 
 bench: setup
 	$(BIN)/python -m benchmarks.run

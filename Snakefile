@@ -11,6 +11,7 @@ configfile: "config.yaml"
 include: "rules/common.smk"
 include: "rules/corpus.smk"
 include: "rules/organism.smk"
+include: "rules/models.smk"
 include: "rules/plnd.smk"
 include: "rules/eval.smk"
 include: "rules/deactivate.smk"
@@ -29,3 +30,10 @@ rule paper:
     input:
         implemented_targets(),
         expand("results/table{n}.csv", n=[2, 4, 5, 8, 9, 12, 14, 15, 16, 17]),
+
+
+# The analyses that need no task data: PLND neuron sets (+ summary), Figures 1, 3, 5 and 7, the loss
+# matrix. `make run CONFIG=configs/real.yaml TARGET=analyses` runs them on the two real LLMs.
+rule analyses:
+    input:
+        analyses_targets(),

@@ -38,7 +38,7 @@ class LayerModules:
 class Adapter:
     """Llama-family layout: ``model.model.layers[i].self_attn.{q,k,v,o}_proj``, ``mlp.{gate,up,down}_proj``."""
 
-    model_types = ("llama", "mistral", "qwen2", "gemma2")
+    model_types = ("llama", "mistral", "qwen2", "gemma2", "gemma3_text", "qwen3")
 
     def __init__(self, model):
         self.model = model
@@ -99,6 +99,12 @@ class Adapter:
         cos, sin = call["position_embeddings"]
         rope = sys.modules[type(attn).__module__].apply_rotary_pos_emb
         return lambda x: rope(x, x, cos, sin)[0]
+
+    def qk_norms(self, attn) -> tuple[torch.nn.Module, torch.nn.Module] | None:
+        """Per-head RMS norms applied to q and k after the projections, before the rotary embedding
+        (Gemma-3, Qwen3), or None. A q/k neuron is the projection's output feature, before the norm."""
+        qn, kn = getattr(attn, "q_norm", None), getattr(attn, "k_norm", None)
+        return (qn, kn) if qn is not None and kn is not None else None
 
     def scaling(self, attn) -> float:
         return float(attn.scaling)

@@ -63,6 +63,11 @@ def check_config(config: dict) -> None:
         src = spec["source"]
         if src == "hub" and not spec.get("id"):
             raise MworkError(f"{where}.id: a hub model needs its model id (e.g. lmsys/vicuna-7b-v1.5)")
+        if src == "gguf":
+            for field in ("wheels", "file", "sha256"):
+                if not spec.get(field):
+                    raise MworkError(f"{where}.{field}: a gguf model needs `wheels` (name, version, sha256, chunk "
+                                     f"of each, in order), the assembled `file` name and its `sha256`")
         if src in ("organism", "local") and not spec.get("path"):
             raise MworkError(f"{where}.path: a {src} model needs the directory it lives in")
         if src == "organism" and name in config["run_models"] and "organism" not in config:
@@ -147,6 +152,15 @@ def check_deactivation(config: dict) -> None:
     if tuning and tuning.get("language") not in config.get("eval_languages", []):
         raise MworkError(f"config.stage_tuning.language: {tuning.get('language')!r} is not in config.eval_languages "
                          f"(stage tuning compares it with English)")
+
+
+def model_dir(config: dict, name: str) -> str | None:
+    """The local directory a model is loaded from (None for a hub id): its path, or results/models/<name>
+    for a gguf model (written by the packaged_model rule)."""
+    spec = model_spec(config, name)
+    if spec["source"] == "gguf":
+        return f"results/models/{name}"
+    return spec.get("path") if spec["source"] in ("organism", "local") else None
 
 
 def model_spec(config: dict, name: str) -> dict:

@@ -56,24 +56,32 @@ def activated_figure(df, out_paths: list[str], title: str):
 
 
 def language_ratio_figure(ratios, out_paths: list[str]):
-    """Figure 1: share of English and non-English words among each layer's lens-decoded tokens, given
-    non-English queries (mean over the query languages; thin lines: each language), one panel per model."""
+    """Figure 1: shares of English, non-English and the query's own language among each layer's
+    lens-decoded words, given non-English queries (mean over the query languages; thin lines: each
+    language), one column per model. Top row: among all detected words; bottom row (when the ratios
+    have it): among the words detected as one of the query languages (the released code's view)."""
     from .io import atomic_path
 
     models = list(dict.fromkeys(ratios["model"]))
-    fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.2), squeeze=False)
-    for ax, model in zip(axes[0], models):
-        sub = ratios[(ratios["model"] == model) & (ratios["language"] != "en")]
-        for col, color, name in (("english", "tab:blue", "English"), ("non_english", "tab:orange", "Non-English")):
-            for _, g in sub.groupby("language", sort=False):
-                ax.plot(g["layer"], g[col], color=color, alpha=0.25, lw=0.8)
-            mean = sub.groupby("layer")[col].mean()
-            ax.plot(mean.index, mean.values, color=color, marker="o", ms=3, label=name)
-        ax.set_ylim(-0.02, 1.02)
-        ax.set_title(f"{model}: non-English queries", fontsize=9)
-        ax.set_xlabel("layer")
-        ax.set_ylabel("ratio among decoded words")
-        ax.legend(fontsize=7)
+    views = [("all detected words", {"english": ("tab:blue", "English"), "non_english": ("tab:orange", "Non-English"),
+                                     "query_language": ("tab:green", "query's language")})]
+    if "english_eval" in ratios.columns and ratios["eval_words"].sum() > 0:
+        views.append(("words of the query languages", {"english_eval": ("tab:blue", "English"),
+                                                       "query_language_eval": ("tab:green", "query's language")}))
+    fig, axes = plt.subplots(len(views), len(models), figsize=(4.2 * len(models), 3.2 * len(views)), squeeze=False)
+    for row, (view, cols) in zip(axes, views):
+        for ax, model in zip(row, models):
+            sub = ratios[(ratios["model"] == model) & (ratios["language"] != "en")]
+            for col, (color, name) in cols.items():
+                for _, g in sub.groupby("language", sort=False):
+                    ax.plot(g["layer"], g[col], color=color, alpha=0.25, lw=0.8)
+                mean = sub.groupby("layer")[col].mean()
+                ax.plot(mean.index, mean.values, color=color, marker="o", ms=3, label=name)
+            ax.set_ylim(-0.02, 1.02)
+            ax.set_title(f"{model}: non-English queries", fontsize=9)
+            ax.set_xlabel("layer")
+            ax.set_ylabel(f"ratio among {view}", fontsize=8)
+            ax.legend(fontsize=7)
     fig.tight_layout()
     for path in out_paths:
         with atomic_path(path) as tmp:
@@ -114,4 +122,36 @@ def languages_per_layer_figure(counts, out_paths: list[str], top: int = 4):
     for path in out_paths:
         with atomic_path(path) as tmp:
             fig.savefig(tmp, dpi=130)
+    plt.close(fig)
+
+
+def loss_matrix_figure(df, out_paths: list[str]):
+    """Heatmaps of Δ held-out loss (rows: whose neurons are deactivated, columns: the language measured),
+    language-specific and random-control panels side by side, one row of panels per model, one colour scale."""
+    from .io import atomic_path
+
+    models = list(dict.fromkeys(df["model"]))
+    vmax = max(float(df["delta"].abs().max()), 1e-6)
+    fig, axes = plt.subplots(len(models), 2, figsize=(8, 3.4 * len(models)), squeeze=False)
+    for row, model in zip(axes, models):
+        for ax, neurons, title in zip(row, ("lang", "random"), ("language-specific", "random (same size)")):
+            sub = df[(df["model"] == model) & (df["neurons"] == neurons)]
+            mat = sub.pivot(index="deactivated", columns="evaluated", values="delta")
+            order = list(dict.fromkeys(sub["deactivated"]))
+            mat = mat.reindex(index=order, columns=list(dict.fromkeys(sub["evaluated"])))
+            im = ax.imshow(mat.values.astype(float), vmin=-vmax, vmax=vmax, cmap="RdBu_r")
+            ax.set_xticks(range(mat.shape[1]), [str(c).capitalize() for c in mat.columns])
+            ax.set_yticks(range(mat.shape[0]), [str(i).capitalize() for i in mat.index])
+            for i in range(mat.shape[0]):
+                for j in range(mat.shape[1]):
+                    v = float(mat.values[i, j])
+                    ax.text(j, i, f"{v:+.2f}", ha="center", va="center", fontsize=7,
+                            color="white" if abs(v) > 0.6 * vmax else "black")
+            ax.set_title(f"{model}: {title}", fontsize=9)
+            ax.set_xlabel("held-out loss of language Y")
+            ax.set_ylabel("neurons of language X deactivated")
+    fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8, label="Δ loss (nats / token)")
+    for path in out_paths:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=130, bbox_inches="tight")
     plt.close(fig)

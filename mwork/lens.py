@@ -22,11 +22,22 @@ from .batching import left_padded, pad_id
 NON_WORD = "non-word"
 
 
+def _top1(norm, head, h: torch.Tensor, chunk_elems: int) -> torch.Tensor:
+    """argmax of head(norm(h)) over the vocabulary, (b, n) for h (b, n, d), a few positions at a time so
+    that no (positions x vocabulary) tensor beyond ``chunk_elems`` entries exists."""
+    b, n, d = h.shape
+    flat = h.reshape(b * n, d)
+    step = max(1, chunk_elems // head.weight.shape[0])
+    return torch.cat([head(norm(flat[i:i + step])).argmax(-1) for i in range(0, b * n, step)]).view(b, n)
+
+
 @torch.no_grad()
-def lens_top_tokens(model, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """Top-1 token of every layer's output at every position: (n_layers, batch, length), via forward
-    hooks on the unmodified model (removed on exit). Layer i's output goes through the final norm and
-    the output embedding, exactly as the last layer's output does in the model's own forward."""
+def lens_top_tokens(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, last: int | None = None,
+                    chunk_elems: int = 1 << 24) -> torch.Tensor:
+    """Top-1 token of every layer's output at every position (or the ``last`` positions):
+    (n_layers, batch, length or last), via forward hooks on the unmodified model (removed on exit). Layer
+    i's output goes through the final norm and the output embedding, exactly as the last layer's output
+    does in the model's own forward (a final logit soft-cap is monotone and cannot change the argmax)."""
     adapter = get_adapter(model)
     norm, head = adapter.final_norm(), model.get_output_embeddings()
     layers = adapter.decoder_layers()
@@ -35,7 +46,7 @@ def lens_top_tokens(model, input_ids: torch.Tensor, attention_mask: torch.Tensor
     def hook(i):
         def fn(module, args, out):
             h = out[0] if isinstance(out, tuple) else out
-            tops[i] = head(norm(h)).argmax(-1)
+            tops[i] = _top1(norm, head, h if last is None else h[:, -last:], chunk_elems)
         return fn
 
     handles = [layer.register_forward_hook(hook(i)) for i, layer in enumerate(layers)]
@@ -72,10 +83,12 @@ class TokenLanguage:
         return self.cache[token_id]
 
 
-def layer_languages(model, tokenizer, texts: list[str], batch_size: int = 8, max_length: int = 256):
+def layer_languages(model, tokenizer, texts: list[str], batch_size: int = 8, max_length: int = 256,
+                    last: int | None = None):
     """Per layer (1-based) and detected language, the number of query tokens whose lens-decoded token
     is in that language: a DataFrame (layer, detected, tokens). Positions holding a special token (BOS)
-    are not query tokens and are not counted."""
+    are not query tokens and are not counted. ``last``: decode only each query's last ``last`` positions
+    (the released code decoded only the positions it generated); None = every position."""
     import pandas as pd
 
     classify = TokenLanguage(tokenizer)
@@ -85,8 +98,11 @@ def layer_languages(model, tokenizer, texts: list[str], batch_size: int = 8, max
     pad = pad_id(tokenizer)
     device = next(model.parameters()).device
     for start in range(0, len(enc), batch_size):
-        ids, att = left_padded(enc[start:start + batch_size], pad)  # positions from the mask, as in PLND
-        tops = lens_top_tokens(model, ids.to(device), att.to(device)).cpu()
+        ids_full, att_full = left_padded(enc[start:start + batch_size], pad)  # positions from the mask, as in PLND
+        ids, att = ids_full, att_full
+        if last is not None:  # left padding: a query's last positions are the batch's last columns
+            ids, att = ids[:, -last:], att[:, -last:]
+        tops = lens_top_tokens(model, ids_full.to(device), att_full.to(device), last=last).cpu()
         keep = att.bool() & ~torch.isin(ids, torch.tensor(sorted(classify.special), dtype=torch.long))
         for layer in range(tops.shape[0]):
             for tid, n in Counter(tops[layer][keep].tolist()).items():
@@ -95,17 +111,26 @@ def layer_languages(model, tokenizer, texts: list[str], batch_size: int = 8, max
                          for (layer, lang), n in sorted(counts.items())])
 
 
-def language_ratios(df, query_lang: str):
+RATIO_COLUMNS = ["layer", "english", "non_english", "query_language", "other", "words", "non_words",
+                 "english_eval", "query_language_eval", "eval_words"]
+
+
+def language_ratios(df, query_lang: str, among: list[str] | None = None):
     """Shares per layer among the decoded *words*: English, non-English, the query's language, and every
     other language together, with the counts of words and non-words. Non-words are left out of the
     shares (our reading: the paper's Figure 1 shows English and non-English tokens, whose shares sum to
-    one, and Appendix A sets non-words apart). A layer with no words gets NaN shares."""
+    one, and Appendix A sets non-words apart). A layer with no words gets NaN shares.
+
+    ``among`` (language codes, e.g. the evaluation languages): also the English and query-language
+    shares among the words detected as one of these languages only (``*_eval``, ``eval_words``) — the
+    released code's view, which CLD3's spread of single tokens over unrelated languages does not dilute."""
     import pandas as pd
 
     from .languages import LANGUAGES
 
-    own_code = LANGUAGES[query_lang].cld3 if query_lang in LANGUAGES else query_lang
-    en_code = LANGUAGES["en"].cld3
+    code = lambda lang: LANGUAGES[lang].cld3 if lang in LANGUAGES else lang  # noqa: E731
+    own_code, en_code = code(query_lang), code("en")
+    among_codes = {code(x) for x in (among or [])}
     rows = []
     for layer, g in df.groupby("layer"):
         is_word = g["detected"] != NON_WORD
@@ -113,8 +138,13 @@ def language_ratios(df, query_lang: str):
         share = (lambda mask: float(g.loc[is_word & mask, "tokens"].sum() / total)) if total else (lambda mask: float("nan"))
         en = share(g["detected"] == en_code)
         own = share(g["detected"] == own_code)
+        in_eval = g["detected"].isin(among_codes)
+        n_eval = int(g.loc[in_eval, "tokens"].sum())
+        share_eval = (lambda mask: float(g.loc[in_eval & mask, "tokens"].sum() / n_eval)) if n_eval else \
+            (lambda mask: float("nan"))
         rows.append({"layer": int(layer), "english": en, "non_english": 1.0 - en, "query_language": own,
                      "other": 1.0 - en - (0.0 if own_code == en_code else own), "words": total,
-                     "non_words": int(g.loc[~is_word, "tokens"].sum())})
-    return pd.DataFrame(rows, columns=["layer", "english", "non_english", "query_language", "other", "words",
-                                       "non_words"])
+                     "non_words": int(g.loc[~is_word, "tokens"].sum()),
+                     "english_eval": share_eval(g["detected"] == en_code),
+                     "query_language_eval": share_eval(g["detected"] == own_code), "eval_words": n_eval})
+    return pd.DataFrame(rows, columns=RATIO_COLUMNS)

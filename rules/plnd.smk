@@ -77,12 +77,12 @@ rule figure3:
     input:
         model=lambda wc: model_inputs(wc.model),
         neurons=expand("results/{{model}}/neurons/{corpus}/{lang}.safetensors", corpus=CORPUS, lang=EVAL_LANGS),
-        queries=lambda wc: figure3_queries(wc.model),
+        queries=lambda wc: query_files(wc.model),
         code=lib("neurons", "plnd", "arch", "batching", "queries", "figures", "tasks/prompts", "models", "io"),
     params:
         model=lambda wc: model_params(wc.model),
         languages=EVAL_LANGS,
-        queries=lambda wc: "suites" if model_spec(config, wc.model)["source"] == "organism" else "corpus",
+        queries=lambda wc: query_source(wc.model),
         per_task=25,
         top_k=config["plnd"]["selection"]["top_k"],
         batch_size=config["plnd"]["batch_size"],
@@ -113,3 +113,46 @@ rule figure3_main:
         "../envs/core.yaml"
     script:
         "../workflow_scripts/figure3_main.py"
+
+
+rule loss_matrix:
+    output:
+        csv="results/{model}/loss_matrix.csv",
+    input:
+        model=lambda wc: model_inputs(wc.model),
+        neurons=expand("results/{{model}}/neurons/{corpus}/{lang}.safetensors", corpus=CORPUS, lang=EVAL_LANGS),
+        corpus=expand("results/corpus/{corpus}/{lang}.jsonl", corpus=CORPUS, lang=EVAL_LANGS),
+        code=lib("loss_matrix", "deactivation", "masking", "neurons", "arch", "batching", "models", "io"),
+    params:
+        model=lambda wc: model_params(wc.model),
+        languages=EVAL_LANGS,
+        spec=config["loss_matrix"],
+        seed=lambda wc: f"{config['seed']}-{wc.model}",
+    log:
+        "results/logs/loss_matrix/{model}.log",
+    benchmark:
+        "results/benchmarks/loss_matrix/{model}.tsv"
+    threads: 2
+    resources:
+        gpu=lambda wc: int(model_spec(config, wc.model).get("gpu", False)),
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../workflow_scripts/loss_matrix.py"
+
+
+rule loss_matrix_figure:
+    output:
+        csv="results/loss_matrix.csv",
+        summary="results/loss_matrix_summary.csv",
+        png=report("results/loss_matrix.png", caption="../report/loss_matrix.rst", category="Language-specific neurons"),
+        pdf="results/loss_matrix.pdf",
+    input:
+        csv=expand("results/{model}/loss_matrix.csv", model=MODELS),
+        code=lib("loss_matrix", "figures", "io"),
+    log:
+        "results/logs/loss_matrix_figure.log",
+    conda:
+        "../envs/torch.yaml"  # mwork.loss_matrix imports torch
+    script:
+        "../workflow_scripts/loss_matrix_figure.py"

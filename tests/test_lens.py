@@ -29,6 +29,14 @@ def test_lens_equals_a_brute_force_decoding_of_every_layer(arch):
     assert tops.shape == (adapter.n_layers, *ids.shape)
 
 
+def test_lens_last_positions_and_chunking_give_the_same_tokens():
+    model = make_model("gemma3_text")
+    ids, att = _batch()
+    full = lens_top_tokens(model, ids, att)
+    assert torch.equal(lens_top_tokens(model, ids, att, chunk_elems=64), full)  # one position per chunk
+    assert torch.equal(lens_top_tokens(model, ids, att, last=3), full[:, :, -3:])
+
+
 def test_lens_removes_its_hooks():
     model = make_model("llama")
     ids, att = _batch()
@@ -61,3 +69,7 @@ def test_language_ratios_leave_non_words_out():
     assert r.loc[1, "query_language"] == pytest.approx(0.6) and r.loc[1, "other"] == pytest.approx(0.2)
     assert r.loc[1, "words"] == 10 and r.loc[1, "non_words"] == 90
     assert r.loc[2, "english"] == 1.0 and r.loc[2, "query_language"] == 0.0
+    # among the evaluation languages' words only (fr is not one of them here)
+    r = language_ratios(df, "de", among=["en", "de"]).set_index("layer")
+    assert r.loc[1, "eval_words"] == 8 and r.loc[1, "english_eval"] == pytest.approx(0.25)
+    assert r.loc[1, "query_language_eval"] == pytest.approx(0.75) and r.loc[2, "english_eval"] == 1.0

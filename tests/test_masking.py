@@ -41,7 +41,7 @@ def test_hooks_equal_zeroed_weights_and_empty_is_identity(arch):
         assert torch.equal(model(input_ids=ids, attention_mask=mask).logits, base)  # restored on exit
 
 
-@pytest.mark.parametrize("arch", ["llama", "bloom"])
+@pytest.mark.parametrize("arch", ["llama", "gemma3_text", "bloom"])
 def test_generation_with_kv_cache_under_deactivation(arch):
     model = make_model(arch)
     neurons = _some_neurons(model, seed=1)

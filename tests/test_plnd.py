@@ -82,7 +82,7 @@ def test_keys_and_shapes():
     assert out["layers.1.attn.q"].shape == (3, 32) and out["layers.1.attn.k"].shape == (3, 16)
 
 
-@pytest.mark.parametrize("arch", ["llama", "gemma2", "bloom"])
+@pytest.mark.parametrize("arch", ["llama", "gemma2", "gemma3_text", "bloom"])
 def test_long_documents_exercise_the_row_blocks(arch):
     """Lengths >= 32 split query rows into causal blocks (and exceed the sliding windows)."""
     model = make_model(arch, max_position_embeddings=64)

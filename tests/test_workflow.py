@@ -38,6 +38,16 @@ def test_paper_config_plans_without_the_organism(root, tmp_path):
     assert "organism_train" not in out.stdout and "\nplnd " in out.stdout
 
 
+def test_real_config_plans_the_analyses_of_both_models_offline(root, tmp_path):
+    out = snakemake(root, "-n", "analyses", "--cores", "2", "--directory", str(tmp_path),
+                    "--configfile", str(root / "config.yaml"), str(root / "configs" / "real.yaml"))
+    plan = out.stdout
+    assert "organism_train" not in plan and "evaluate" not in plan
+    for model in ("qwen", "gemma"):
+        assert f"results/models/{model}" in plan and f"results/{model}/neurons/catalogs/de.safetensors" in plan
+        assert f"results/{model}/loss_matrix.csv" in plan and f"results/lens/{model}.csv" in plan
+
+
 def test_bad_config_fails_at_dag_build_naming_the_field(root, tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("eval_languages: [en, de, xx]\n", encoding="utf-8")
@@ -110,6 +120,19 @@ def test_tiny_dag_builds_figures_1_and_7(tiny_run):
     words = ratios[ratios["words"] > 0]
     assert ((words["english"] + words["non_english"]).round(9) == 1).all()
     for fig in ("figure1.png", "figure1.pdf", "figure7.png", "figure7.pdf"):
+        assert (res / fig).stat().st_size > 500, fig
+
+
+def test_tiny_dag_builds_the_loss_matrix(tiny_run):
+    work, _ = tiny_run
+    res = work / "results"
+    df = pd.read_csv(res / "loss_matrix.csv")
+    assert set(df["deactivated"]) == set(df["evaluated"]) == {"en", "de", "zh"}
+    assert set(df["neurons"]) == {"lang", "random"} and len(df) == 3 * 3 * 2
+    assert (df["tokens"] > 0).all() and (df["loss"] - df["base_loss"] - df["delta"]).abs().max() < 1e-9
+    s = pd.read_csv(res / "loss_matrix_summary.csv")
+    assert set(s["neurons"]) == {"lang", "random"} and {"diagonal", "off_diagonal"} <= set(s.columns)
+    for fig in ("loss_matrix.png", "loss_matrix.pdf"):
         assert (res / fig).stat().st_size > 500, fig
 
 

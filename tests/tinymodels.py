@@ -9,6 +9,10 @@ ARCHS = {
     "gemma2": ("Gemma2Config", dict(num_key_value_heads=2, head_dim=8, sliding_window=5,
                                     layer_types=["sliding_attention", "full_attention"],
                                     attn_logit_softcapping=2.0, query_pre_attn_scalar=16)),
+    "gemma3_text": ("Gemma3TextConfig", dict(num_key_value_heads=2, head_dim=8, sliding_window=5,
+                                             layer_types=["sliding_attention", "full_attention"],
+                                             query_pre_attn_scalar=16)),
+    "qwen3": ("Qwen3Config", dict(num_key_value_heads=2, head_dim=8)),
     "bloom": ("BloomConfig", dict(n_layer=2, n_head=4)),
     "gpt_neox": ("GPTNeoXConfig", dict(rotary_pct=0.5)),
 }
@@ -25,6 +29,11 @@ def make_model(arch: str, seed: int = 0, **overrides):
         for layer in model.model.layers:
             for p in (layer.self_attn.q_proj, layer.self_attn.k_proj, layer.self_attn.v_proj):
                 torch.nn.init.normal_(p.bias, std=0.5)
+    # q/k norm weights away from their initial value, so the per-head rescaling matters (Gemma-3, Qwen3)
+    for name, p in model.named_parameters():
+        if name.endswith(("q_norm.weight", "k_norm.weight")):
+            with torch.no_grad():
+                p.add_(torch.randn_like(p) * 0.5)
     # larger weights than the initializer's, so attention is far from uniform and every neuron matters
     with torch.no_grad():
         for name, p in model.named_parameters():

@@ -10,8 +10,9 @@ with rule_script(snakemake) as log:  # noqa: F821
     smk = snakemake  # noqa: F821
     counts = pd.concat([pd.read_csv(path) for path in smk.input.counts], ignore_index=True)
     rows = []
+    query_langs = list(dict.fromkeys(counts["language"]))  # the evaluation languages the queries were in
     for (model, lang), g in counts.groupby(["model", "language"], sort=False):
-        r = language_ratios(g, lang)
+        r = language_ratios(g, lang, among=query_langs)
         r.insert(0, "language", lang)
         r.insert(0, "model", model)
         rows.append(r)

@@ -14,7 +14,7 @@ with rule_script(snakemake) as log:  # noqa: F821
     frames = []
     for lang in p.languages:
         texts = figure_queries(list(smk.input.queries), lang, p.queries, p.per_task, corpus_limit=p.per_task)
-        df = layer_languages(model, tok, texts, p.batch_size, p.max_length)
+        df = layer_languages(model, tok, texts, p.batch_size, p.max_length, last=p.last)
         df.insert(0, "language", lang)
         df.insert(0, "queries", f"{p.queries} ({len(texts)})")
         frames.append(df)

@@ -1,0 +1,88 @@
+"""The deactivation loss matrix: what deactivating language X's neurons does to the loss on language Y.
+
+For every language X, X's language-specific neurons (every layer) are deactivated, and so — as the
+control — are as many random neurons of the same module kinds (drawn with a seed); each time the mean
+next-token loss on held-out documents of every language Y is measured. A language-specific set should
+raise X's loss (the diagonal) far more than the other languages' and far more than its random control.
+Cheaper and more direct than the task tables, and it needs no task data at all.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .arch import get_adapter
+from .batching import left_padded, pad_id
+from .deactivation import select, stage_layers
+from .masking import deactivate
+
+EVERY_LAYER = {"s_attn": True, "s_ffn": True}  # with no U/G stages, the task stage is every layer
+
+
+def matched_masks(lang_masks: dict[str, torch.Tensor], n_layers: int, sizes: dict[str, int], neurons: str,
+                  seed: str) -> dict[str, torch.Tensor]:
+    """X's masks over every layer (``neurons="lang"``), or a random control of as many neurons of each
+    module kind, uniform over the layers (``"random"``)."""
+    setting = {**EVERY_LAYER, "neurons": neurons}
+    return select(setting, lang_masks, stage_layers(n_layers, 0, 0), sizes, seed=seed)
+
+
+@torch.no_grad()
+def token_losses(model, tokenizer, texts: list[str], batch_size: int = 8, max_length: int = 128) -> tuple[float, int]:
+    """(sum of next-token negative log-likelihoods, number of predicted tokens) over ``texts``, each
+    truncated to ``max_length`` tokens, in left-padded batches (padding predicts and is predicted by nothing)."""
+    adapter = get_adapter(model)
+    enc = [ids[:max_length] for ids in tokenizer(texts, add_special_tokens=True)["input_ids"] if len(ids) > 1]
+    enc.sort(key=len)
+    device = next(model.parameters()).device
+    total, n = 0.0, 0
+    for start in range(0, len(enc), batch_size):
+        ids, mask = left_padded(enc[start:start + batch_size], pad_id(tokenizer))
+        ids, mask = ids.to(device), mask.to(device)
+        logits = model(**adapter.forward_kwargs(ids, mask)).logits[:, :-1].float()
+        target, valid = ids[:, 1:], (mask[:, 1:] * mask[:, :-1]).bool()
+        nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), target, reduction="none")
+        total += float(nll[valid].sum())
+        n += int(valid.sum())
+    return total, n
+
+
+def loss_matrix(model, tokenizer, texts: dict[str, list[str]], masks: dict[str, dict[str, torch.Tensor]], *,
+                seed: str, batch_size: int = 8, max_length: int = 128, progress=None):
+    """Rows (deactivated X, neurons lang|random, evaluated Y): mean loss, the unmodified model's loss and
+    their difference, with the number of neurons deactivated. ``texts``: Y -> held-out documents;
+    ``masks``: X -> X's neuron masks (``layers.{i}.{kind}`` -> bool)."""
+    import pandas as pd
+
+    adapter = get_adapter(model)
+    kind_sizes = adapter.sizes()
+    base = {y: token_losses(model, tokenizer, t, batch_size, max_length) for y, t in texts.items()}
+    rows = []
+    for x, lang_masks in masks.items():
+        for neurons in ("lang", "random"):
+            chosen = matched_masks(lang_masks, adapter.n_layers, kind_sizes, neurons, f"{seed}-{x}-{neurons}")
+            n_neurons = sum(int(m.sum()) for m in chosen.values())
+            with deactivate(model, chosen):
+                for y, t in texts.items():
+                    total, n = token_losses(model, tokenizer, t, batch_size, max_length)
+                    b_total, b_n = base[y]
+                    rows.append({"deactivated": x, "neurons": neurons, "evaluated": y, "n_neurons": n_neurons,
+                                 "tokens": n, "loss": total / n, "base_loss": b_total / b_n,
+                                 "delta": total / n - b_total / b_n})
+                    if progress:
+                        progress(rows[-1])
+    return pd.DataFrame(rows)
+
+
+def summary(df):
+    """Per model and neurons (lang | random): mean Δloss on the diagonal (Y = X) and off it (Y ≠ X)."""
+    import pandas as pd
+
+    diag = df["deactivated"] == df["evaluated"]
+    keys = [c for c in ("model", "neurons") if c in df.columns]
+    out = []
+    for key, g in df.groupby(keys, sort=False):
+        d = diag[g.index]
+        out.append({**dict(zip(keys, key if isinstance(key, tuple) else (key,))),
+                    "diagonal": float(g.loc[d, "delta"].mean()), "off_diagonal": float(g.loc[~d, "delta"].mean())})
+    return pd.DataFrame(out)

@@ -1,0 +1,66 @@
+"""The deactivation loss matrix: held-out loss arithmetic, matched random controls, the table's shape."""
+import pytest
+import torch
+from tinymodels import make_model, tokenizer
+
+from mwork.arch import get_adapter
+from mwork.loss_matrix import loss_matrix, matched_masks, summary, token_losses
+
+
+def _texts(seed, n=3):
+    g = torch.Generator().manual_seed(seed)
+    return [" ".join(f"<{int(i)}>" for i in torch.randint(2, 64, (int(k),), generator=g))
+            for k in torch.randint(4, 12, (n,), generator=g)]
+
+
+def _masks(model, seed):
+    adapter = get_adapter(model)
+    g = torch.Generator().manual_seed(seed)
+    return {f"layers.{i}.{k}": torch.rand(n, generator=g) < 0.2 for i in range(adapter.n_layers)
+            for k, n in adapter.sizes().items()}
+
+
+def test_token_losses_equal_the_models_own_loss_with_or_without_padding():
+    model, tok = make_model("qwen2"), tokenizer()
+    texts = _texts(0)
+    total, n = token_losses(model, tok, texts, batch_size=3)
+    ref_total, ref_n = 0.0, 0
+    with torch.no_grad():
+        for t in texts:
+            ids = torch.tensor([tok(t)["input_ids"]])
+            out = model(input_ids=ids, labels=ids)
+            ref_total += float(out.loss) * (ids.shape[1] - 1)
+            ref_n += ids.shape[1] - 1
+    assert n == ref_n and total == pytest.approx(ref_total, rel=1e-5)
+    assert token_losses(model, tok, texts, batch_size=1) == pytest.approx((total, n), rel=1e-5)
+
+
+def test_random_control_matches_the_size_of_each_module_kind():
+    model = make_model("llama")
+    adapter = get_adapter(model)
+    lang = _masks(model, 1)
+    rand = matched_masks(lang, adapter.n_layers, adapter.sizes(), "random", "s")
+    same = matched_masks(lang, adapter.n_layers, adapter.sizes(), "lang", "s")
+    assert all(torch.equal(same[k], lang[k]) for k in lang)
+    for kind in adapter.sizes():
+        ks = [k for k in lang if k.endswith("." + kind)]
+        assert sum(int(rand[k].sum()) for k in ks) == sum(int(lang[k].sum()) for k in ks)
+    assert any(not torch.equal(rand[k], lang[k]) for k in lang)
+    assert all(torch.equal(rand[k], v) for k, v in
+               matched_masks(lang, adapter.n_layers, adapter.sizes(), "random", "s").items())  # seeded
+
+
+def test_loss_matrix_rows_and_summary():
+    model, tok = make_model("gemma3_text"), tokenizer()
+    texts = {"en": _texts(1), "de": _texts(2)}
+    masks = {"en": _masks(model, 3), "de": {k: torch.zeros_like(v) for k, v in _masks(model, 4).items()}}
+    df = loss_matrix(model, tok, texts, masks, seed="0", batch_size=2)
+    assert len(df) == 2 * 2 * 2 and set(df["neurons"]) == {"lang", "random"}
+    rows = df.set_index(["deactivated", "neurons", "evaluated"]).sort_index()
+    # an empty set deactivates nothing: the loss is exactly the unmodified model's
+    assert (rows.loc[("de", "lang"), "delta"] == 0).all() and (rows.loc[("de", "random"), "n_neurons"] == 0).all()
+    assert (rows.loc[("en", "lang"), "delta"].abs() > 0).all()
+    assert rows.loc[("en", "lang", "en"), "n_neurons"] == rows.loc[("en", "random", "en"), "n_neurons"] > 0
+    s = summary(df.assign(model="m")).set_index("neurons")
+    d = df[(df["neurons"] == "lang") & (df["deactivated"] == df["evaluated"])]["delta"].mean()
+    assert s.loc["lang", "diagonal"] == pytest.approx(d)

@@ -1,0 +1,16 @@
+"""rule loss_matrix_figure: every model's loss matrix in one CSV, a summary (diagonal vs off-diagonal) and heatmaps."""
+import pandas as pd
+
+from mwork.figures import loss_matrix_figure
+from mwork.io import write_table
+from mwork.loss_matrix import summary
+from mwork.workflow import rule_script
+
+with rule_script(snakemake) as log:  # noqa: F821
+    smk = snakemake  # noqa: F821
+    df = pd.concat([pd.read_csv(path) for path in smk.input.csv], ignore_index=True)
+    write_table(df, smk.output.csv)
+    s = summary(df)
+    write_table(s, smk.output.summary)
+    loss_matrix_figure(df, [smk.output.png, smk.output.pdf])
+    log.info("\n%s", s.to_string(index=False))
