@@ -104,7 +104,13 @@ class Adapter:
         """Per-head RMS norms applied to q and k after the projections, before the rotary embedding
         (Gemma-3, Qwen3), or None. A q/k neuron is the projection's output feature, before the norm."""
         qn, kn = getattr(attn, "q_norm", None), getattr(attn, "k_norm", None)
-        return (qn, kn) if qn is not None and kn is not None else None
+        if qn is None or kn is None:
+            return None
+        for norm in (qn, kn):  # PLND's closed form assumes one RMS norm per head (not over all heads, as OLMo-2)
+            if getattr(norm, "weight", None) is None or norm.weight.numel() != self.head_dim:
+                raise MworkError(f"{type(attn).__name__}: q/k norm of width {getattr(norm, 'weight', None) is not None and norm.weight.numel()} "
+                                 f"is not per head (head_dim {self.head_dim}); PLND does not support it yet")
+        return qn, kn
 
     def scaling(self, attn) -> float:
         return float(attn.scaling)

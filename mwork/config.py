@@ -56,6 +56,10 @@ def check_config(config: dict) -> None:
                     get_language(lang, f"{where}.n_docs")
     for i, name in enumerate(config["run_models"]):
         _require_key(config["models"], name, f"config.run_models[{i}]", "config.models")
+    for i, name in enumerate(config.get("eval_models") or []):
+        if name not in config["run_models"]:
+            raise MworkError(f"config.eval_models[{i}]: {name!r} is not in config.run_models; the task experiments "
+                             f"use the run models' neuron sets, so add it there (or remove it here)")
     for i, name in enumerate(config.get("lens", {}).get("models") or []):
         _require_key(config["models"], name, f"config.lens.models[{i}]", "config.models")
     for name, spec in config["models"].items():
@@ -95,7 +99,7 @@ def model_layers(config: dict, name: str) -> int | None:
 
 def model_stages(config: dict, name: str) -> dict[str, list[int]] | str:
     """The MWork stage layers of a model, or "auto" (tuned: Tables 12-13). Error if missing or impossible."""
-    from .deactivation import stage_layers
+    from .settings import stage_layers
 
     spec = model_spec(config, name)
     where = f"config.models.{name}.stages"
@@ -125,7 +129,7 @@ def tuning_grid(config: dict, name: str) -> dict[str, list[int]]:
 
 
 def check_deactivation(config: dict) -> None:
-    from .deactivation import check_setting
+    from .settings import check_setting
 
     d = config.get("deactivation", {})
     settings = d.get("settings", {})

@@ -1,12 +1,9 @@
-"""Deactivation settings of the MWork experiments (Tables 1-5, 8, 9, 14-17), as data.
+"""Which neurons a deactivation setting turns off (Tables 1-5, 8, 9, 14-17).
 
-A model's layers are split into stages: understanding U (the first ``under`` layers), generation G (the
-last ``gen`` layers) and task-solving S (the rest), whose self-attention (S-ATTN) and feed-forward
-(S-FFN) parts are separable. A *setting* names which of ``under``, ``s_attn``, ``s_ffn``, ``gen`` are
-deactivated and whether the neurons are language X's (``lang``) or a random control (``random``), which
-deactivates exactly as many neurons per stage and module kind as its language-specific counterpart,
-drawn uniformly from the same stage and kind with a seed. ``exclude`` removes English's neurons
-(``en``, Table 8) or the neurons shared by all languages (``all``, Table 9) from X's set first.
+The stages and settings themselves are data, in ``mwork.settings``. A random control deactivates
+exactly as many neurons per stage and module kind as its language-specific counterpart, drawn uniformly
+from the same stage and kind with a seed. ``exclude`` removes English's neurons (``en``, Table 8) or the
+neurons shared by all languages (``all``, Table 9) from X's set first.
 """
 
 from __future__ import annotations
@@ -17,49 +14,8 @@ import zlib
 import torch
 
 from .errors import MworkError
-from .plnd import KINDS
-
-STAGES = ("under", "s_attn", "s_ffn", "gen")
-ATTN = ("attn.q", "attn.k", "attn.v")
-
-
-def stage_layers(n_layers: int, under: int, gen: int, where: str = "stages") -> dict[str, list[int]]:
-    """{"under": [...], "task": [...], "gen": [...]}; an error names ``where`` when the split is impossible."""
-    if under < 0 or gen < 0:
-        raise MworkError(f"{where}: under and gen must be >= 0")
-    if under + gen >= n_layers:
-        raise MworkError(f"{where}: under ({under}) + gen ({gen}) layers leave no task-solving layer in a "
-                         f"{n_layers}-layer model")
-    return {"under": list(range(under)), "task": list(range(under, n_layers - gen)),
-            "gen": list(range(n_layers - gen, n_layers))}
-
-
-def setting_groups(setting: dict, layers: dict[str, list[int]]) -> dict[str, list[str]]:
-    """Stage name -> the neuron keys it deactivates (``layers.{i}.{kind}``)."""
-    out = {}
-    for stage in STAGES:
-        if not setting.get(stage):
-            continue
-        if stage in ("under", "gen"):
-            out[stage] = [f"layers.{i}.{k}" for i in layers[stage] for k in KINDS]
-        elif stage == "s_attn":
-            out[stage] = [f"layers.{i}.{k}" for i in layers["task"] for k in ATTN]
-        else:
-            out[stage] = [f"layers.{i}.ffn" for i in layers["task"]]
-    return out
-
-
-def check_setting(name: str, setting: dict, where: str = "deactivation.settings") -> None:
-    unknown = set(setting) - set(STAGES) - {"neurons", "exclude"}
-    if unknown:
-        raise MworkError(f"{where}.{name}: unknown key(s) {sorted(unknown)} (stages: {', '.join(STAGES)}; "
-                         f"also neurons, exclude)")
-    if setting.get("neurons") not in ("lang", "random"):
-        raise MworkError(f"{where}.{name}.neurons: must be lang or random")
-    if not any(setting.get(s) for s in STAGES):
-        raise MworkError(f"{where}.{name}: deactivates no stage; set one of {', '.join(STAGES)} to true")
-    if setting.get("exclude") not in (None, "en", "all"):
-        raise MworkError(f"{where}.{name}.exclude: must be en or all")
+from .keys import KINDS
+from .settings import ATTN, STAGES, check_setting, setting_groups, stage_layers  # noqa: F401 (re-exported)
 
 
 def select(setting: dict, lang_tensors: dict, layers: dict[str, list[int]], sizes: dict[str, int], *,

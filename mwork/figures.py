@@ -131,10 +131,15 @@ def loss_matrix_figure(df, out_paths: list[str]):
     from .io import atomic_path
 
     models = list(dict.fromkeys(df["model"]))
-    vmax = max(float(df["delta"].abs().max()), 1e-6)
-    fig, axes = plt.subplots(len(models), 2, figsize=(8, 3.4 * len(models)), squeeze=False)
+    titles = {"lang": "X's set", "lang_random": "random (size of X's set)",
+              "specific": "X's set minus every language's", "specific_random": "random (size of that)"}
+    variants = [v for v in titles if v in set(df["neurons"])]
+    fig, axes = plt.subplots(len(models), len(variants), figsize=(4 * len(variants), 3.4 * len(models)), squeeze=False)
     for row, model in zip(axes, models):
-        for ax, neurons, title in zip(row, ("lang", "random"), ("language-specific", "random (same size)")):
+        # one colour scale per model: a few neurons can break a real model, and its scale is its own
+        vmax = max(float(df[df["model"] == model]["delta"].abs().max()), 1e-6)
+        for ax, neurons in zip(row, variants):
+            title = titles[neurons]
             sub = df[(df["model"] == model) & (df["neurons"] == neurons)]
             mat = sub.pivot(index="deactivated", columns="evaluated", values="delta")
             order = list(dict.fromkeys(sub["deactivated"]))
@@ -150,7 +155,7 @@ def loss_matrix_figure(df, out_paths: list[str]):
             ax.set_title(f"{model}: {title}", fontsize=9)
             ax.set_xlabel("held-out loss of language Y")
             ax.set_ylabel("neurons of language X deactivated")
-    fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8, label="Δ loss (nats / token)")
+        fig.colorbar(im, ax=row.tolist(), shrink=0.8, label="Δ loss (nats / token)")
     for path in out_paths:
         with atomic_path(path) as tmp:
             fig.savefig(tmp, dpi=130, bbox_inches="tight")

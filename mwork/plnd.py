@@ -29,12 +29,8 @@ from contextlib import contextmanager
 import torch
 
 from .arch import Adapter, get_adapter
-
-KINDS = ("attn.q", "attn.k", "attn.v", "ffn")
-
-
-def _key(layer: int, kind: str) -> str:
-    return f"layers.{layer}.{kind}"
+from .keys import KINDS
+from .keys import key as _key
 
 
 def _masks(adapter: Adapter, attn, valid: torch.Tensor):
@@ -99,8 +95,8 @@ class _LayerQK:
         self.softcap = adapter.softcap(attn)
         self.bias = adapter.score_bias(attn, call, b, l)  # (b, H, 1|l, l) or None
         allowed = _masks(adapter, attn, valid)  # (b, 1, l, l)
-        # a padding query attends to itself (only here): its row is then the same one-hot before and after
-        # any change (its score changes are zero), also when a row block sees only some of the keys
+        # a padding query also attends to itself, so no row is empty; its score changes are zero (and with
+        # q/k norms its rows are left out), so it contributes nothing
         eye = torch.eye(l, dtype=torch.bool, device=q.device)[None, None]
         self.allowed = allowed | (eye & ~valid[:, None, :, None])
         self.neg = torch.zeros(self.allowed.shape, device=q.device).masked_fill_(~self.allowed, torch.finfo(
@@ -217,7 +213,8 @@ def neuron_importance(model, input_ids: torch.Tensor, attention_mask: torch.Tens
     hooks = []
     try:
         _register(adapter, kinds, want_qk, valid, out, hooks, chunk_elems)
-        model(**adapter.forward_kwargs(input_ids, attention_mask))
+        # no importance depends on the logits: the output head runs for one position only
+        model(**adapter.forward_kwargs(input_ids, attention_mask), logits_to_keep=1)
     finally:
         for hk in hooks:
             hk.remove()

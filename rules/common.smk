@@ -1,13 +1,15 @@
 # Config validation and input functions shared by all rules.
 import re
 import sys
+from pathlib import Path
 
 from snakemake.utils import validate
 
 sys.path.insert(0, workflow.basedir)
 
+from mwork.codedeps import module_closure  # noqa: E402
 from mwork.config import check_config, model_dir, model_layers, model_spec, model_stages, tuning_grid, uses_organism  # noqa: E402
-from mwork.deactivation import stage_layers  # noqa: E402
+from mwork.settings import stage_layers  # noqa: E402
 from mwork.tasks.data import task_languages  # noqa: E402
 
 validate(config, schema="../schemas/config.schema.yaml")
@@ -17,14 +19,18 @@ LANGS = config["languages"]
 EVAL_LANGS = config["eval_languages"]
 CORPUS = config["corpus"]
 MODELS = config["run_models"]
+EVAL_MODELS = config.get("eval_models") or MODELS  # the task experiments (Tables 1-5, 8, 9, 11-17)
 TASKS = config["tasks"]
 NON_EN_LANGS = [lang for lang in EVAL_LANGS if lang != "en"]
 
 
-# The library is not tracked as code by Snakemake: rules list the modules they use as inputs,
-# so an edit of the library reruns exactly the rules that depend on it.
-def lib(*modules):
-    return [workflow.source_path(f"../mwork/{m}.py") for m in modules]
+# Snakemake tracks a rule's script, not the library modules it imports: every rule lists as inputs the
+# modules its script can run (the closure of its imports, read from the source by mwork.codedeps), so an
+# edit of the library reruns exactly the rules that depend on it.
+def code_of(script):
+    """The mwork modules that workflow_scripts/<script>.py imports, directly or through other modules."""
+    path = Path(workflow.basedir) / "workflow_scripts" / f"{script}.py"
+    return [workflow.source_path(f"../{m}") for m in module_closure(path, workflow.basedir)]
 
 
 def corpus_files(corpus):
@@ -67,7 +73,7 @@ def task_inputs(model, task, lang):
 
 def baseline_scores():
     """`original` scores of every model x task x evaluation language the task's dataset has."""
-    return [f"results/eval/{m}/{t}/{lang}/original.json" for m in MODELS for t in TASKS
+    return [f"results/eval/{m}/{t}/{lang}/original.json" for m in EVAL_MODELS for t in TASKS
             for lang in task_languages(t, task_source(m), EVAL_LANGS)]
 
 
@@ -143,7 +149,7 @@ def deactivation_inputs(number):
     task = table["task"]
     rows = table.get("rows") or [table["random"], table["lang"]]
     out = []
-    for m in MODELS:
+    for m in EVAL_MODELS:
         xs = table_langs(m, task)
         langs = (["en"] if "en" in EVAL_LANGS else []) + xs
         out += [f"results/eval/{m}/{task}/{lang}/original.json" for lang in langs]
@@ -183,9 +189,9 @@ def implemented_targets():
 
 
 def stage_table_input(number, ext):
-    """Table 12 is the first run model's stage tuning, Table 13 the second's (the paper: Vicuna, Mistral)."""
+    """Table 12 is the first evaluated model's stage tuning, Table 13 the second's (the paper: Vicuna, Mistral)."""
     i = int(number) - 12
-    if i >= len(MODELS):
-        raise ValueError(f"Table {number} is the stage tuning of run model #{i + 1}, but config.run_models has "
-                         f"{len(MODELS)}; see results/<model>/stage_tuning.{ext}")
-    return f"results/{MODELS[i]}/stage_tuning.{ext}"
+    if i >= len(EVAL_MODELS):
+        raise ValueError(f"Table {number} is the stage tuning of evaluated model #{i + 1}, but config.eval_models "
+                         f"(or run_models) has {len(EVAL_MODELS)}; see results/<model>/stage_tuning.{ext}")
+    return f"results/{EVAL_MODELS[i]}/stage_tuning.{ext}"

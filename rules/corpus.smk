@@ -6,7 +6,7 @@ rule corpus:
         docs="results/corpus/{corpus}/{lang}.jsonl",
         stats="results/corpus/{corpus}/{lang}.stats.json",
     input:
-        lib("corpus", "languages", "io"),
+        code=code_of("corpus"),
     params:
         spec=lambda wc: config["corpora"][wc.corpus],
         seed=config["seed"],
@@ -29,7 +29,7 @@ rule table7:
         md="results/table7.md",
     input:
         stats=expand("results/corpus/{corpus}/{lang}.stats.json", corpus=CORPUS, lang=LANGS),
-        code=lib("corpus", "io"),
+        code=code_of("table7"),
     params:
         corpus=CORPUS,
         languages=LANGS,

@@ -10,11 +10,11 @@ rule deactivation_table:
         md="results/table{n}.md",
     input:
         scores=lambda wc: deactivation_inputs(wc.n),
-        code=lib("tables", "io"),
+        code=code_of("deactivation_table"),
     params:
         table=lambda wc: config["deactivation"]["tables"][wc.n],
         settings=config["deactivation"]["settings"],
-        models=MODELS,
+        models=EVAL_MODELS,
         number=lambda wc: wc.n,
     log:
         "results/logs/table{n}.log",
@@ -31,7 +31,7 @@ rule language_table:
         csv="results/table{n}.csv",
     input:
         scores=lambda wc: deactivation_inputs(PER_LANGUAGE_TABLE[wc.n]),
-        code=lib("tables", "io"),
+        code=code_of("language_table"),
     params:
         table=lambda wc: config["deactivation"]["tables"][PER_LANGUAGE_TABLE[wc.n]],
         settings=config["deactivation"]["settings"],
@@ -51,10 +51,10 @@ rule table1:
         md="results/table1.md",
     input:
         scores=lambda wc: deactivation_inputs("1"),
-        code=lib("tables", "io"),
+        code=code_of("table1"),
     params:
         table=config["deactivation"]["tables"]["1"],
-        models=MODELS,
+        models=EVAL_MODELS,
     log:
         "results/logs/table1.log",
     conda:
@@ -70,7 +70,7 @@ rule stage_tuning:
         md="results/{model}/stage_tuning.md",
     input:
         scores=lambda wc: tuning_inputs(wc.model),
-        code=lib("tables", "io"),
+        code=code_of("stage_tuning"),
     params:
         tuning=config["stage_tuning"],
         layers=lambda wc: model_layers(config, wc.model),

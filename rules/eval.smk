@@ -11,8 +11,7 @@ rule evaluate:
         model=lambda wc: model_inputs(wc.model),
         data=lambda wc: task_inputs(wc.model, wc.task, wc.lang),
         neurons=lambda wc: setting_inputs(wc.model, wc.setting),
-        code=lib("evaluate", "models", "tasks/data", "tasks/metrics", "tasks/prompts", "masking", "deactivation",
-                 "arch", "plnd", "neurons", "io", "languages"),
+        code=code_of("evaluate"),
     params:
         model=lambda wc: model_params(wc.model),
         source=lambda wc: task_source(wc.model),
@@ -46,9 +45,9 @@ rule table11:
         md="results/table11.md",
     input:
         scores=lambda wc: baseline_scores(),
-        code=lib("tables", "io"),
+        code=code_of("table11"),
     params:
-        models=MODELS,
+        models=EVAL_MODELS,
         tasks=TASKS,
         languages=EVAL_LANGS,
     log:

@@ -9,7 +9,7 @@ rule language_ratio:
     input:
         model=lambda wc: model_inputs(wc.model),
         queries=lambda wc: query_files(wc.model, config["lens"]["queries"]),
-        code=lib("lens", "arch", "batching", "queries", "tasks/prompts", "models", "io"),
+        code=code_of("language_ratio"),
     params:
         model=lambda wc: model_params(wc.model),
         languages=EVAL_LANGS,
@@ -32,7 +32,7 @@ rule language_ratio:
 rule figure1:
     input:
         counts=expand("results/lens/{model}.csv", model=LENS_MODELS),
-        code=lib("lens", "figures"),
+        code=code_of("figure1"),
     output:
         csv="results/figure1.csv",
         png=report("results/figure1.png", caption="../report/figure1.rst", category="Multilingual workflow"),

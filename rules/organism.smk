@@ -8,7 +8,7 @@ rule suites:
         expand("results/suites/{task}/{lang}.{split}.jsonl", task=TASKS, lang=LANGS, split=SUITE_SPLITS),
         world="results/suites/world.json",
     input:
-        lib("tasks/suites", "tasks/lexicon", "tasks/prompts", "io"),
+        code=code_of("suites"),
     params:
         languages=LANGS,
         tasks=TASKS,
@@ -27,7 +27,7 @@ rule organism_tokenizer:
     input:
         corpus=corpus_files(config["organism"]["corpus"]),
         suites=rules.suites.output,
-        code=lib("organism", "tasks/prompts"),
+        code=code_of("organism_tokenizer"),
     params:
         tokenizer=config["organism"]["tokenizer"],
         mix=config["organism"]["mix"],
@@ -51,7 +51,7 @@ rule organism_train:
         corpus=corpus_files(config["organism"]["corpus"]),
         suites=rules.suites.output,
         tokenizer=rules.organism_tokenizer.output,
-        code=lib("organism", "tasks/prompts"),
+        code=code_of("organism_train"),
     params:
         arch=config["organism"]["arch"],
         train=config["organism"]["train"],
@@ -82,7 +82,7 @@ rule organism_report:
         model=rules.organism_train.output.model,
         curve=rules.organism_train.output.curve,
         corpus=corpus_files(config["organism"]["corpus"]),
-        code=lib("organism", "models"),
+        code=code_of("organism_report"),
     params:
         seq_len=config["organism"]["train"]["seq_len"],
     log:

