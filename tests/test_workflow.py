@@ -234,7 +234,7 @@ def test_stage_tuning_and_auto_stages(root, tiny_run, tmp_path):
     plan = snakemake(root, "-n", "results/table3.csv", "--cores", "2", "--directory", str(work), *configs,
                      str(auto)).stdout
     assert "\nevaluate " in plan  # the deactivation jobs now read the tuned stages (an input: rerun)
-    with pytest.raises(AssertionError, match="Table 13 is the stage tuning of run model #2"):
+    with pytest.raises(AssertionError, match="Table 13 is the stage tuning of evaluated model #2"):
         snakemake(root, "-n", "results/table13.csv", "--directory", str(work), *configs)
 
 
