@@ -60,6 +60,8 @@ def check_config(config: dict) -> None:
         if name not in config["run_models"]:
             raise MworkError(f"config.eval_models[{i}]: {name!r} is not in config.run_models; the task experiments "
                              f"use the run models' neuron sets, so add it there (or remove it here)")
+    for i, name in enumerate(config.get("loss_matrix", {}).get("models") or []):
+        _require_key(config["models"], name, f"config.loss_matrix.models[{i}]", "config.models")
     for i, name in enumerate(config.get("lens", {}).get("models") or []):
         _require_key(config["models"], name, f"config.lens.models[{i}]", "config.models")
     for name, spec in config["models"].items():

@@ -149,7 +149,7 @@ rule loss_matrix_figure:
         png=report("results/loss_matrix.png", caption="../report/loss_matrix.rst", category="Language-specific neurons"),
         pdf="results/loss_matrix.pdf",
     input:
-        csv=expand("results/{model}/loss_matrix.csv", model=MODELS),
+        csv=expand("results/{model}/loss_matrix.csv", model=config["loss_matrix"]["models"] or MODELS),
         code=code_of("loss_matrix_figure"),
     log:
         "results/logs/loss_matrix_figure.log",
