@@ -154,7 +154,8 @@ def loss_matrix_figure(df, out_paths: list[str]):
                             color="white" if abs(v) > 0.6 * vmax else "black")
             ax.set_title(f"{model}: {title}", fontsize=9)
             ax.set_xlabel("held-out loss of language Y")
-            ax.set_ylabel("neurons of language X deactivated")
+            if ax is row[0]:
+                ax.set_ylabel("neurons of language X deactivated")
         fig.colorbar(im, ax=row.tolist(), shrink=0.8, label="Δ loss (nats / token)")
     for path in out_paths:
         with atomic_path(path) as tmp:
