@@ -107,9 +107,10 @@ class Adapter:
         if qn is None or kn is None:
             return None
         for norm in (qn, kn):  # PLND's closed form assumes one RMS norm per head (not over all heads, as OLMo-2)
-            if getattr(norm, "weight", None) is None or norm.weight.numel() != self.head_dim:
-                raise MworkError(f"{type(attn).__name__}: q/k norm of width {getattr(norm, 'weight', None) is not None and norm.weight.numel()} "
-                                 f"is not per head (head_dim {self.head_dim}); PLND does not support it yet")
+            width = norm.weight.numel() if getattr(norm, "weight", None) is not None else None
+            if width != self.head_dim:
+                raise MworkError(f"{type(attn).__name__}: a q/k norm of width {width} is not per head (head_dim "
+                                 f"{self.head_dim}); PLND does not support it yet")
         return qn, kn
 
     def scaling(self, attn) -> float:
