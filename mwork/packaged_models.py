@@ -36,11 +36,17 @@ def fetch_command(wheels: list[dict], wheel_dir: str | Path) -> str:
     return f"pip download --no-deps --only-binary=:all: -d {wheel_dir} {reqs}"
 
 
+def _cached(wheel: dict, wheel_dir: str | Path) -> list[Path]:
+    """The wheel files of ``{name, version}`` in ``wheel_dir`` (any build tag), sorted."""
+    stem = f"{_normalized(wheel['name'])}-{wheel['version']}-"
+    return sorted(p for p in Path(wheel_dir).glob("*.whl") if p.name.lower().startswith(stem))
+
+
 def find_wheel(wheel: dict, wheel_dir: str | Path, where: str, fetch: str) -> Path:
     """The cached wheel file of ``{name, version}``; a clear error naming the fetch command if it is absent."""
-    stem = f"{_normalized(wheel['name'])}-{wheel['version']}-"
-    hits = sorted(p for p in Path(wheel_dir).glob("*.whl") if p.name.lower().startswith(stem))
+    hits = _cached(wheel, wheel_dir)
     if not hits:
+        stem = f"{_normalized(wheel['name'])}-{wheel['version']}-"
         raise MworkError(f"{where}: wheel {wheel['name']}=={wheel['version']} is not in {wheel_dir}/ "
                          f"(expected {stem}*.whl); fetch it with `{fetch}`")
     return hits[0]
@@ -48,9 +54,7 @@ def find_wheel(wheel: dict, wheel_dir: str | Path, where: str, fetch: str) -> Pa
 
 def download_wheels(wheels: list[dict], wheel_dir: str | Path, where: str) -> None:
     """``pip download --no-deps`` the wheels that are not cached yet (the only network access)."""
-    missing = [w for w in wheels
-               if not any(p.name.lower().startswith(f"{_normalized(w['name'])}-{w['version']}-")
-                          for p in Path(wheel_dir).glob("*.whl"))]
+    missing = [w for w in wheels if not _cached(w, wheel_dir)]
     if not missing:
         return
     Path(wheel_dir).mkdir(parents=True, exist_ok=True)
