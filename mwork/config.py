@@ -100,13 +100,14 @@ def model_layers(config: dict, name: str) -> int | None:
 
 
 def model_stages(config: dict, name: str) -> dict[str, list[int]] | str:
-    """The MWork stage layers of a model, or "auto" (tuned: Tables 12-13). Error if missing or impossible."""
+    """The MWork stage layers of a model, or "auto" (tuned: Tables 12-13) or "lens" (read off its logit
+    lens, rule lens_stages). Error if missing or impossible."""
     from .settings import stage_layers
 
     spec = model_spec(config, name)
     where = f"config.models.{name}.stages"
-    if spec.get("stages") == "auto":
-        return "auto"
+    if spec.get("stages") in ("auto", "lens"):
+        return spec["stages"]
     if "stages" not in spec:
         raise MworkError(f"{where}: the deactivation experiments need the model's stage boundaries, e.g. "
                          f"stages: {{under: 8, gen: 2}} (the paper's Vicuna)")

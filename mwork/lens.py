@@ -23,17 +23,28 @@ NON_WORD = "non-word"
 
 
 def _top1(norm, head, h: torch.Tensor, chunk_elems: int) -> torch.Tensor:
-    """argmax of head(norm(h)) over the vocabulary, (b, n) for h (b, n, d), a few positions at a time so
-    that no (positions x vocabulary) tensor beyond ``chunk_elems`` entries exists."""
+    """argmax of head(norm(h)) over the vocabulary, (b, n) for h (b, n, d). The vocabulary is taken a
+    slice of output-embedding rows at a time with a running maximum (ties keep the first index, as
+    ``argmax`` does), so no (positions x vocabulary) tensor beyond ``chunk_elems`` entries exists and each
+    weight row is read once per layer, not once per few positions (the product is bound by reading it)."""
     b, n, d = h.shape
-    flat = h.reshape(b * n, d)
-    step = max(1, chunk_elems // head.weight.shape[0])
-    return torch.cat([head(norm(flat[i:i + step])).argmax(-1) for i in range(0, b * n, step)]).view(b, n)
+    x = norm(h.reshape(b * n, d))
+    weight, bias = head.weight, head.bias
+    step = max(1, chunk_elems // max(1, b * n))
+    best = torch.full((b * n,), -torch.inf, device=h.device)
+    arg = torch.zeros(b * n, dtype=torch.long, device=h.device)
+    for j in range(0, weight.shape[0], step):
+        z = torch.nn.functional.linear(x, weight[j:j + step], None if bias is None else bias[j:j + step])
+        val, idx = z.max(-1)
+        better = val > best
+        best = torch.where(better, val, best)
+        arg = torch.where(better, idx + j, arg)
+    return arg.view(b, n)
 
 
 @torch.no_grad()
 def lens_top_tokens(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, last: int | None = None,
-                    chunk_elems: int = 1 << 24) -> torch.Tensor:
+                    chunk_elems: int = 1 << 22) -> torch.Tensor:
     """Top-1 token of every layer's output at every position (or the ``last`` positions):
     (n_layers, batch, length or last), via forward hooks on the unmodified model (removed on exit). Layer
     i's output goes through the final norm and the output embedding, exactly as the last layer's output
@@ -150,3 +161,43 @@ def language_ratios(df, query_lang: str, among: list[str] | None = None):
                      "english_eval": share_eval(g["detected"] == en_code),
                      "query_language_eval": share_eval(g["detected"] == own_code), "eval_words": n_eval})
     return pd.DataFrame(rows, columns=RATIO_COLUMNS)
+
+
+STAGE_RULE = ("understanding: the layers before the first layer where English is the majority of the decoded "
+              "words of the evaluation languages; generation: the final layers where the query's language "
+              "outnumbers English among them (means over the non-English query languages)")
+
+
+def lens_stages(counts, languages: list[str], among: list[str] | None = None) -> dict:
+    """MWork stage boundaries read off the logit lens (Figure 1), as the paper motivates its stages:
+    ``under`` = the layers before the first layer where English is more than half of the decoded words of
+    the ``among`` languages, ``gen`` = the contiguous final layers where the query's language outnumbers
+    English among them; shares are means over the non-English ``languages`` (``counts``: the
+    ``language_ratio`` rule's rows). Returns the boundaries with the per-layer shares they were read
+    from; where the lens shows no such stages, ``under`` and ``gen`` are None and ``note`` says why."""
+    import pandas as pd
+
+    among = among or languages
+    frames = [language_ratios(counts[counts["language"] == x], x, among) for x in languages
+              if x != "en" and (counts["language"] == x).any()]
+    out = {"under": None, "gen": None, "layers": None, "rule": STAGE_RULE, "note": "", "per_layer": []}
+    if not frames:
+        return {**out, "note": "the lens counts hold no non-English query language"}
+    mean = pd.concat(frames).groupby("layer")[["english_eval", "query_language_eval"]].mean().sort_index()
+    n = len(mean)
+    out["layers"] = n
+    out["per_layer"] = [{"layer": int(layer), "english": float(r.english_eval),
+                         "query_language": float(r.query_language_eval)} for layer, r in mean.iterrows()]
+    english = (mean["english_eval"] > 0.5).tolist()
+    if not any(english):
+        return {**out, "note": "English is never the majority of the decoded words in any layer: the lens shows "
+                               "no English-centred task-solving stage"}
+    under = english.index(True)
+    gen = 0
+    for own, en in zip(reversed(mean["query_language_eval"].tolist()), reversed(mean["english_eval"].tolist())):
+        if not own > en:
+            break
+        gen += 1
+    # at least one task-solving layer is left: where English holds the majority, the query's language
+    # cannot outnumber it, so layer under + 1 is not a generation layer
+    return {**out, "under": under, "gen": gen}

@@ -38,23 +38,61 @@ def matched_masks(lang_masks: dict[str, torch.Tensor], n_layers: int, sizes: dic
     return select(setting, lang_masks, stage_layers(n_layers, 0, 0), sizes, seed=seed, exclude_all=all_masks)
 
 
+def _nll(head, h: torch.Tensor, target: torch.Tensor, softcap: float | None, chunk_elems: int) -> torch.Tensor:
+    """Next-token negative log-likelihoods from final hidden states ``h`` (n, d) and ``target`` (n,):
+    logsumexp of the logits minus the target's logit, for the rows asked only (no padding, no last token).
+
+    The vocabulary is taken a slice of output-embedding rows at a time, with a running (max, sum) for the
+    logsumexp, so no (rows x vocabulary) tensor beyond ``chunk_elems`` entries exists and each weight row
+    is read once (a product of a few rows with the whole 262,144 x 640 matrix at a time is bound by
+    reading it)."""
+    weight, bias = head.weight, head.bias
+    step = max(1, chunk_elems // max(1, len(h)))
+    run_max = torch.full((len(h),), -torch.inf, device=h.device)
+    run_sum = torch.zeros(len(h), device=h.device)
+    picked = torch.zeros(len(h), device=h.device)
+    for j in range(0, weight.shape[0], step):
+        z = torch.nn.functional.linear(h, weight[j:j + step], None if bias is None else bias[j:j + step]).float()
+        if softcap:  # the model's own final logit soft-cap (Gemma-2), before the softmax
+            z = torch.tanh(z / softcap) * softcap
+        new_max = torch.maximum(run_max, z.amax(-1))
+        run_sum = run_sum * torch.exp(run_max - new_max) + torch.exp(z - new_max[:, None]).sum(-1)
+        run_max = new_max
+        here = (target >= j) & (target < j + step)
+        picked[here] = z[here, target[here] - j]
+    return run_max + torch.log(run_sum) - picked
+
+
 @torch.no_grad()
-def token_losses(model, tokenizer, texts: list[str], batch_size: int = 8, max_length: int = 128) -> tuple[float, int]:
+def token_losses(model, tokenizer, texts: list[str], batch_size: int = 8, max_length: int = 128,
+                 chunk_elems: int = 1 << 22) -> tuple[float, int]:
     """(sum of next-token negative log-likelihoods, number of predicted tokens) over ``texts``, each
-    truncated to ``max_length`` tokens, in left-padded batches (padding predicts and is predicted by nothing)."""
+    truncated to ``max_length`` tokens, in left-padded batches (padding predicts and is predicted by nothing).
+
+    The model runs unmodified with ``logits_to_keep=1``; a forward hook on its final norm keeps the hidden
+    states, and the output head is applied to the predicting positions only, in chunks: no (batch x length
+    x vocabulary) logits tensor exists (Gemma-3's has 262,144 columns), and padding costs no head product."""
     adapter = get_adapter(model)
+    head = model.get_output_embeddings()
+    softcap = getattr(model.config, "final_logit_softcapping", None)
     enc = [ids[:max_length] for ids in tokenizer(texts, add_special_tokens=True)["input_ids"] if len(ids) > 1]
     enc.sort(key=len)
     device = next(model.parameters()).device
     total, n = 0.0, 0
-    for start in range(0, len(enc), batch_size):
-        ids, mask = left_padded(enc[start:start + batch_size], pad_id(tokenizer))
-        ids, mask = ids.to(device), mask.to(device)
-        logits = model(**adapter.forward_kwargs(ids, mask)).logits[:, :-1].float()
-        target, valid = ids[:, 1:], (mask[:, 1:] * mask[:, :-1]).bool()
-        nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), target, reduction="none")
-        total += float(nll[valid].sum())
-        n += int(valid.sum())
+    final: list[torch.Tensor] = []
+    handle = adapter.final_norm().register_forward_hook(lambda module, args, out: final.append(out))
+    try:
+        for start in range(0, len(enc), batch_size):
+            ids, mask = left_padded(enc[start:start + batch_size], pad_id(tokenizer))
+            ids, mask = ids.to(device), mask.to(device)
+            final.clear()
+            model(**adapter.forward_kwargs(ids, mask), logits_to_keep=1)
+            valid = (mask[:, 1:] * mask[:, :-1]).bool()
+            nll = _nll(head, final[-1][:, :-1][valid], ids[:, 1:][valid], softcap, chunk_elems)
+            total += float(nll.double().sum())
+            n += int(valid.sum())
+    finally:
+        handle.remove()
     return total, n
 
 

@@ -98,17 +98,21 @@ def setting_spec(name):
     return config["deactivation"]["settings"][name]
 
 
+STAGE_FILES = {"auto": "results/{model}/stages.json", "lens": "results/{model}/lens_stages.json"}
+
+
 def setting_inputs(model, setting):
     """Neuron sets an evaluation setting needs: none for `original`; X's (and English's or every
-    language's, for the overlap ablations) for `<name>@<X>`; the tuned stages when they are `auto`."""
+    language's, for the overlap ablations) for `<name>@<X>`; the stage file when they are `auto` or `lens`."""
     name, lang = parse_setting(setting)
     if name is None:
         return []
     exclude = setting_spec(name).get("exclude")
     langs = {None: [lang], "en": [lang, "en"], "all": EVAL_LANGS}[exclude]
     out = [f"results/{model}/neurons/{CORPUS}/{x}.safetensors" for x in dict.fromkeys(langs)]
-    if not TUNE.match(name) and model_stages(config, model) == "auto":
-        out.append(f"results/{model}/stages.json")
+    stages = model_stages(config, model)
+    if not TUNE.match(name) and isinstance(stages, str):  # auto | lens
+        out.append(STAGE_FILES[stages].format(model=model))
     return out
 
 
@@ -175,9 +179,11 @@ def query_files(model, choice="auto"):
 
 
 def analyses_targets():
-    """PLND neuron sets, Figures 1, 3, 5 and 7 and the loss matrix: everything that needs no task data."""
+    """PLND neuron sets, Figures 1, 3, 5 and 7, the stage boundaries the lens shows and the loss matrix:
+    everything that needs no task data."""
     out = ["results/table7.csv", "results/figure5.png", "results/figure3.png", "results/figure1.png",
            "results/loss_matrix.png"]
+    out += expand("results/{model}/lens_stages.json", model=config["lens"].get("models") or MODELS)
     return out + expand("results/{model}/neurons/summary.csv", model=MODELS)
 
 

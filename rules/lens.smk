@@ -29,6 +29,22 @@ rule language_ratio:
         "../workflow_scripts/language_ratio.py"
 
 
+rule lens_stages:
+    output:
+        stages="results/{model}/lens_stages.json",
+    input:
+        counts="results/lens/{model}.csv",
+        code=code_of("lens_stages"),
+    params:
+        languages=EVAL_LANGS,
+    log:
+        "results/logs/lens_stages/{model}.log",
+    conda:
+        "../envs/torch.yaml"  # mwork.lens imports torch
+    script:
+        "../workflow_scripts/lens_stages.py"
+
+
 rule figure1:
     input:
         counts=expand("results/lens/{model}.csv", model=LENS_MODELS),

@@ -5,7 +5,7 @@ import torch
 from tinymodels import ARCHS, make_model, random_batch
 
 from mwork.arch import get_adapter
-from mwork.lens import NON_WORD, TokenLanguage, language_ratios, lens_top_tokens
+from mwork.lens import NON_WORD, TokenLanguage, language_ratios, lens_stages, lens_top_tokens
 
 
 def _batch():
@@ -73,3 +73,35 @@ def test_language_ratios_leave_non_words_out():
     r = language_ratios(df, "de", among=["en", "de"]).set_index("layer")
     assert r.loc[1, "eval_words"] == 8 and r.loc[1, "english_eval"] == pytest.approx(0.25)
     assert r.loc[1, "query_language_eval"] == pytest.approx(0.75) and r.loc[2, "english_eval"] == 1.0
+
+
+def _counts(shares):
+    """Lens counts: per query language, per layer, (english, own language, other eval language) word counts."""
+    rows = []
+    for lang, layers in shares.items():
+        for layer, (en, own, other) in enumerate(layers, start=1):
+            rows += [{"language": lang, "layer": layer, "detected": "en", "tokens": en},
+                     {"language": lang, "layer": layer, "detected": LANG_CLD3[lang], "tokens": own},
+                     {"language": lang, "layer": layer, "detected": "fr", "tokens": other},
+                     {"language": lang, "layer": layer, "detected": NON_WORD, "tokens": 50}]
+    return pd.DataFrame(rows)
+
+
+LANG_CLD3 = {"de": "de", "zh": "zh", "en": "en"}
+
+
+def test_lens_stages_read_the_english_phase_off_the_lens():
+    layers = [(1, 8, 1), (4, 5, 1), (7, 2, 1), (8, 1, 1), (6, 3, 1), (3, 6, 1), (1, 9, 0)]
+    df = _counts({"de": layers, "zh": layers, "en": [(9, 9, 0)] * 7})
+    out = lens_stages(df, ["en", "de", "zh"], among=["en", "de", "zh", "fr"])
+    # English first holds the majority in layer 3 (7 of 10): two understanding layers; the query's language
+    # outnumbers English again in the last two layers (6 > 3, 9 > 1) but not in layer 5 (3 < 6)
+    assert (out["under"], out["gen"], out["layers"]) == (2, 2, 7) and out["note"] == ""
+    assert [r["english"] for r in out["per_layer"]][:3] == pytest.approx([0.1, 0.4, 0.7])
+
+
+def test_lens_stages_say_why_when_the_lens_shows_no_english_phase():
+    df = _counts({"de": [(1, 8, 1)] * 4, "en": [(9, 0, 1)] * 4})
+    out = lens_stages(df, ["en", "de"])
+    assert out["under"] is None and out["gen"] is None and "never the majority" in out["note"]
+    assert "no non-English" in lens_stages(df[df["language"] == "en"], ["en", "de"])["note"]

@@ -20,8 +20,11 @@ def _masks(model, seed):
             for k, n in adapter.sizes().items()}
 
 
-def test_token_losses_equal_the_models_own_loss_with_or_without_padding():
-    model, tok = make_model("qwen2"), tokenizer()
+@pytest.mark.parametrize("arch,softcap", [("qwen2", None), ("gemma3_text", None), ("gemma3_text", 5.0)])
+def test_token_losses_equal_the_models_own_loss_with_or_without_padding(arch, softcap):
+    model, tok = make_model(arch), tokenizer()
+    if softcap:  # Gemma-2's final logit soft-cap (Gemma-3's forward applies it too when set)
+        model.config.final_logit_softcapping = softcap
     texts = _texts(0)
     total, n = token_losses(model, tok, texts, batch_size=3)
     ref_total, ref_n = 0.0, 0
@@ -33,6 +36,10 @@ def test_token_losses_equal_the_models_own_loss_with_or_without_padding():
             ref_n += ids.shape[1] - 1
     assert n == ref_n and total == pytest.approx(ref_total, rel=1e-5)
     assert token_losses(model, tok, texts, batch_size=1) == pytest.approx((total, n), rel=1e-5)
+    # a chunk of one row at a time: the same sum, no (rows x vocabulary) tensor beyond one row
+    assert token_losses(model, tok, texts, batch_size=3, chunk_elems=1) == pytest.approx((total, n), rel=1e-6)
+    # the hook on the final norm is removed on exit
+    assert not get_adapter(model).final_norm()._forward_hooks
 
 
 def test_random_control_matches_the_size_of_each_module_kind():

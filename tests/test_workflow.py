@@ -47,8 +47,13 @@ def test_real_config_plans_the_analyses_of_both_models_offline(root, tmp_path):
     assert "organism_train" not in plan and "evaluate" not in plan
     for model in ("qwen", "gemma"):
         assert f"results/models/{model}" in plan and f"results/{model}/neurons/catalogs/de.safetensors" in plan
-        assert f"results/lens/{model}.csv" in plan
-    assert "results/qwen/loss_matrix.csv" in plan and "results/gemma/loss_matrix.csv" not in plan  # loss_matrix.models
+        assert f"results/lens/{model}.csv" in plan and f"results/{model}/lens_stages.json" in plan
+        assert f"results/{model}/loss_matrix.csv" in plan
+    only = tmp_path / "only.yaml"
+    only.write_text("loss_matrix:\n  models: [qwen]\n", encoding="utf-8")
+    plan = snakemake(root, "-n", "analyses", "--cores", "2", "--directory", str(tmp_path), "--configfile",
+                     str(root / "config.yaml"), str(root / "configs" / "real.yaml"), str(only)).stdout
+    assert "results/qwen/loss_matrix.csv" in plan and "results/gemma/loss_matrix.csv" not in plan
 
 
 def test_bad_config_fails_at_dag_build_naming_the_field(root, tmp_path):

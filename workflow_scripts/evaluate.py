@@ -4,6 +4,7 @@ from pathlib import Path
 
 from mwork.arch import get_adapter
 from mwork.deactivation import count, select, stage_layers
+from mwork.errors import MworkError
 from mwork.evaluate import evaluate
 from mwork.io import write_json, write_jsonl
 from mwork.masking import deactivate
@@ -23,9 +24,13 @@ with rule_script(snakemake) as log:  # noqa: F821
     if p.deactivation:  # `<name>@<X>`: deactivate language X's neurons (or the matched random control)
         d = dict(p.deactivation)
         files = {Path(f).stem: f for f in smk.input.neurons if f.endswith(".safetensors")}
-        if d["stages"] == "auto":  # tuned boundaries (rule stage_tuning)
-            tuned = json.load(open(next(f for f in smk.input.neurons if f.endswith("stages.json")), encoding="utf-8"))
-            d["stages"] = stage_layers(tuned["layers"], tuned["under"], tuned["gen"])
+        if d["stages"] in ("auto", "lens"):  # boundaries tuned (rule stage_tuning) or read off the lens (lens_stages)
+            path = next(f for f in smk.input.neurons if f.endswith("stages.json"))
+            found = json.load(open(path, encoding="utf-8"))
+            if found["under"] is None:
+                raise MworkError(f"{path}: no stage boundaries ({found.get('note')}); give the model's stages: "
+                                 f"{{under, gen}} in the config instead of {d['stages']}")
+            d["stages"] = stage_layers(found["layers"], found["under"], found["gen"], where=path)
         lang_tensors, _ = load_neurons(files[d["language"]], model=model, masks_only=False)
         others = [load_neurons(f, model=model)[0] for x, f in files.items() if x != d["language"]]
         masks = select(d["spec"], lang_tensors, d["stages"], get_adapter(model).sizes(), seed=d["seed"],

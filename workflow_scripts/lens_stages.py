@@ -1,0 +1,14 @@
+"""rule lens_stages: MWork stage boundaries read off the logit lens (Figure 1) of one model."""
+import pandas as pd
+
+from mwork.io import write_json
+from mwork.lens import lens_stages
+from mwork.workflow import rule_script
+
+with rule_script(snakemake) as log:  # noqa: F821
+    smk = snakemake  # noqa: F821
+    counts = pd.read_csv(smk.input.counts)
+    out = lens_stages(counts, list(smk.params.languages))
+    write_json(smk.output.stages, {"model": smk.wildcards.model, **out})
+    log.info("%s: under %s, gen %s of %s layers (%s) %s", smk.wildcards.model, out["under"], out["gen"],
+             out["layers"], out["rule"], out["note"])
