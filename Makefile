@@ -30,6 +30,8 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	touch $@
 
 run: setup
+	@# a YAML or config error named with its file and line before Snakemake starts
+	$(BIN)/python -m mwork config check config.yaml $(CONFIG)
 	$(BIN)/snakemake $(TARGET) $(SMK_CONFIG) --cores $(CORES) --rerun-incomplete
 
 test: setup

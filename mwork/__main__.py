@@ -1,6 +1,6 @@
 """Command line: ``python -m mwork`` (or ``mwork``).
 
-  mwork config check FILE      validate a workflow config (schema + cross-references)
+  mwork config check FILE...   validate a workflow config (schema + cross-references; later files layered)
   mwork corpus show FILE       documents, splits and characters of a corpus file
   mwork neurons show FILE      per-layer counts and metadata of a neuron-set file
 """
@@ -16,8 +16,8 @@ from .errors import MworkError
 def _config_check(args) -> None:
     from .config import load_config
 
-    cfg = load_config(args.file)
-    print(f"{args.file}: ok ({len(cfg['languages'])} languages, models {', '.join(cfg['run_models'])}, "
+    cfg = load_config(*args.file)
+    print(f"{' + '.join(args.file)}: ok ({len(cfg['languages'])} languages, models {', '.join(cfg['run_models'])}, "
           f"corpus {cfg['corpus']})")
 
 
@@ -26,7 +26,7 @@ def _corpus_show(args) -> None:
 
     from .io import read_jsonl
 
-    docs = read_jsonl(args.file)
+    docs = read_jsonl(args.file, made_by="corpus")
     splits = Counter(d.get("split", "?") for d in docs)
     chars = sum(len(d["text"]) for d in docs)
     print(f"{args.file}: {len(docs)} documents ({', '.join(f'{k} {v}' for k, v in sorted(splits.items()))}), "
@@ -52,8 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mwork", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="group", required=True)
     cfg = sub.add_parser("config").add_subparsers(dest="cmd", required=True)
-    p = cfg.add_parser("check", help="validate a workflow config")
-    p.add_argument("file")
+    p = cfg.add_parser("check", help="validate a workflow config (later files layered over earlier ones)")
+    p.add_argument("file", nargs="+")
     p.set_defaults(func=_config_check)
     corpus = sub.add_parser("corpus").add_subparsers(dest="cmd", required=True)
     p = corpus.add_parser("show", help="summarize a corpus file")

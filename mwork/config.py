@@ -7,6 +7,7 @@ config field and what to do.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from .errors import MworkError
@@ -54,6 +55,10 @@ def check_config(config: dict) -> None:
             for lang in n:
                 if lang != "default":
                     get_language(lang, f"{where}.n_docs")
+    for structure, k in config.get("plnd", {}).get("selection", {}).get("top_k", {}).items():
+        if isinstance(k, float) and k >= 1:
+            raise MworkError(f"config.plnd.selection.top_k.{structure}: {k} is neither a fraction (< 1) nor an "
+                             f"integer count; write {int(k)} for {int(k)} neurons per layer or e.g. 0.05 for 5%")
     for i, name in enumerate(config["run_models"]):
         _require_key(config["models"], name, f"config.run_models[{i}]", "config.models")
     for i, name in enumerate(config.get("eval_models") or []):
@@ -76,6 +81,9 @@ def check_config(config: dict) -> None:
                                      f"of each, in order), the assembled `file` name and its `sha256`")
         if src in ("organism", "local") and not spec.get("path"):
             raise MworkError(f"{where}.path: a {src} model needs the directory it lives in")
+        if src == "local" and name in config["run_models"] and not os.path.isdir(spec["path"]):
+            raise MworkError(f"{where}.path: no directory {spec['path']!r} (read from the working directory "
+                             f"{os.getcwd()}); give the model folder's path, or `source: hub` with `id` for a hub id")
         if src == "organism" and name in config["run_models"] and "organism" not in config:
             raise MworkError(f"{where}: source organism needs the `organism` section (see config.yaml)")
     if "organism" in config and any(config["models"][m]["source"] == "organism" for m in config["run_models"]):
@@ -180,13 +188,43 @@ def uses_organism(config: dict) -> bool:
     return any(model_spec(config, m)["source"] == "organism" for m in config["run_models"])
 
 
-def load_config(path: str | Path) -> dict:
-    """Read and validate a config file outside Snakemake (CLI, tests): schema defaults, then checks."""
+def read_yaml(path: str | Path) -> dict:
+    """A YAML mapping; a missing file or a syntax error is an error naming the file and the line."""
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f)
+    except FileNotFoundError:
+        raise MworkError(f"{path}: no such config file") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise MworkError(f"{path}{at}: not valid YAML ({getattr(e, 'problem', None) or e})") from None
+    if data is not None and not isinstance(data, dict):
+        raise MworkError(f"{path}: a config is a mapping of settings, not a {type(data).__name__}")
+    return data or {}
+
+
+def layered(base: dict, over: dict) -> dict:
+    """Snakemake's merge of a --configfile over the default configfile: nested mappings are updated,
+    everything else replaced."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = layered(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def load_config(path: str | Path, *more: str | Path) -> dict:
+    """Read and validate a config file outside Snakemake (CLI, tests): schema defaults, then checks.
+    ``more`` files are layered over it as Snakemake layers ``--configfile`` over ``config.yaml``."""
     import jsonschema
     import yaml
 
-    with open(path, encoding="utf-8") as f:
-        config = yaml.safe_load(f) or {}
+    config = read_yaml(path)
+    for extra in more:
+        config = layered(config, read_yaml(extra))
+    path = " + ".join(str(p) for p in (path, *more))
     with open(SCHEMA, encoding="utf-8") as f:
         schema = yaml.safe_load(f)
     validator_cls = jsonschema.validators.validator_for(schema)

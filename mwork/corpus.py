@@ -216,6 +216,8 @@ def local_pool(spec: dict, lang: str) -> Pool:
     txt, jsonl = root / f"{lang}.txt", root / f"{lang}.jsonl"
     max_chars = spec.get("max_chars")
     texts: list[str] = []
+    if jsonl.exists() and txt.exists():
+        raise MworkError(f"local corpus: both {txt} and {jsonl} exist for {lang!r}; keep one of them")
     if jsonl.exists():
         for lineno, line in _read_lines(jsonl):
             if not line.strip():
@@ -225,19 +227,50 @@ def local_pool(spec: dict, lang: str) -> Pool:
                 text = rec["text"]
             except (json.JSONDecodeError, KeyError, TypeError) as e:
                 raise MworkError(f"{jsonl}:{lineno}: expected a JSON object with a 'text' field ({e})") from None
-            texts.append(str(text).strip())
+            if not isinstance(text, str):
+                raise MworkError(f"{jsonl}:{lineno}: 'text' is {type(text).__name__} {str(text)[:40]!r}, not a string")
+            texts.append(text.strip())
         path = jsonl
     elif txt.exists():
         texts = [line.strip() for _, line in _read_lines(txt)]
         path = txt
     else:
         raise MworkError(f"local corpus: neither {txt} nor {jsonl} exists; add one document per line for {lang!r}")
+    if not any(texts):
+        raise MworkError(f"{path}: no documents (the file is empty or blank); add one document per line for {lang!r}")
     texts = [t for t in texts if t]
     truncated = 0
     if max_chars:
         truncated = sum(len(t) > max_chars for t in texts)
         texts = [t[:max_chars] for t in texts]
     return Pool(texts, [path.name] * len(texts), {"truncated": truncated})
+
+
+def stats_path(corpus_path: str | os.PathLike) -> Path:
+    """``results/corpus/<corpus>/<lang>.jsonl`` -> its ``<lang>.stats.json`` (written by the corpus rule)."""
+    p = Path(corpus_path)
+    return p.with_name(p.name[:-len(".jsonl")] + ".stats.json")
+
+
+def read_corpus(path: str | os.PathLike) -> list[dict]:
+    """A corpus rule's documents, checked against the count (and SHA-256, when recorded) in the stats file
+    the rule wrote beside them: a file cut or changed afterwards would otherwise be used without a word
+    while Table 7 still reports the full corpus."""
+    from .io import file_sha256, read_json, read_jsonl
+
+    docs = read_jsonl(path, made_by="corpus")
+    spath = stats_path(path)
+    if not spath.exists():
+        raise MworkError(f"{path}: its statistics file {spath} is missing; delete the corpus file and rerun rule corpus")
+    stats = read_json(spath, made_by="corpus")
+    want = stats.get("documents")
+    if want != len(docs):
+        raise MworkError(f"{path}: {len(docs)} documents, but {spath.name} records {want} (the file was cut or "
+                         f"changed after rule corpus wrote it); delete both and rerun rule corpus")
+    if stats.get("sha256") and stats["sha256"] != file_sha256(path):
+        raise MworkError(f"{path}: SHA-256 differs from the one {spath.name} records (the file was changed after rule "
+                         f"corpus wrote it); delete both and rerun rule corpus")
+    return docs
 
 
 # --------------------------------------------------------------------------------------------------

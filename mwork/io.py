@@ -10,10 +10,25 @@ import tempfile
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from .errors import MworkError
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _publish(tmp: Path, mode: int) -> None:
+    """Give a finished temporary file (0600) or folder (0700) the mode a plainly created one would have
+    (``mode`` less the umask), so that colleagues on a shared cluster can read the results."""
+    os.chmod(tmp, mode & ~_umask())
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
+    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds (with the
+    permissions the umask gives a new file, not the temporary file's private ones)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix or path.suffix)
@@ -21,6 +36,7 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     tmp = Path(tmp)
     try:
         yield tmp
+        _publish(tmp, 0o666)
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -41,9 +57,31 @@ def write_text(path: str | os.PathLike, text: str) -> None:
         Path(tmp).write_text(text, encoding="utf-8")
 
 
-def read_jsonl(path: str | os.PathLike) -> list[dict]:
+def read_jsonl(path: str | os.PathLike, made_by: str | None = None) -> list[dict]:
+    """The records of a JSON-lines file; a line that is not JSON is an error naming the file, the line and
+    (``made_by``) the rule that writes the file."""
+    out = []
     with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+        for i, line in enumerate(f, start=1):
+            if line.strip():
+                try:
+                    out.append(json.loads(line))
+                except json.JSONDecodeError as e:
+                    raise MworkError(f"{path}, line {i}: not JSON ({e.msg}){_rerun(path, made_by)}") from None
+    return out
+
+
+def read_json(path: str | os.PathLike, made_by: str | None = None):
+    """A JSON file's content; a damaged file is an error naming it and (``made_by``) the rule that writes it."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except json.JSONDecodeError as e:
+        raise MworkError(f"{path}: not JSON ({e.msg}, line {e.lineno}){_rerun(path, made_by)}") from None
+
+
+def _rerun(path, made_by: str | None) -> str:
+    return f"; delete it and rerun (rule {made_by} writes it)" if made_by else ""
 
 
 def write_json(path: str | os.PathLike, obj) -> None:
@@ -92,6 +130,7 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
     try:
         yield tmp
+        _publish(tmp, 0o777)
         if path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)

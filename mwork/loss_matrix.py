@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 
 from .arch import get_adapter
-from .batching import left_padded, pad_id
+from .batching import encode_prefixes, left_padded, pad_id
 from .deactivation import select, stage_layers
 from .masking import deactivate
 
@@ -75,7 +75,7 @@ def token_losses(model, tokenizer, texts: list[str], batch_size: int = 8, max_le
     adapter = get_adapter(model)
     head = model.get_output_embeddings()
     softcap = getattr(model.config, "final_logit_softcapping", None)
-    enc = [ids[:max_length] for ids in tokenizer(texts, add_special_tokens=True)["input_ids"] if len(ids) > 1]
+    enc = [ids for ids, _ in encode_prefixes(tokenizer, texts, max_length) if len(ids) > 1]
     enc.sort(key=len)
     device = next(model.parameters()).device
     total, n = 0.0, 0

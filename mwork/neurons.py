@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from .batching import left_padded, pad_id
+from .batching import encode_prefixes, left_padded, pad_id
 from .errors import MworkError
 from .plnd import KINDS, neuron_importance
 
@@ -36,6 +36,10 @@ def _k_for(top_k: dict, kind: str, n: int, n_ref: int | None = None) -> int:
     count is given for the query projection (n_ref features); keys and values, smaller under grouped-query
     attention, get the same share of theirs."""
     k = top_k[STRUCTURE[kind]]
+    limit, what = (n_ref, "attn.q") if n_ref and STRUCTURE[kind] == "attn" else (n, kind)
+    if k >= 1 and int(round(k)) > limit:
+        raise MworkError(f"plnd.selection.top_k.{STRUCTURE[kind]}: {k} neurons per layer, but this model's {what} "
+                         f"has {limit} per layer; give a smaller count or a fraction (< 1)")
     if k >= 1 and n_ref and STRUCTURE[kind] == "attn":
         k = k * n / n_ref
     return max(1, min(n, int(round(k * n)) if k < 1 else int(round(k))))
@@ -133,11 +137,11 @@ def detect(model, tokenizer, texts: list[str], selector: Selector, batch_size: i
 
     if score not in ("paper", "released_code"):
         raise MworkError(f"plnd.score: {score!r} is not one of paper, released_code")
-    enc = tokenizer(texts, add_special_tokens=True)["input_ids"]
-    empty = sum(1 for t, ids in zip(texts, enc) if not t.strip() or not ids)
-    docs = [ids for t, ids in zip(texts, enc) if t.strip() and ids]
-    truncated = sum(len(ids) > max_length for ids in docs)
-    docs = sorted((ids[:max_length] for ids in docs), key=len)
+    enc = encode_prefixes(tokenizer, texts, max_length)
+    empty = sum(1 for t, (ids, _) in zip(texts, enc) if not t.strip() or not ids)
+    kept = [(ids, longer) for t, (ids, longer) in zip(texts, enc) if t.strip() and ids]
+    truncated = sum(longer for _, longer in kept)
+    docs = sorted((ids for ids, _ in kept), key=len)
     pad = pad_id(tokenizer)
     device = next(model.parameters()).device
     bar = tqdm(total=len(docs), desc="PLND", disable=not progress, mininterval=5)
@@ -175,18 +179,58 @@ def load_neurons(path, model=None, masks_only: bool = True) -> tuple[dict[str, t
 
     from .models import model_fingerprint
 
+    from .keys import parse_key
+
     if not Path(path).exists():
         raise MworkError(f"neuron file {path} does not exist; build it with the plnd rule")
-    with safe_open(str(path), framework="pt") as f:
-        meta = f.metadata() or {}
-        tensors = {k: f.get_tensor(k) for k in f.keys() if not masks_only or is_mask_key(k)}
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys() if not masks_only or is_mask_key(k)}
+    except Exception as e:  # safetensors raises its own error types for a damaged or foreign file
+        raise MworkError(f"{path}: not a readable safetensors file ({e}); rebuild it with the plnd rule") from None
+    masks = [k for k in tensors if is_mask_key(k)]
+    if not masks:
+        raise MworkError(f"{path}: holds no neuron masks (layers.<i>.<kind>); is it a neuron file of the plnd rule?")
+    for k in masks:
+        try:
+            parse_key(k)
+        except MworkError as e:
+            raise MworkError(f"{path}: {e}") from None
     if model is not None:
         fp = model_fingerprint(model)
         if meta.get("model_fingerprint") != fp:
             raise MworkError(f"{path}: made for model {meta.get('model')!r} (fingerprint "
                              f"{meta.get('model_fingerprint')}), not for this model (fingerprint {fp}); "
                              f"rerun PLND for this model")
+        _check_shapes(path, tensors, model, masks_only)
     return tensors, meta
+
+
+def _check_shapes(path, tensors: dict[str, torch.Tensor], model, masks_only: bool) -> None:
+    """Every mask (and count/mean) of every layer and module kind of ``model``, one boolean (number) per
+    neuron: a fingerprint alone cannot tell a damaged or hand-made file."""
+    from .arch import get_adapter
+    from .keys import key
+
+    adapter = get_adapter(model)
+    sizes = adapter.sizes()
+    want = {key(i, kind): n for i in range(adapter.n_layers) for kind, n in sizes.items()}
+    masks = {k: v for k, v in tensors.items() if is_mask_key(k)}
+    problems = [f"missing {k}" for k in want if k not in masks]
+    problems += [f"unexpected {k}" for k in masks if k not in want]
+    for k, n in want.items():
+        for name, dtype in ((k, torch.bool), *(() if masks_only else ((f"{k}.count", None), (f"{k}.mean", None)))):
+            t = tensors.get(name)
+            if t is None:
+                if name != k:
+                    problems.append(f"missing {name}")
+                continue
+            if tuple(t.shape) != (n,) or (dtype is not None and t.dtype != dtype):
+                problems.append(f"{name} is {t.dtype} of shape {tuple(t.shape)}, expected {dtype or 'numbers'} of ({n},)")
+    if problems:
+        shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+        raise MworkError(f"{path}: not a neuron file of this model ({shown}); rebuild it with the plnd rule")
 
 
 def is_mask_key(key: str) -> bool:
@@ -269,7 +313,7 @@ def activated_per_layer(model, tokenizer, texts: list[str], masks: dict[str, tor
 
     sums: dict[tuple[int, str], float] = {}
     n = 0
-    enc = [ids[:max_length] for ids in tokenizer(texts, add_special_tokens=True)["input_ids"] if ids]
+    enc = [ids for ids, _ in encode_prefixes(tokenizer, texts, max_length) if ids]
     enc.sort(key=len)
     pad = pad_id(tokenizer)
     device = next(model.parameters()).device

@@ -213,9 +213,9 @@ def train_organism(texts: list[tuple[str, str, str]], tokenizer, arch: dict, tra
 
 def load_corpus(paths) -> dict[str, list[dict]]:
     """language -> documents, from results/corpus/{corpus}/{lang}.jsonl paths."""
-    from .io import read_jsonl
+    from .corpus import read_corpus
 
-    return {Path(p).stem: read_jsonl(p) for p in paths}
+    return {Path(p).stem: read_corpus(p) for p in paths}
 
 
 def mix_for_rule(corpus_paths, suites_root: str, mix: dict, seed: int):

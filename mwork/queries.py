@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .corpus import read_corpus
 from .io import read_jsonl
 from .tasks.prompts import format_prompt
 
@@ -14,7 +15,7 @@ def figure_queries(paths: list[str], lang: str, source: str, per_task: int, corp
         texts = []
         for path in [q for q in paths if str(q).endswith(f"/{lang}.test.jsonl")]:
             task = str(path).split("/")[-2]
-            texts += [format_prompt(task, rec, lang) for rec in read_jsonl(path)[:per_task]]
+            texts += [format_prompt(task, rec, lang) for rec in read_jsonl(path, made_by="suites")[:per_task]]
         return texts
     path = next(q for q in paths if str(q).endswith(f"/{lang}.jsonl"))
-    return [d["text"] for d in read_jsonl(path) if d["split"] == "heldout"][:corpus_limit]
+    return [d["text"] for d in read_corpus(path) if d["split"] == "heldout"][:corpus_limit]

@@ -9,6 +9,8 @@ optional ``exclude`` (``en``: English's neurons, ``all``: the neurons every lang
 
 from __future__ import annotations
 
+import re
+
 from .errors import MworkError
 from .keys import KINDS, key
 
@@ -53,3 +55,56 @@ def check_setting(name: str, setting: dict, where: str = "deactivation.settings"
         raise MworkError(f"{where}.{name}: deactivates no stage; set one of {', '.join(STAGES)} to true")
     if setting.get("exclude") not in (None, "en", "all"):
         raise MworkError(f"{where}.{name}.exclude: must be en or all")
+
+
+# The names of evaluation settings: `original` (nothing deactivated), `<name>@<X>` (setting <name> of
+# config.deactivation.settings with language X's neurons), and the stage-tuning settings `tuneU<n>@<X>` /
+# `tuneG<n>@<X>` (X's neurons in the first / last n >= 1 layers only; Appendix H).
+TUNE = re.compile(r"^tune([UG])([1-9][0-9]*)$")
+
+
+def tuning(name: str) -> tuple[str, int] | None:
+    """``tuneU3`` -> ("under", 3), ``tuneG2`` -> ("gen", 2); None for any other name."""
+    m = TUNE.match(name)
+    return ("under" if m.group(1) == "U" else "gen", int(m.group(2))) if m else None
+
+
+def split_setting(setting: str) -> tuple[str | None, str | None]:
+    """``original`` -> (None, None); ``<name>@<X>`` -> (name, X), unchecked."""
+    if setting == "original":
+        return None, None
+    name, _, lang = setting.partition("@")
+    return name, lang
+
+
+def parse_setting(setting: str, settings: dict, languages: list[str]) -> tuple[str | None, str | None]:
+    """``split_setting``, checked: the name is one of ``settings`` or a stage-tuning name, X one of
+    ``languages``; otherwise an error that says what is expected."""
+    name, lang = split_setting(setting)
+    if name is None:
+        return name, lang
+    if (name not in settings and not tuning(name)) or lang not in languages:
+        hint = " (stage tuning: tuneU<n> or tuneG<n> with n >= 1)" if name.startswith("tune") else ""
+        raise MworkError(f"evaluation setting {setting!r}: expected original or <setting>@<language> with a setting "
+                         f"of config.deactivation.settings{hint} and a language of config.eval_languages")
+    return name, lang
+
+
+def setting_spec(name: str, settings: dict) -> dict:
+    """What a setting deactivates: its config entry, or a stage-tuning name's one stage of X's neurons."""
+    t = tuning(name)
+    if t:
+        return {t[0]: True, "neurons": "lang"}
+    return settings[name]
+
+
+def setting_stages(name: str, n_layers: int | None, stages):
+    """The stage layers a setting uses: a stage-tuning name's own (its first / last n layers), otherwise
+    the model's ``stages`` (layers, or ``auto`` / ``lens`` for boundaries read from a file)."""
+    t = tuning(name)
+    if not t:
+        return stages
+    if n_layers is None:
+        raise MworkError(f"stage tuning ({name}) needs the model's number of layers (config.models.<name>.layers)")
+    part, k = t
+    return stage_layers(n_layers, k, 0) if part == "under" else stage_layers(n_layers, 0, k)

@@ -2,6 +2,32 @@
 
 from __future__ import annotations
 
+from .settings import split_setting, tuning
+
+REQUIRED = ("model", "task", "language", "score")
+
+
+def read_scores(paths) -> list[dict]:
+    """The evaluation rule's score files, each checked: a missing or non-numeric score would silently drop
+    out of pandas' means (a language missing from n-Eng while the table still lists it)."""
+    import math
+
+    from .errors import MworkError
+    from .io import read_json
+
+    out = []
+    for path in paths:
+        s = read_json(path, made_by="evaluate")
+        missing = [k for k in REQUIRED if not isinstance(s, dict) or k not in s]
+        if missing:
+            raise MworkError(f"{path}: no {', '.join(missing)}; delete it and rerun (rule evaluate writes it)")
+        v = s["score"]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise MworkError(f"{path}: score is {v!r}, not a number; delete it and rerun (rule evaluate writes it)")
+        out.append(s)
+    return out
+
+
 TASK_NAMES = {"understanding": "XQuAD", "reasoning": "MGSM", "knowledge": "X-CSQA", "generation": "XLSum"}
 TASK_ORDER = ["understanding", "reasoning", "knowledge", "generation"]  # the paper's row order
 
@@ -60,9 +86,9 @@ def per_language(scores: list[dict], table: dict, models: list[str] | None = Non
     rows_ = table.get("rows") or [table["random"], table["lang"]]
     out = []
     for (model, t, lang, setting), s in idx.items():
-        if t != task or "@" not in setting or lang == "en":
+        name, x = split_setting(setting)
+        if t != task or name is None or lang == "en":
             continue
-        name, x = setting.split("@")
         if name not in rows_ or x != lang:
             continue
         en = idx[(model, task, "en", setting)]
@@ -159,10 +185,10 @@ def stage_tuning(scores: list[dict], tuning: dict, n_layers: int):
     base = {x: idx[(model, task, x, "original")]["score"] for x in ("en", lang)}
     rows = []
     for (m, t, x, setting), s in idx.items():
-        if "@" not in setting or not setting.startswith("tune") or x != "en":
+        name, _ = split_setting(setting)
+        if name is None or not tuning(name) or x != "en":
             continue
-        name = setting.split("@")[0]
-        part, n = ("under", int(name[5:])) if name[4] == "U" else ("gen", int(name[5:]))
+        part, n = tuning(name)
         other = idx[(m, t, lang, setting)]["score"]
         rows.append({"model": m, "stage": part, "layers": n, "en": s["score"], lang: other,
                      "delta_en": s["score"] - base["en"], f"delta_{lang}": other - base[lang],

@@ -11,6 +11,22 @@ from contextlib import contextmanager
 from .errors import MworkError
 
 
+def check_writable(paths) -> None:
+    """Every output's folder can take a new file: checked before a computation (minutes of PLND or
+    training), not after it. A probe file is created and removed, so a read-only mount counts too."""
+    import tempfile
+    from pathlib import Path
+
+    for folder in dict.fromkeys(Path(p).parent for p in paths):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as e:
+            raise MworkError(f"{folder}: cannot write this rule's outputs there ({e.strerror or e}); fix the "
+                             f"folder (permissions, free space, a file in its place) and rerun") from None
+
+
 @contextmanager
 def rule_script(smk):
     """Send stderr to the job's log, set torch's thread count from ``threads:``, and turn library
@@ -34,6 +50,7 @@ def rule_script(smk):
     except ImportError:
         pass
     try:
+        check_writable(list(smk.output))
         yield logger
     except MworkError as e:
         print(f"error: {e}", file=stream)

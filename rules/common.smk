@@ -1,5 +1,5 @@
 # Config validation and input functions shared by all rules.
-import re
+import os
 import sys
 from pathlib import Path
 
@@ -9,7 +9,8 @@ sys.path.insert(0, workflow.basedir)
 
 from mwork.codedeps import module_closure  # noqa: E402
 from mwork.config import check_config, model_dir, model_layers, model_spec, model_stages, tuning_grid, uses_organism  # noqa: E402
-from mwork.settings import stage_layers  # noqa: E402
+from mwork import settings  # noqa: E402
+from mwork.errors import MworkError  # noqa: E402
 from mwork.tasks.data import task_languages  # noqa: E402
 
 validate(config, schema="../schemas/config.schema.yaml")
@@ -28,9 +29,26 @@ NON_EN_LANGS = [lang for lang in EVAL_LANGS if lang != "en"]
 # modules its script can run (the closure of its imports, read from the source by mwork.codedeps), so an
 # edit of the library reruns exactly the rules that depend on it.
 def code_of(script):
-    """The mwork modules that workflow_scripts/<script>.py imports, directly or through other modules."""
-    path = Path(workflow.basedir) / "workflow_scripts" / f"{script}.py"
-    return [workflow.source_path(f"../{m}") for m in module_closure(path, workflow.basedir)]
+    """The mwork modules that workflow_scripts/<script>.py imports, directly or through other modules, as
+    paths relative to the working directory: Snakemake records its inputs' paths, so a checkout moved with
+    its results/ and .snakemake/ (a renamed folder, a cluster mounting it elsewhere) reruns nothing."""
+    root = Path(workflow.basedir)
+    path = root / "workflow_scripts" / f"{script}.py"
+    return [os.path.relpath(root / m, os.getcwd()) for m in module_closure(path, root)]
+
+
+def configured(**fields):
+    """An input function for the rules a target enters the DAG by: a wildcard value that the config does
+    not name (a language, model, corpus or task) is an error saying where to add it, not a corpus built
+    for an unplanned language or a missing-input message. ``fields``: wildcard -> (allowed values, field)."""
+    def check(wc):
+        for name, (allowed, field) in fields.items():
+            value = getattr(wc, name, None)
+            if value is not None and value not in allowed:
+                raise MworkError(f"{name} {value!r} (from the requested path) is not in {field} "
+                                 f"({', '.join(allowed)}); add it there or ask for a configured one")
+        return []
+    return check
 
 
 def corpus_files(corpus):
@@ -77,25 +95,13 @@ def baseline_scores():
             for lang in task_languages(t, task_source(m), EVAL_LANGS)]
 
 
-TUNE = re.compile(r"^tune([UG])(\d+)$")  # stage-tuning settings: D_U with N1 = n, D_G with N2 = n
-
-
 def parse_setting(setting):
-    """`original` -> (None, None); `<name>@<X>` -> (name, X), checked against the config."""
-    if setting == "original":
-        return None, None
-    name, _, lang = setting.partition("@")
-    if (name not in config["deactivation"]["settings"] and not TUNE.match(name)) or lang not in EVAL_LANGS:
-        raise ValueError(f"evaluation setting {setting!r}: expected original or <setting>@<language> with a "
-                         f"setting of config.deactivation.settings and a language of config.eval_languages")
-    return name, lang
+    """`original` -> (None, None); `<name>@<X>` -> (name, X), checked against the config (mwork.settings)."""
+    return settings.parse_setting(setting, config["deactivation"]["settings"], EVAL_LANGS)
 
 
 def setting_spec(name):
-    m = TUNE.match(name)
-    if m:
-        return {("under" if m.group(1) == "U" else "gen"): True, "neurons": "lang"}
-    return config["deactivation"]["settings"][name]
+    return settings.setting_spec(name, config["deactivation"]["settings"])
 
 
 STAGE_FILES = {"auto": "results/{model}/stages.json", "lens": "results/{model}/lens_stages.json"}
@@ -110,8 +116,8 @@ def setting_inputs(model, setting):
     exclude = setting_spec(name).get("exclude")
     langs = {None: [lang], "en": [lang, "en"], "all": EVAL_LANGS}[exclude]
     out = [f"results/{model}/neurons/{CORPUS}/{x}.safetensors" for x in dict.fromkeys(langs)]
-    stages = model_stages(config, model)
-    if not TUNE.match(name) and isinstance(stages, str):  # auto | lens
+    stages = None if settings.tuning(name) else model_stages(config, model)
+    if isinstance(stages, str):  # auto | lens: boundaries read from a file
         out.append(STAGE_FILES[stages].format(model=model))
     return out
 
@@ -121,10 +127,8 @@ def setting_params(model, setting):
     name, lang = parse_setting(setting)
     if name is None:
         return None
-    m = TUNE.match(name)
-    if m:
-        n, k = model_layers(config, model), int(m.group(2))
-        stages = stage_layers(n, k, 0) if m.group(1) == "U" else stage_layers(n, 0, k)
+    if settings.tuning(name):
+        stages = settings.setting_stages(name, model_layers(config, model), None)
     else:
         stages = model_stages(config, model)
     return {"name": name, "language": lang, "spec": setting_spec(name), "stages": stages,

@@ -7,6 +7,7 @@ rule corpus:
         stats="results/corpus/{corpus}/{lang}.stats.json",
     input:
         code=code_of("corpus"),
+        configured=configured(corpus=(list(config["corpora"]), "config.corpora"), lang=(LANGS, "config.languages")),
     params:
         spec=lambda wc: config["corpora"][wc.corpus],
         seed=config["seed"],

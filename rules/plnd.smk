@@ -9,6 +9,7 @@ rule plnd:
         model=lambda wc: model_inputs(wc.model),
         corpus="results/corpus/{corpus}/{lang}.jsonl",
         code=code_of("plnd"),
+        configured=configured(model=(list(config["models"]), "config.models")),
     params:
         model=lambda wc: model_params(wc.model),
         split=config["plnd"]["split"],

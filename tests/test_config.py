@@ -100,6 +100,25 @@ def test_schema_fills_defaults(tmp_path, default_cfg):
         (lambda c: c["organism"]["train"].update(steps="many"), r"config\.organism\.train\.steps: 'many' is not of type 'integer'"),
         (lambda c: c["corpora"]["catalogs"].update(source="ftp"), r"config\.corpora\.catalogs\.source"),
         (lambda c: c.update(languages=["en", "en"]), r"config\.languages: .*non-unique"),
+        # silent typos and wrong types (issue 17): refused, naming the field
+        (lambda c: c["corpora"]["catalogs"].update(n_doc=5), r"config\.corpora\.catalogs: .*'n_doc' was unexpected"),
+        (lambda c: c["corpora"].update(mine={"source": "local", "path": "x", "text_feild": "body"}),
+         r"config\.corpora\.mine: .*'text_feild' was unexpected"),
+        (lambda c: c["deactivation"]["settings"]["S_lang"].update(s_attn="no"),
+         r"config\.deactivation\.settings\.S_lang\.s_attn: 'no' is not of type 'boolean'"),
+        (lambda c: c["deactivation"]["settings"]["S_lang"].update(gne=True),
+         r"config\.deactivation\.settings\.S_lang: .*'gne' was unexpected"),
+        (lambda c: c["deactivation"]["tables"].update({"6": {"task": "reasoning", "rows": ["S_lang"]}}),
+         r"config\.deactivation\.tables: '6' is not one of"),
+        (lambda c: c["deactivation"]["tables"]["3"].update(row=["S_lang"]),
+         r"config\.deactivation\.tables\.3: .*'row' was unexpected"),
+        (lambda c: c["plnd"]["selection"]["top_k"].update(ffn=1.0), r"config\.plnd\.selection\.top_k\.ffn: 1\.0 is "
+                                                                    r"neither a fraction"),
+        (lambda c: c["plnd"]["selection"]["top_k"].update(ffn=2.5), r"config\.plnd\.selection\.top_k\.ffn"),
+        (lambda c: c["plnd"]["selection"]["top_k"].update(ffn=0.5), None),
+        (lambda c: c["plnd"]["selection"]["top_k"].update(ffn=300), None),
+        (lambda c: (c["models"].update(mine={"source": "local", "path": "no/such/dir"}), c.update(run_models=["mine"])),
+         r"config\.models\.mine\.path: no directory 'no/such/dir'"),
     ],
 )
 def test_bad_config_names_the_field(tmp_path, default_cfg, edit, message):

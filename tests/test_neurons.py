@@ -76,6 +76,29 @@ def test_neuron_file_roundtrip_metadata_and_model_check(tmp_path):
         load_neurons(path, model=make_model("mistral", seed=1))
     with pytest.raises(MworkError, match="does not exist"):
         load_neurons(tmp_path / "nope.safetensors")
+    assert load_neurons(path, model=model, masks_only=False)[0]["layers.1.ffn.count"].shape == (64,)
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda t: t.update({"layers.0.ffn": torch.ones(307, dtype=torch.bool)}),
+     r"layers\.0\.ffn is torch\.bool of shape \(307,\), expected torch\.bool of \(64,\)"),
+    (lambda t: [t.pop(k) for k in list(t) if k.startswith("layers.1.")], r"missing layers\.1\.attn\.q"),
+    (lambda t: t.update({"layers.0.ffn": t["layers.0.ffn"].float()}), r"layers\.0\.ffn is torch\.float32"),
+    (lambda t: t.update({"layers.2.ffn": torch.zeros(64, dtype=torch.bool)}), r"unexpected layers\.2\.ffn"),
+    (lambda t: t.update({"layers.1.attn.k.count": torch.zeros(3)}), r"layers\.1\.attn\.k\.count is .* of \(16,\)"),
+])
+def test_a_neuron_file_is_checked_key_by_key_against_the_model(tmp_path, damage, message):
+    """A right fingerprint on a wrong file: a mask of the wrong length would deactivate other neurons than
+    the file's, a missing layer would fail deep inside a rule; both are refused naming the file."""
+    model = make_model("mistral")
+    sel = Selector(top_k={"attn": 3, "ffn": 3})
+    detect(model, tokenizer(), ["<3> <4> <5> <6>", "<3> <4> <9>"], sel, progress=False)
+    tensors = sel.result()
+    damage(tensors)
+    path = tmp_path / "forged.safetensors"
+    save_neurons(path, tensors, {"model": "tiny", "model_fingerprint": model_fingerprint(model)})
+    with pytest.raises(MworkError, match=f"forged.safetensors: not a neuron file of this model.*{message}"):
+        load_neurons(path, model=model, masks_only=False)
 
 
 def test_overlap_is_eq11(tmp_path):

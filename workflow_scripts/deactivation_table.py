@@ -1,13 +1,11 @@
 """rule deactivation_table: Tables 2-5, 8, 9 from the evaluation scores."""
-import json
-
 from mwork.io import write_table, write_text
-from mwork.tables import deactivation_table
+from mwork.tables import deactivation_table, read_scores
 from mwork.workflow import rule_script
 
 with rule_script(snakemake) as log:  # noqa: F821
     smk = snakemake  # noqa: F821
-    scores = [json.load(open(f, encoding="utf-8")) for f in smk.input.scores]
+    scores = read_scores(smk.input.scores)
     df, md = deactivation_table(scores, smk.params.table, smk.params.settings, smk.params.number)
     write_table(df, smk.output.csv)
     write_text(smk.output.md, md)

@@ -1,13 +1,11 @@
 """rule language_table: Tables 14-17, the per-language numbers behind Tables 2-5."""
-import json
-
 from mwork.io import write_table
-from mwork.tables import per_language
+from mwork.tables import per_language, read_scores
 from mwork.workflow import rule_script
 
 with rule_script(snakemake) as log:  # noqa: F821
     smk = snakemake  # noqa: F821
-    scores = [json.load(open(f, encoding="utf-8")) for f in smk.input.scores]
+    scores = read_scores(smk.input.scores)
     df = per_language(scores, smk.params.table)
     write_table(df, smk.output.csv)
     log.info("\n%s", df.to_string())

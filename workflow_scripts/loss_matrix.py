@@ -1,6 +1,7 @@
 """rule loss_matrix: Δ held-out loss of every language with each language's neurons (and a random control) deactivated."""
 from mwork.errors import MworkError
-from mwork.io import read_jsonl, write_table
+from mwork.corpus import read_corpus
+from mwork.io import write_table
 from mwork.loss_matrix import loss_matrix
 from mwork.models import load_model_params
 from mwork.neurons import load_neurons
@@ -17,7 +18,7 @@ with rule_script(snakemake) as log:  # noqa: F821
     texts = {}
     for lang in p.languages:
         path = next(f for f in smk.input.corpus if f.endswith(f"/{lang}.jsonl"))
-        docs = [d["text"] for d in read_jsonl(path) if d["split"] == "heldout"][:p.spec["n_docs"]]
+        docs = [d["text"] for d in read_corpus(path) if d["split"] == "heldout"][:p.spec["n_docs"]]
         if not docs:
             raise MworkError(f"{path}: no held-out documents for {lang!r}; the loss matrix measures held-out "
                              f"loss (raise corpora.<name>.n_docs or heldout_fraction)")

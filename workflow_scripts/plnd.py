@@ -2,9 +2,9 @@
 import torch
 
 import mwork
-from mwork.corpus import n_docs_for
+from mwork.corpus import n_docs_for, read_corpus
 from mwork.errors import MworkError
-from mwork.io import file_sha256, read_jsonl
+from mwork.io import file_sha256
 from mwork.models import load_model_params, model_fingerprint
 from mwork.neurons import Selector, detect, per_layer_counts, save_neurons
 from mwork.workflow import rule_script
@@ -12,7 +12,7 @@ from mwork.workflow import rule_script
 with rule_script(snakemake) as log:  # noqa: F821
     smk = snakemake  # noqa: F821
     p, wc = smk.params, smk.wildcards
-    docs = read_jsonl(smk.input.corpus)
+    docs = read_corpus(smk.input.corpus)
     if p.split != "all":
         docs = [d for d in docs if d["split"] == p.split]
     want = n_docs_for({"n_docs": p.n_docs}, wc.lang)

@@ -1,13 +1,11 @@
 """rule stage_tuning: choose the understanding / generation boundaries (Appendix H; Tables 12-13)."""
-import json
-
 from mwork.io import write_json, write_table, write_text
-from mwork.tables import stage_tuning
+from mwork.tables import read_scores, stage_tuning
 from mwork.workflow import rule_script
 
 with rule_script(snakemake) as log:  # noqa: F821
     smk = snakemake  # noqa: F821
-    scores = [json.load(open(f, encoding="utf-8")) for f in smk.input.scores]
+    scores = read_scores(smk.input.scores)
     df, md, choice = stage_tuning(scores, smk.params.tuning, smk.params.layers)
     write_table(df, smk.output.csv)
     write_text(smk.output.md, md)

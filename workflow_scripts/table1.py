@@ -1,13 +1,11 @@
 """rule table1: the task score of each language with its own neurons (or as many random ones) deactivated."""
-import json
-
 from mwork.io import write_table, write_text
-from mwork.tables import table1
+from mwork.tables import read_scores, table1
 from mwork.workflow import rule_script
 
 with rule_script(snakemake) as log:  # noqa: F821
     smk = snakemake  # noqa: F821
-    scores = [json.load(open(f, encoding="utf-8")) for f in smk.input.scores]
+    scores = read_scores(smk.input.scores)
     df, md = table1(scores, smk.params.table, smk.params.models)
     write_table(df, smk.output.csv)
     write_text(smk.output.md, md)

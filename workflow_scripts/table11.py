@@ -1,13 +1,11 @@
 """rule table11: baseline per model x task x language, laid out as the paper's Table 11."""
-import json
-
 from mwork.io import write_table, write_text
-from mwork.tables import table11
+from mwork.tables import read_scores, table11
 from mwork.workflow import rule_script
 
 with rule_script(snakemake) as log:  # noqa: F821
     smk = snakemake  # noqa: F821
-    scores = [json.load(open(f, encoding="utf-8")) for f in smk.input.scores]
+    scores = read_scores(smk.input.scores)
     long, wide, md = table11(scores, smk.params.models, smk.params.tasks, smk.params.languages)
     write_table(long, smk.output.csv)
     write_text(smk.output.md, md)
