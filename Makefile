@@ -39,6 +39,7 @@ test: setup
 
 lint: setup
 	$(BIN)/snakemake --lint
+	$(BIN)/python -m ruff check mwork workflow_scripts tests benchmarks
 	$(BIN)/snakemake -n $(TARGET) $(SMK_CONFIG) --cores 1 --quiet rules
 
 bench: setup

@@ -10,7 +10,7 @@ library only: building the DAG imports neither torch nor any other heavy depende
 from __future__ import annotations
 
 import ast
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 PACKAGE = "mwork"
@@ -42,7 +42,7 @@ def _imported(path: Path, package: list[str]) -> set[str]:
     return {n for n in names if n == PACKAGE or n.startswith(PACKAGE + ".")}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _closure(script: Path, root: Path) -> tuple[str, ...]:
     seen: dict[str, Path] = {}
     todo = [(script, [])]  # a script outside the package has no package of its own

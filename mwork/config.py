@@ -156,7 +156,7 @@ def check_deactivation(config: dict) -> None:
         names = table.get("rows", []) + [table[k] for k in ("random", "lang") if k in table]
         if not names:
             raise MworkError(f"{where}: give `rows` (setting names), or `random` and `lang` for Table 1")
-        for i, n in enumerate(names):
+        for n in names:
             if n not in settings:
                 raise MworkError(f"{where}: setting {n!r} is not defined in config.deactivation.settings "
                                  f"(defined: {', '.join(settings)})")

@@ -15,16 +15,15 @@ never depends on which other documents were sampled.
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import os
 import random
 import re
 import zipfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from .errors import MworkError
 from .languages import LANGUAGES, get_language

@@ -66,7 +66,7 @@ def select(setting: dict, lang_tensors: dict, layers: dict[str, list[int]], size
     # random control: as many per (stage, kind) as the language-specific counterpart, uniform in that group
     rng = random.Random(zlib.crc32(seed.encode()))
     out = {k: torch.zeros(sizes[k.split(".", 2)[2]], dtype=torch.bool) for k in keys}
-    for stage, ks in groups.items():
+    for ks in groups.values():
         for kind in KINDS:
             group = [k for k in ks if k.endswith("." + kind)]
             if not group:
@@ -82,3 +82,34 @@ def count(masks: dict[str, torch.Tensor]) -> dict[str, int]:
     attn = sum(int(m.sum()) for k, m in masks.items() if not k.endswith("ffn"))
     ffn = sum(int(m.sum()) for k, m in masks.items() if k.endswith("ffn"))
     return {"attn": attn, "ffn": ffn, "total": attn + ffn}
+
+
+def setting_masks(deactivation: dict, files: list[str], model) -> tuple[dict[str, torch.Tensor], dict]:
+    """Everything a setting deactivates, in one call: ``deactivation`` is what the DAG passes for
+    ``<name>@<X>`` (name, language X, spec, stages, budget, seed); ``files`` the rule's inputs: X's neuron
+    file (and English's or every evaluation language's, for the exclusions) and, for stages ``auto`` or
+    ``lens``, the file holding the boundaries. Returns the masks and the record stored with the scores."""
+    from pathlib import Path
+
+    from .arch import get_adapter
+    from .io import read_json
+    from .neurons import load_neurons
+
+    d = dict(deactivation)
+    neurons = {Path(f).stem: f for f in files if str(f).endswith(".safetensors")}
+    if d["stages"] in ("auto", "lens"):  # boundaries tuned (rule stage_tuning) or read off the lens (lens_stages)
+        path = next(f for f in files if str(f).endswith("stages.json"))
+        found = read_json(path, made_by="stage_tuning" if d["stages"] == "auto" else "lens_stages")
+        if found["under"] is None:
+            raise MworkError(f"{path}: no stage boundaries ({found.get('note')}); give the model's stages: "
+                             f"{{under, gen}} in the config instead of {d['stages']}")
+        d["stages"] = stage_layers(found["layers"], found["under"], found["gen"], where=str(path))
+    x, exclude = d["language"], d["spec"].get("exclude")
+    lang_tensors, _ = load_neurons(neurons[x], model=model, masks_only=False)
+    others = [load_neurons(f, model=model)[0] for lang, f in neurons.items() if lang != x]
+    masks = select(d["spec"], lang_tensors, d["stages"], get_adapter(model).sizes(), seed=d["seed"],
+                   budget=d["budget"], exclude_masks=others if exclude == "en" else None,
+                   exclude_all=[lang_tensors, *others] if exclude == "all" else None)
+    record = {"setting": d["name"], "neuron_language": x, **d["spec"], "stages": d["stages"],
+              "n_deactivated": count(masks)}
+    return masks, record

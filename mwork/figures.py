@@ -8,7 +8,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
-def overlap_figure(panels: list[tuple[str, "object"]], out_paths: list[str]):
+def overlap_figure(panels: list[tuple[str, object]], out_paths: list[str]):
     """Heatmaps of overlap(x, y) (rows x, columns y), one panel per (title, DataFrame); saved to each path."""
     from .io import atomic_path
 

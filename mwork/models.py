@@ -68,7 +68,6 @@ def model_fingerprint(model) -> str:
 
     Independent of where the model was loaded from; ties neuron files to the model they came from."""
     import hashlib
-
     import json
 
     cfg = model.config.to_dict()

@@ -112,7 +112,7 @@ def released_code_ffn_score(model, input_ids, attention_mask) -> dict[str, torch
     try:
         for i in range(adapter.n_layers):
             lm = adapter.layer(i)
-            up = getattr(lm.mlp, "up_proj", None) or getattr(lm.mlp, "dense_h_to_4h")
+            up = getattr(lm.mlp, "up_proj", None) or lm.mlp.dense_h_to_4h
 
             def hook(mod, args, output, i=i):
                 out[f"layers.{i}.ffn"] = (output.float().abs() * valid.to(output.device)[..., None]).sum(1).cpu()
@@ -177,9 +177,8 @@ def load_neurons(path, model=None, masks_only: bool = True) -> tuple[dict[str, t
     """(tensors, metadata). With ``model``, refuses a file made for another model (fingerprint)."""
     from safetensors import safe_open
 
-    from .models import model_fingerprint
-
     from .keys import parse_key
+    from .models import model_fingerprint
 
     if not Path(path).exists():
         raise MworkError(f"neuron file {path} does not exist; build it with the plnd rule")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from .errors import MworkError
 from .tasks.prompts import format_prompt, format_target
 
 BOS, EOS, PAD = "<s>", "</s>", "<pad>"
@@ -216,6 +217,14 @@ def load_corpus(paths) -> dict[str, list[dict]]:
     from .corpus import read_corpus
 
     return {Path(p).stem: read_corpus(p) for p in paths}
+
+
+def suites_root(suite_files) -> str:
+    """The folder of the suites rule's outputs (``<root>/world.json`` beside ``<root>/<task>/<lang>.<split>.jsonl``)."""
+    world = [f for f in suite_files if Path(f).name == "world.json"]
+    if not world:
+        raise MworkError("the organism rules need the suites rule's outputs (world.json among them) as input")
+    return str(Path(world[0]).parent)
 
 
 def mix_for_rule(corpus_paths, suites_root: str, mix: dict, seed: int):

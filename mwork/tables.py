@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .settings import split_setting, tuning
+from .settings import split_setting
+from .settings import tuning as tuning_name
 
 REQUIRED = ("model", "task", "language", "score")
 
@@ -186,9 +187,9 @@ def stage_tuning(scores: list[dict], tuning: dict, n_layers: int):
     rows = []
     for (m, t, x, setting), s in idx.items():
         name, _ = split_setting(setting)
-        if name is None or not tuning(name) or x != "en":
+        if name is None or not tuning_name(name) or x != "en":
             continue
-        part, n = tuning(name)
+        part, n = tuning_name(name)
         other = idx[(m, t, lang, setting)]["score"]
         rows.append({"model": m, "stage": part, "layers": n, "en": s["score"], lang: other,
                      "delta_en": s["score"] - base["en"], f"delta_{lang}": other - base[lang],

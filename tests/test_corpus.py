@@ -1,13 +1,21 @@
-import io
 import json
 import zipfile
 
 import polib
 import pytest
-
-from mwork.corpus import (Pool, build_pool, catalog_messages, clean_message, corpus_stats, hf_load_args,
-                          sample_documents, split_of, words)
 from hubfixtures import hub_fixture
+
+from mwork.corpus import (
+    Pool,
+    build_pool,
+    catalog_messages,
+    clean_message,
+    corpus_stats,
+    hf_load_args,
+    sample_documents,
+    split_of,
+    words,
+)
 from mwork.errors import MworkError
 
 # --------------------------------------------------------------------------------------------------

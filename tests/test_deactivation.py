@@ -56,7 +56,7 @@ def test_budget_keeps_most_consistent_and_exclusions():
     chosen = select(spec, t, layers, SIZES, seed="s", budget={"ffn": 3})
     assert count(chosen)["ffn"] == 3
     kept_counts = sorted(int(t[f"{k}.count"][i]) for k in chosen for i in chosen[k].nonzero().flatten())
-    all_counts = sorted((int(t[f"layers.{i}.ffn.count"][j]) for i in (1, 2) for j in t[f"layers.{i}.ffn"].nonzero().flatten()))
+    all_counts = sorted(int(t[f"layers.{i}.ffn.count"][j]) for i in (1, 2) for j in t[f"layers.{i}.ffn"].nonzero().flatten())
     assert kept_counts == all_counts[-3:]
     with pytest.raises(MworkError, match="budget.ffn: 999 neurons requested"):
         select(spec, t, layers, SIZES, seed="s", budget={"ffn": 999})
@@ -86,3 +86,43 @@ def test_budget_ignores_structures_a_setting_does_not_touch():
     layers = stage_layers(4, 1, 1)
     chosen = select({"s_attn": True, "neurons": "lang"}, _lang(), layers, SIZES, seed="s", budget={"attn": 2, "ffn": 5})
     assert count(chosen) == {"attn": 2, "ffn": 0, "total": 2}
+
+
+def test_setting_masks_assemble_a_setting_in_one_call(tmp_path):
+    """Files as the evaluate rule gets them: X's and English's neuron files, the lens's stage file."""
+    from tinymodels import make_model
+
+    from mwork.arch import get_adapter
+    from mwork.deactivation import setting_masks
+    from mwork.io import write_json
+    from mwork.models import model_fingerprint
+    from mwork.neurons import save_neurons
+
+    model = make_model("llama")
+    adapter = get_adapter(model)
+    g = torch.Generator().manual_seed(0)
+    files = []
+    for lang in ("de", "en"):
+        t = {}
+        for i in range(adapter.n_layers):
+            for k, n in adapter.sizes().items():
+                t[f"layers.{i}.{k}"] = torch.rand(n, generator=g) < 0.3
+                t[f"layers.{i}.{k}.count"] = torch.randint(0, 9, (n,), generator=g, dtype=torch.int32)
+                t[f"layers.{i}.{k}.mean"] = torch.rand(n, generator=g)
+        save_neurons(tmp_path / f"{lang}.safetensors", t, {"model_fingerprint": model_fingerprint(model)})
+        files.append(str(tmp_path / f"{lang}.safetensors"))
+    spec = {"under": True, "s_attn": True, "s_ffn": True, "gen": True, "neurons": "lang", "exclude": "en"}
+    d = {"name": "All_minus_en", "language": "de", "spec": spec, "stages": stage_layers(2, 0, 1), "budget": None,
+         "seed": "s"}
+    masks, record = setting_masks(d, files, model)
+    from mwork.neurons import load_neurons
+
+    de, en = load_neurons(files[0])[0], load_neurons(files[1])[0]
+    assert all(torch.equal(masks[k], de[k] & ~en[k]) for k in de)  # X's set less English's
+    assert record["setting"] == "All_minus_en" and record["n_deactivated"]["total"] == count(masks)["total"] > 0
+    write_json(tmp_path / "lens_stages.json", {"under": None, "gen": None, "layers": 2, "note": "no English phase"})
+    with pytest.raises(MworkError, match=r"lens_stages\.json: no stage boundaries \(no English phase\)"):
+        setting_masks({**d, "stages": "lens"}, [*files, str(tmp_path / "lens_stages.json")], model)
+    write_json(tmp_path / "lens_stages.json", {"under": 0, "gen": 1, "layers": 2})
+    masks_lens, rec = setting_masks({**d, "stages": "lens"}, [*files, str(tmp_path / "lens_stages.json")], model)
+    assert rec["stages"] == stage_layers(2, 0, 1) and all(torch.equal(masks_lens[k], masks[k]) for k in masks)

@@ -117,8 +117,8 @@ def test_outputs_follow_the_umask_not_the_temporary_files_private_mode(tmp_path)
 
 
 def test_cli_names_the_file_and_line_instead_of_a_traceback(root, tmp_path, capsys):
-    from safetensors.torch import save_file
     import torch
+    from safetensors.torch import save_file
 
     from mwork.__main__ import main
 

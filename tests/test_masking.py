@@ -1,10 +1,10 @@
 """Deactivation hooks: exact equivalence with zeroed weights, bit-identity when empty, generation works."""
 import pytest
 import torch
+from tinymodels import ARCHS, make_model
 
 from mwork.errors import MworkError
 from mwork.masking import deactivate, zeroed_copy
-from tinymodels import ARCHS, make_model
 
 
 def _some_neurons(model, seed=0):

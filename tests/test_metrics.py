@@ -1,7 +1,16 @@
 import pytest
 
-from mwork.tasks.metrics import (UnicodeTokenizer, contains_answer, exact_match, extract_choice, extract_number, f1,
-                                 normalize_answer, parse_number, rouge_l)
+from mwork.tasks.metrics import (
+    UnicodeTokenizer,
+    contains_answer,
+    exact_match,
+    extract_choice,
+    extract_number,
+    f1,
+    normalize_answer,
+    parse_number,
+    rouge_l,
+)
 
 
 @pytest.mark.parametrize("text, lang, expected", [

@@ -1,10 +1,10 @@
 """Random-weight tiny models of every architecture the paper touches, loaded through mwork.models."""
 import pytest
 import torch
+from tinymodels import ARCHS, make_model, tokenizer
 
 from mwork.errors import MworkError
 from mwork.models import load_model, model_fingerprint, resolve_dtype
-from tinymodels import ARCHS, make_model, tokenizer
 
 
 def tiny_model_dir(tmp_path, arch):

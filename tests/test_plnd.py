@@ -1,10 +1,10 @@
 """PLND exactness: the parallel computation equals the definition taken literally, on every architecture."""
 import pytest
 import torch
+from tinymodels import ARCHS, make_model, random_batch
 
 from mwork.errors import MworkError
 from mwork.plnd import KINDS, neuron_importance, neuron_importance_sequential
-from tinymodels import ARCHS, make_model, random_batch
 
 TOL = {"ffn": 1e-4, "attn.v": 1e-4, "attn.q": 1e-3, "attn.k": 1e-3}
 

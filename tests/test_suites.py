@@ -24,7 +24,8 @@ def test_deterministic_and_split_disjoint(suites):
         for lang in LANGS:
             tr, te = suites[task][lang]["train"], suites[task][lang]["test"]
             assert len(te) == 30 and len(tr) == (40 if lang == "en" else 20)
-            key = (lambda r: r.get("question", "") + r.get("context", "") + r.get("text", ""))
+            def key(r):
+                return r.get("question", "") + r.get("context", "") + r.get("text", "")
             assert not {key(r) for r in tr} & {key(r) for r in te}
 
 
@@ -83,7 +84,8 @@ def test_reasoning_solutions_are_step_by_step_and_end_with_the_answer(suites):
 def test_knowledge_test_questions_ask_trained_facts_with_unseen_options(suites):
     for lang in LANGS:
         tr, te = suites["knowledge"][lang]["train"], suites["knowledge"][lang]["test"]
-        key = (lambda r: (r["question"]["stem"], tuple(r["question"]["choices"]["text"])))
+        def key(r):
+            return r["question"]["stem"], tuple(r["question"]["choices"]["text"])
         assert te and not {key(r) for r in te} & {key(r) for r in tr}
         # every fact asked in a language other than English-only ones was also a training question there
         trained = {r["question"]["stem"] for r in tr}

@@ -1,13 +1,12 @@
 """Task adapters on fixtures in each hub dataset's own schema, the evaluator, and Table 11."""
 import pytest
-import torch
-
 from hubfixtures import hub_fixture
+from tinymodels import make_model, tokenizer
+
 from mwork.errors import MworkError
 from mwork.evaluate import evaluate, generate, score_item, summarize
 from mwork.tables import table11
 from mwork.tasks.data import TASK_DATA, hub_load_args, load_items, task_languages
-from tinymodels import make_model, tokenizer
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,11 @@ def snakemake(root, *args, cwd=None, check=True):
 def test_lint_is_clean(root):
     out = snakemake(root, "--lint")
     assert "good condition" in out.stdout + out.stderr
+    # the Python code too, with the project's ruff settings (pyproject.toml); rule scripts need no F821
+    # suppressions, since `snakemake` is declared a builtin there
+    ruff = subprocess.run([sys.executable, "-m", "ruff", "check", "mwork", "workflow_scripts", "tests", "benchmarks"],
+                          cwd=root, capture_output=True, text=True)
+    assert ruff.returncode == 0, ruff.stdout[-3000:]
 
 
 def test_dry_run_plans_the_full_chain_to_table3(root, tmp_path):
@@ -244,12 +249,40 @@ def test_stage_tuning_and_auto_stages(root, tiny_run, tmp_path):
         snakemake(root, "-n", "results/table13.csv", "--directory", str(work), *configs)
 
 
+def test_lens_stages_and_stages_lens(root, tiny_run, tmp_path):
+    work, configs = tiny_run
+    snakemake(root, "results/organism/lens_stages.json", "--cores", "1", "--directory", str(work), *configs)
+    found = json.loads((work / "results" / "organism" / "lens_stages.json").read_text(encoding="utf-8"))
+    assert found["layers"] == 3 and [r["layer"] for r in found["per_layer"]] == [1, 2, 3] and "English" in found["rule"]
+    assert (found["under"] is None) == bool(found["note"])
+    lens = tmp_path / "lens.yaml"
+    lens.write_text("models:\n  organism:\n    stages: lens\n", encoding="utf-8")
+    plan = snakemake(root, "-n", "results/table3.csv", "--cores", "2", "--directory", str(work), *configs,
+                     str(lens)).stdout
+    assert "\nevaluate " in plan  # the deactivation jobs now read the boundaries the lens shows
+    target = "results/eval/organism/reasoning/zh/G_lang@zh.json"
+    out = snakemake(root, target, "--cores", "1", "--directory", str(work), *configs, str(lens), check=False)
+    if found["under"] is None:  # the organism shows no English phase: said, and nothing written
+        assert out.returncode != 0 and "lens_stages.json: no stage boundaries" in out.stdout + out.stderr
+        assert not (work / target).exists()
+    else:
+        assert out.returncode == 0
+        scores = json.loads((work / target).read_text(encoding="utf-8"))
+        assert len(scores["deactivation"]["stages"]["gen"]) == found["gen"]
+
+
 def test_unknown_setting_fails_at_dag_build(root, tiny_run):
     work, configs = tiny_run
     out = snakemake(root, "results/eval/organism/reasoning/de/nosuch@de.json", "--cores", "1", "--directory",
                     str(work), *configs, check=False)
     assert out.returncode != 0 and "evaluation setting 'nosuch@de'" in out.stdout + out.stderr
     assert not (work / "results" / "eval" / "organism" / "reasoning" / "de" / "nosuch@de.json").exists()
+    # a target for a language the config does not name: an error that says where to add it
+    out = snakemake(root, "-n", "results/corpus/catalogs/ja.jsonl", "--directory", str(work), *configs, check=False)
+    assert out.returncode != 0 and "lang 'ja' (from the requested path) is not in config.languages" in out.stdout + out.stderr
+    out = snakemake(root, "-n", "results/eval/organism/reasoning/fr/original.json", "--directory", str(work), *configs,
+                    check=False)
+    assert out.returncode != 0 and "lang 'fr' (from the requested path) is not in config.eval_languages" in out.stdout + out.stderr
     # a stage-tuning name deactivates n >= 1 layers: tuneG0 would store "no neurons deactivated" as a result
     out = snakemake(root, "-n", "results/eval/organism/reasoning/de/tuneG0@de.json", "--directory", str(work),
                     *configs, check=False)

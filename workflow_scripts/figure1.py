@@ -6,8 +6,8 @@ from mwork.io import write_table
 from mwork.lens import language_ratios
 from mwork.workflow import rule_script
 
-with rule_script(snakemake) as log:  # noqa: F821
-    smk = snakemake  # noqa: F821
+with rule_script(snakemake) as log:
+    smk = snakemake
     counts = pd.concat([pd.read_csv(path) for path in smk.input.counts], ignore_index=True)
     rows = []
     query_langs = list(dict.fromkeys(counts["language"]))  # the evaluation languages the queries were in

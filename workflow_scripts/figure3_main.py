@@ -6,8 +6,8 @@ import pandas as pd
 from mwork.io import atomic_path, write_table
 from mwork.workflow import rule_script
 
-with rule_script(snakemake) as log:  # noqa: F821
-    smk = snakemake  # noqa: F821
+with rule_script(snakemake) as log:
+    smk = snakemake
     frames = [pd.read_csv(p) for p in smk.input.csv]
     write_table(pd.concat(frames, ignore_index=True), smk.output.csv)
     for src, dst in ((smk.input.png[0], smk.output.png), (smk.input.pdf[0], smk.output.pdf)):

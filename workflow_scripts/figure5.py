@@ -4,8 +4,8 @@ import pandas as pd
 from mwork.figures import overlap_figure
 from mwork.workflow import rule_script
 
-with rule_script(snakemake) as log:  # noqa: F821
-    smk = snakemake  # noqa: F821
+with rule_script(snakemake) as log:
+    smk = snakemake
     panels = []
     for model, attn, ffn in zip(smk.params.models, smk.input.overlap_attn, smk.input.overlap_ffn):
         panels.append((f"{model}: self-attention", pd.read_csv(attn, index_col="x")))

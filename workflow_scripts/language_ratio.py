@@ -7,8 +7,8 @@ from mwork.models import load_model_params
 from mwork.queries import figure_queries
 from mwork.workflow import rule_script
 
-with rule_script(snakemake) as log:  # noqa: F821
-    smk = snakemake  # noqa: F821
+with rule_script(snakemake) as log:
+    smk = snakemake
     p = smk.params
     model, tok = load_model_params(p.model)
     frames = []

@@ -3,8 +3,8 @@ from mwork.io import write_table
 from mwork.tables import per_language, read_scores
 from mwork.workflow import rule_script
 
-with rule_script(snakemake) as log:  # noqa: F821
-    smk = snakemake  # noqa: F821
+with rule_script(snakemake) as log:
+    smk = snakemake
     scores = read_scores(smk.input.scores)
     df = per_language(scores, smk.params.table)
     write_table(df, smk.output.csv)

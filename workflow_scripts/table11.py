@@ -3,8 +3,8 @@ from mwork.io import write_table, write_text
 from mwork.tables import read_scores, table11
 from mwork.workflow import rule_script
 
-with rule_script(snakemake) as log:  # noqa: F821
-    smk = snakemake  # noqa: F821
+with rule_script(snakemake) as log:
+    smk = snakemake
     scores = read_scores(smk.input.scores)
     long, wide, md = table11(scores, smk.params.models, smk.params.tasks, smk.params.languages)
     write_table(long, smk.output.csv)

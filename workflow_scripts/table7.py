@@ -1,16 +1,14 @@
 """rule table7: corpus statistics per language, laid out like the paper's Table 7."""
-import json
-
 from mwork.corpus import table7
-from mwork.io import markdown_table, write_table, write_text
+from mwork.io import markdown_table, read_json, write_table, write_text
 from mwork.workflow import rule_script
 
-with rule_script(snakemake) as log:  # noqa: F821
-    stats = [json.load(open(p, encoding="utf-8")) for p in snakemake.input.stats]  # noqa: F821
+with rule_script(snakemake) as log:
+    stats = [read_json(p, made_by="corpus") for p in snakemake.input.stats]
     long, wide = table7(stats)
-    write_table(long, snakemake.output.csv)  # noqa: F821
+    write_table(long, snakemake.output.csv)
     write_text(
-        snakemake.output.md,  # noqa: F821
+        snakemake.output.md,
         "Table 7 (reproduced): corpus per language. Vocabulary = distinct lowercased letter runs "
         "(each CJK character is one word; Thai counts space-delimited runs); 'corpus vocab' = types in the "
         "sampled documents, 'vocab size' = types in everything the source offered for that language.\n\n"

@@ -88,7 +88,7 @@ def load_items(task: str, lang: str, source: str, suite_file: str | None = None,
 
         if not suite_file or not os.path.exists(suite_file):
             raise MworkError(f"suite file {suite_file} for {task}/{lang} does not exist; run the suites rule")
-        items = read_jsonl(suite_file)
+        items = read_jsonl(suite_file, made_by="suites")
     elif source == "hub":
         import datasets
 

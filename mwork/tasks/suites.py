@@ -327,7 +327,7 @@ def load_suites(root: str, tasks, langs) -> dict:
 
     from ..io import read_jsonl
 
-    out = {t: {lang: {s: read_jsonl(os.path.join(root, t, f"{lang}.{s}.jsonl")) for s in ("train", "test")}
+    out = {t: {lang: {s: read_jsonl(os.path.join(root, t, f"{lang}.{s}.jsonl"), made_by="suites") for s in ("train", "test")}
                for lang in langs} for t in tasks}
     with open(os.path.join(root, "world.json"), encoding="utf-8") as f:
         out["world"] = json.load(f)
