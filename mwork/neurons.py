@@ -40,9 +40,11 @@ def _k_for(top_k: dict, kind: str, n: int, n_ref: int | None = None) -> int:
     if k >= 1 and int(round(k)) > limit:
         raise MworkError(f"plnd.selection.top_k.{STRUCTURE[kind]}: {k} neurons per layer, but this model's {what} "
                          f"has {limit} per layer; give a smaller count or a fraction (< 1)")
-    if k >= 1 and n_ref and STRUCTURE[kind] == "attn":
+    if k < 1:  # a fraction of this kind's neurons
+        return max(1, min(n, int(round(k * n))))
+    if n_ref and STRUCTURE[kind] == "attn":  # a count, scaled to the kind's share (still a count when below 1)
         k = k * n / n_ref
-    return max(1, min(n, int(round(k * n)) if k < 1 else int(round(k))))
+    return max(1, min(n, int(round(k))))
 
 
 @dataclass

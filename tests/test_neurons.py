@@ -133,6 +133,9 @@ def test_absolute_attention_k_scales_to_grouped_kv():
     assert _k_for({"attn": 1000, "ffn": 2000}, "attn.k", 1024, 4096) == 250
     assert _k_for({"attn": 1000, "ffn": 2000}, "ffn", 14336, 4096) == 2000
     assert _k_for({"attn": 0.05, "ffn": 0.05}, "attn.v", 64, 128) == 3
+    # a count of 1 query feature scales to a quarter of a key feature: still a count (1), not 25% of them
+    assert _k_for({"attn": 1, "ffn": 1}, "attn.k", 128, 512) == 1
+    assert _k_for({"attn": 8, "ffn": 1}, "attn.k", 128, 512) == 2
 
 
 def test_a_count_larger_than_a_layer_is_refused_not_capped():
