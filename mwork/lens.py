@@ -18,6 +18,7 @@ import torch
 
 from .arch import get_adapter
 from .batching import left_padded, pad_id
+from .hooks import Hooks
 
 NON_WORD = "non-word"
 
@@ -60,12 +61,11 @@ def lens_top_tokens(model, input_ids: torch.Tensor, attention_mask: torch.Tensor
             tops[i] = _top1(norm, head, h if last is None else h[:, -last:], chunk_elems)
         return fn
 
-    handles = [layer.register_forward_hook(hook(i)) for i, layer in enumerate(layers)]
-    try:  # the model's own output head is not needed (the hooks decode every layer): one position only
+    with Hooks() as hooks:
+        for i, layer in enumerate(layers):
+            hooks.after(layer, hook(i))
+        # the model's own output head is not needed (the hooks decode every layer): one position only
         model(**adapter.forward_kwargs(input_ids, attention_mask), logits_to_keep=1)
-    finally:
-        for h in handles:
-            h.remove()
     return torch.stack(tops)
 
 

@@ -19,6 +19,7 @@ import torch
 from .arch import get_adapter
 from .batching import encode_prefixes, left_padded, pad_id
 from .deactivation import select, stage_layers
+from .hooks import Hooks
 from .masking import deactivate
 
 EVERY_LAYER = {"s_attn": True, "s_ffn": True}  # with no U/G stages, the task stage is every layer
@@ -80,8 +81,8 @@ def token_losses(model, tokenizer, texts: list[str], batch_size: int = 8, max_le
     device = next(model.parameters()).device
     total, n = 0.0, 0
     final: list[torch.Tensor] = []
-    handle = adapter.final_norm().register_forward_hook(lambda module, args, out: final.append(out))
-    try:
+    with Hooks() as hooks:
+        hooks.after(adapter.final_norm(), lambda module, args, out: final.append(out))
         for start in range(0, len(enc), batch_size):
             ids, mask = left_padded(enc[start:start + batch_size], pad_id(tokenizer))
             ids, mask = ids.to(device), mask.to(device)
@@ -91,8 +92,6 @@ def token_losses(model, tokenizer, texts: list[str], batch_size: int = 8, max_le
             nll = _nll(head, final[-1][:, :-1][valid], ids[:, 1:][valid], softcap, chunk_elems)
             total += float(nll.double().sum())
             n += int(valid.sum())
-    finally:
-        handle.remove()
     return total, n
 
 

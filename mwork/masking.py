@@ -13,6 +13,7 @@ import torch
 
 from .arch import get_adapter
 from .errors import MworkError
+from .hooks import Hooks
 from .keys import parse_key
 
 
@@ -39,7 +40,6 @@ def deactivate(model, neurons: dict[str, torch.Tensor]):
     """
     adapter = get_adapter(model)
     sizes = adapter.sizes()
-    hooks = []
 
     # Zeroing multiplies by a 0/1 vector over the last dimension: one elementwise kernel, cheaper per
     # call than an indexed fill (what the hooks cost is dispatch, on a small model). In inference in
@@ -70,7 +70,7 @@ def deactivate(model, neurons: dict[str, torch.Tensor]):
 
         return hook
 
-    try:
+    with Hooks() as hooks:
         by_module: dict[int, list] = {}
         for key, sel in neurons.items():
             layer, kind = parse_key(key)
@@ -82,19 +82,16 @@ def deactivate(model, neurons: dict[str, torch.Tensor]):
             lm = adapter.layer(layer)
             if kind == "ffn":
                 keep = keep_vector(idx, sizes[kind], lm.down.weight)
-                hooks.append(lm.down.register_forward_pre_hook(zero_input(keep)))
+                hooks.before(lm.down, zero_input(keep))
             elif lm.qkv is not None:  # fused projection: collect q/k/v rows, one hook per module
                 by_module.setdefault(id(lm.qkv), [lm.qkv, []])[1].append(adapter.fused_index(kind, idx))
             else:
                 mod = {"attn.q": lm.q, "attn.k": lm.k, "attn.v": lm.v}[kind]
-                hooks.append(mod.register_forward_hook(zero_output(keep_vector(idx, mod.out_features, mod.weight))))
+                hooks.after(mod, zero_output(keep_vector(idx, mod.out_features, mod.weight)))
         for mod, parts in by_module.values():
             keep = keep_vector(torch.cat(parts), mod.out_features, mod.weight)
-            hooks.append(mod.register_forward_hook(zero_output(keep)))
+            hooks.after(mod, zero_output(keep))
         yield model
-    finally:
-        for h in hooks:
-            h.remove()
 
 
 def zeroed_copy(model, neurons: dict[str, torch.Tensor]):

@@ -26,6 +26,7 @@ import torch
 
 from .batching import encode_prefixes, left_padded, pad_id
 from .errors import MworkError
+from .hooks import Hooks
 from .plnd import KINDS, neuron_importance
 
 STRUCTURE = {"attn.q": "attn", "attn.k": "attn", "attn.v": "attn", "ffn": "ffn"}
@@ -110,8 +111,8 @@ def released_code_ffn_score(model, input_ids, attention_mask) -> dict[str, torch
 
     adapter = get_adapter(model)
     valid = attention_mask.bool()
-    out, hooks = {}, []
-    try:
+    out = {}
+    with Hooks() as hooks:
         for i in range(adapter.n_layers):
             lm = adapter.layer(i)
             up = getattr(lm.mlp, "up_proj", None) or lm.mlp.dense_h_to_4h
@@ -119,12 +120,9 @@ def released_code_ffn_score(model, input_ids, attention_mask) -> dict[str, torch
             def hook(mod, args, output, i=i):
                 out[f"layers.{i}.ffn"] = (output.float().abs() * valid.to(output.device)[..., None]).sum(1).cpu()
 
-            hooks.append(up.register_forward_hook(hook))
+            hooks.after(up, hook)
         with torch.no_grad():
             model(**adapter.forward_kwargs(input_ids, attention_mask), logits_to_keep=1)
-    finally:
-        for h in hooks:
-            h.remove()
     return out
 
 

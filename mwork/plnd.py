@@ -29,6 +29,7 @@ from contextlib import contextmanager
 import torch
 
 from .arch import Adapter, get_adapter
+from .hooks import Hooks
 from .keys import KINDS
 from .keys import key as _key
 
@@ -210,19 +211,15 @@ def neuron_importance(model, input_ids: torch.Tensor, attention_mask: torch.Tens
     valid = attention_mask.bool()
     out: dict[str, torch.Tensor] = {}
     want_qk = "attn.q" in kinds or "attn.k" in kinds
-    hooks = []
-    try:
+    with Hooks() as hooks:
         _register(adapter, kinds, want_qk, valid, out, hooks, chunk_elems)
         # no importance depends on the logits: the output head runs for one position only
         model(**adapter.forward_kwargs(input_ids, attention_mask), logits_to_keep=1)
-    finally:
-        for hk in hooks:
-            hk.remove()
     return {k: out[k] for k in sorted(out, key=lambda s: (int(s.split(".")[1]), KINDS.index(s.split(".", 2)[2])))}
 
 
-def _register(adapter: Adapter, kinds, want_qk: bool, valid, out: dict, hooks: list, chunk_elems: int) -> None:
-    """Attach neuron_importance's hooks (appended to ``hooks`` as they are made, so a failure can undo them)."""
+def _register(adapter: Adapter, kinds, want_qk: bool, valid, out: dict, hooks: Hooks, chunk_elems: int) -> None:
+    """Attach neuron_importance's hooks to ``hooks`` (which removes them all, also after a failure here)."""
     for i in range(adapter.n_layers):
         lm = adapter.layer(i)
         st: dict = {}
@@ -260,16 +257,16 @@ def _register(adapter: Adapter, kinds, want_qk: bool, valid, out: dict, hooks: l
             out[_key(i, "ffn")] = (h_norm * w_norm).cpu()
 
         if want_qk:
-            hooks.append(lm.attn.register_forward_pre_hook(on_attn, with_kwargs=True))
+            hooks.before(lm.attn, on_attn, with_kwargs=True)
             if lm.qkv is not None:
-                hooks.append(lm.qkv.register_forward_hook(on_qkv))
+                hooks.after(lm.qkv, on_qkv)
             else:
-                hooks.append(lm.q.register_forward_hook(on_proj("q")))
-                hooks.append(lm.k.register_forward_hook(on_proj("k")))
+                hooks.after(lm.q, on_proj("q"))
+                hooks.after(lm.k, on_proj("k"))
         if want_qk or "attn.v" in kinds:
-            hooks.append(lm.out_proj.register_forward_pre_hook(on_out_proj))
+            hooks.before(lm.out_proj, on_out_proj)
         if "ffn" in kinds:
-            hooks.append(lm.down.register_forward_pre_hook(on_down))
+            hooks.before(lm.down, on_down)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -302,18 +299,18 @@ def _zero_feature(module: torch.nn.Module, col: int, on_input: bool = False):
             x[..., col] = 0
             return (x, *args[1:])
 
-        handle = module.register_forward_pre_hook(pre)
+        with Hooks() as hooks:
+            hooks.before(module, pre)
+            yield
     else:
         def post(mod, args, output):
             output = output.clone()
             output[..., col] = 0
             return output
 
-        handle = module.register_forward_hook(post)
-    try:
-        yield
-    finally:
-        handle.remove()
+        with Hooks() as hooks:
+            hooks.after(module, post)
+            yield
 
 
 @torch.no_grad()
@@ -336,24 +333,20 @@ def neuron_importance_sequential(model, input_ids, attention_mask=None, layers=N
     out = {}
     with _eager(model):
         captured: dict[int, dict] = {}
-        hooks = []
-        for i in layers:
-            lm = adapter.layer(i)
-            captured[i] = {}
+        with Hooks() as hooks:
+            for i in layers:
+                lm = adapter.layer(i)
+                captured[i] = {}
 
-            def cap(name, i=i):
-                def hook(mod, args, kwargs):
-                    captured[i][name] = (args, kwargs)
+                def cap(name, i=i):
+                    def hook(mod, args, kwargs):
+                        captured[i][name] = (args, kwargs)
 
-                return hook
+                    return hook
 
-            hooks.append(lm.attn.register_forward_pre_hook(cap("attn"), with_kwargs=True))
-            hooks.append(lm.mlp.register_forward_pre_hook(cap("mlp"), with_kwargs=True))
-        try:
+                hooks.before(lm.attn, cap("attn"), with_kwargs=True)
+                hooks.before(lm.mlp, cap("mlp"), with_kwargs=True)
             model(**adapter.forward_kwargs(input_ids, attention_mask))
-        finally:
-            for hk in hooks:
-                hk.remove()
         vq = valid[:, None, :, None].float()
         for i in layers:
             lm = adapter.layer(i)
