@@ -15,6 +15,7 @@ rule language_ratio:
         languages=EVAL_LANGS,
         queries=lambda wc: query_source(wc.model, config["lens"]["queries"]),
         per_task=config["lens"]["per_task"],
+        n_docs=config["lens"]["n_docs"],
         batch_size=config["lens"]["batch_size"],
         max_length=config["lens"]["max_length"],
         last=config["lens"]["last"],

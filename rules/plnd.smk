@@ -85,6 +85,7 @@ rule figure3:
         languages=EVAL_LANGS,
         queries=lambda wc: query_source(wc.model),
         per_task=config["figure3"]["per_task"],
+        n_docs=config["figure3"]["n_docs"],
         top_k=config["plnd"]["selection"]["top_k"],
         batch_size=config["plnd"]["batch_size"],
         max_length=config["plnd"]["max_length"],

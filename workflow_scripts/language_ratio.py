@@ -13,7 +13,7 @@ with rule_script(snakemake) as log:
     model, tok = load_model_params(p.model)
     frames = []
     for lang in p.languages:
-        texts = figure_queries(list(smk.input.queries), lang, p.queries, p.per_task, corpus_limit=p.per_task)
+        texts = figure_queries(list(smk.input.queries), lang, p.queries, p.per_task, corpus_limit=p.n_docs)
         df = layer_languages(model, tok, texts, p.batch_size, p.max_length, last=p.last)
         df.insert(0, "language", lang)
         df.insert(0, "queries", f"{p.queries} ({len(texts)})")
