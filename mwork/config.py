@@ -151,15 +151,16 @@ def check_deactivation(config: dict) -> None:
         if table.get("task") not in ("reasoning", "understanding", "knowledge", "generation"):
             raise MworkError(f"{where}.task: {table.get('task')!r} is not one of reasoning, understanding, "
                              f"knowledge, generation")
-        if str(num) == "1" and not ("random" in table and "lang" in table):
-            raise MworkError(f"{where}: Table 1 needs `random` and `lang` (setting names)")
-        names = table.get("rows", []) + [table[k] for k in ("random", "lang") if k in table]
+        names = table.get("rows", [])
         if not names:
-            raise MworkError(f"{where}: give `rows` (setting names), or `random` and `lang` for Table 1")
+            raise MworkError(f"{where}.rows: give the setting names of the table's rows")
         for n in names:
             if n not in settings:
                 raise MworkError(f"{where}: setting {n!r} is not defined in config.deactivation.settings "
                                  f"(defined: {', '.join(settings)})")
+        if str(num) == "1" and sorted(settings[n]["neurons"] for n in names) != ["lang", "random"]:
+            raise MworkError(f"{where}.rows: Table 1 compares X's neurons with as many random ones; give two "
+                             f"settings, one with neurons: lang and one with neurons: random")
     for name in config["run_models"]:
         if "stages" in config["models"][name]:
             model_stages(config, name)

@@ -84,7 +84,7 @@ def per_language(scores: list[dict], table: dict, models: list[str] | None = Non
 
     idx = _index(scores)
     task = table["task"]
-    rows_ = table.get("rows") or [table["random"], table["lang"]]
+    rows_ = table["rows"]
     out = []
     for (model, t, lang, setting), s in idx.items():
         name, x = split_setting(setting)
@@ -145,26 +145,33 @@ def deactivation_table(scores: list[dict], table: dict, settings: dict, number: 
     return df, md
 
 
-def table1(scores: list[dict], table: dict, models: list[str]):
+def table1_settings(table: dict, settings: dict) -> tuple[str, str]:
+    """Table 1's two rows, (the random control, X's own neurons), told apart by their settings' ``neurons``."""
+    by = {settings[name]["neurons"]: name for name in table["rows"]}
+    return by["random"], by["lang"]
+
+
+def table1(scores: list[dict], table: dict, settings: dict, models: list[str]):
     """Table 1: per language X, the task score of X: original, X's matched random neurons, X's neurons."""
     import pandas as pd
 
     from .io import markdown_table
 
+    random_name, lang_name = table1_settings(table, settings)
     per = per_language(scores, table)
     rows = []
     for model in models:
         g = per[per["model"] == model]
-        for label, key, name in (("Original", "lang_original", table["lang"]),
-                                 ("Deactivate Random", "lang_deactivated", table["random"]),
-                                 ("Deactivate Lang-Spec", "lang_deactivated", table["lang"])):
+        for label, key, name in (("Original", "lang_original", lang_name),
+                                 ("Deactivate Random", "lang_deactivated", random_name),
+                                 ("Deactivate Lang-Spec", "lang_deactivated", lang_name)):
             sub = g[g["setting"] == name].set_index("language")[key]
             row = {"Model": model, "Method": label, **{x.capitalize(): float(v) for x, v in sub.items()}}
             row["Avg."] = float(sub.mean()) if len(sub) else float("nan")
             rows.append(row)
     df = pd.DataFrame(rows)
     md = (f"Table 1 (reproduced): {TASK_NAMES[table['task']]} per language when deactivating that language's "
-          f"neurons (Lang-Spec, setting {table['lang']}) and as many random neurons (setting {table['random']}).\n\n"
+          f"neurons (Lang-Spec, setting {lang_name}) and as many random neurons (setting {random_name}).\n\n"
           + markdown_table(df, ".2f") + "\n")
     return df, md
 

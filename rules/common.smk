@@ -155,7 +155,7 @@ def deactivation_inputs(number):
     """Scores a deactivation table aggregates: originals, and English and X under each setting of X."""
     table = config["deactivation"]["tables"][str(number)]
     task = table["task"]
-    rows = table.get("rows") or [table["random"], table["lang"]]
+    rows = table["rows"]
     out = []
     for m in EVAL_MODELS:
         xs = table_langs(m, task)

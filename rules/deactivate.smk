@@ -54,6 +54,7 @@ rule table1:
         code=code_of("table1"),
     params:
         table=config["deactivation"]["tables"]["1"],
+        settings=config["deactivation"]["settings"],
         models=EVAL_MODELS,
     log:
         "results/logs/table1.log",

@@ -6,7 +6,7 @@ from mwork.workflow import rule_script
 with rule_script(snakemake) as log:
     smk = snakemake
     scores = read_scores(smk.input.scores)
-    df, md = table1(scores, smk.params.table, smk.params.models)
+    df, md = table1(scores, smk.params.table, smk.params.settings, smk.params.models)
     write_table(df, smk.output.csv)
     write_text(smk.output.md, md)
     log.info("\n%s", md)
