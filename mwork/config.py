@@ -61,6 +61,11 @@ def check_config(config: dict) -> None:
                              f"integer count; write {int(k)} for {int(k)} neurons per layer or e.g. 0.05 for 5%")
     for i, name in enumerate(config["run_models"]):
         _require_key(config["models"], name, f"config.run_models[{i}]", "config.models")
+    split = config.get("plnd", {}).get("split", "train")
+    if split != "train":
+        raise MworkError(f"config.plnd.split: {split!r} lets PLND select neurons on the held-out documents that "
+                         f"Figure 3 and the loss matrix query (a circular result); use split: train, which keeps "
+                         f"the corpus's held-out share (corpora.<name>.heldout_fraction) for them")
     for i, name in enumerate(config.get("eval_models") or []):
         if name not in config["run_models"]:
             raise MworkError(f"config.eval_models[{i}]: {name!r} is not in config.run_models; the task experiments "

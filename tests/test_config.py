@@ -116,6 +116,8 @@ def test_schema_fills_defaults(tmp_path, default_cfg):
          r"config\.deactivation\.tables\.1\.rows: Table 1 compares X's neurons with as many random ones"),
         (lambda c: c["deactivation"]["tables"]["1"].update(random="All_random"),
          r"config\.deactivation\.tables\.1: .*'random' was unexpected"),
+        (lambda c: c["plnd"].update(split="all"), r"config\.plnd\.split: 'all' lets PLND select neurons on the "
+                                                  r"held-out documents that Figure 3 and the loss matrix query"),
         (lambda c: c["plnd"]["selection"]["top_k"].update(ffn=1.0), r"config\.plnd\.selection\.top_k\.ffn: 1\.0 is "
                                                                     r"neither a fraction"),
         (lambda c: c["plnd"]["selection"]["top_k"].update(ffn=2.5), r"config\.plnd\.selection\.top_k\.ffn"),
