@@ -146,6 +146,7 @@ def tuning_grid(config: dict, name: str) -> dict[str, list[int]]:
 
 def check_deactivation(config: dict) -> None:
     from .settings import check_setting
+    from .tasks.registry import TASKS
 
     d = config.get("deactivation", {})
     settings = d.get("settings", {})
@@ -153,9 +154,8 @@ def check_deactivation(config: dict) -> None:
         check_setting(name, spec, "config.deactivation.settings")
     for num, table in d.get("tables", {}).items():
         where = f"config.deactivation.tables.{num}"
-        if table.get("task") not in ("reasoning", "understanding", "knowledge", "generation"):
-            raise MworkError(f"{where}.task: {table.get('task')!r} is not one of reasoning, understanding, "
-                             f"knowledge, generation")
+        if table.get("task") not in TASKS:
+            raise MworkError(f"{where}.task: {table.get('task')!r} is not one of {', '.join(TASKS)}")
         names = table.get("rows", [])
         if not names:
             raise MworkError(f"{where}.rows: give the setting names of the table's rows")

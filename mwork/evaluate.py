@@ -9,8 +9,8 @@ from __future__ import annotations
 import torch
 from transformers import StoppingCriteria, StoppingCriteriaList
 
-from .tasks.metrics import contains_answer, exact_match, extract_choice, extract_number, f1, rouge_l
 from .tasks.prompts import format_prompt
+from .tasks.registry import get_task
 
 
 def build_prompt(tokenizer, task: str, rec: dict, lang: str, chat_template: bool) -> str:
@@ -75,40 +75,26 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, stop: li
 
 
 def score_item(task: str, rec: dict, generation: str, lang: str) -> dict:
-    """Per-item result: gold, extracted answer, correctness (or ROUGE-L)."""
-    if task == "reasoning":
-        gold = float(rec["answer_number"])
-        pred = extract_number(generation, lang)
-        return {"gold": gold, "extracted": pred, "correct": pred is not None and abs(pred - gold) < 1e-6}
-    if task == "understanding":
-        golds = rec["answers"]["text"]
-        return {"gold": golds[0], "extracted": generation,
-                "correct": any(contains_answer(generation, g, lang) for g in golds),
-                "em": max(exact_match(generation, g, lang) for g in golds),
-                "f1": max(f1(generation, g, lang) for g in golds)}
-    if task == "knowledge":
-        ch = rec["question"]["choices"]
-        pred = extract_choice(generation, list(ch["label"]), list(ch["text"]), lang)
-        return {"gold": rec["answerKey"], "extracted": pred, "correct": pred == rec["answerKey"]}
-    if task == "generation":
-        uni, asc = rouge_l(generation, rec["summary"], lang)
-        return {"gold": rec["summary"], "extracted": generation, "rougeL": uni, "rougeL_ascii": asc}
-    raise KeyError(task)
+    """Per-item result: gold, extracted answer, correctness (or ROUGE-L): the task's own scoring."""
+    return get_task(task).score(rec, generation, lang)
 
 
 def summarize(task: str, rows: list[dict]) -> dict:
     """Scores in percent: accuracy (and EM/F1 for XQuAD), or ROUGE-L (and ROUGE-L ASCII) for XL-Sum."""
+    t = get_task(task)
     n = len(rows)
-    mean = lambda key: 100.0 * sum(float(r[key]) for r in rows) / max(n, 1)  # noqa: E731
+
+    def mean(key):
+        return 100.0 * sum(float(r[key]) for r in rows) / max(n, 1)
+
     out = {"n_items": n, "n_empty": sum(1 for r in rows if not r["prediction"].strip())}
-    if task == "generation":
-        out.update(metric="rougeL", score=mean("rougeL"), rougeL=mean("rougeL"), rougeL_ascii=mean("rougeL_ascii"))
+    if t.metric == "rougeL":
+        out.update(metric="rougeL", score=mean("rougeL"), rougeL=mean("rougeL"))
     else:
         out.update(metric="accuracy", score=mean("correct"), accuracy=mean("correct"))
-        if task == "understanding":
-            out.update(em=mean("em"), f1=mean("f1"))
-        if task == "reasoning" or task == "knowledge":
-            out["n_unparsed"] = sum(1 for r in rows if r["extracted"] is None)
+    out.update({key: mean(key) for key in t.means})
+    if t.parsed:
+        out["n_unparsed"] = sum(1 for r in rows if r["extracted"] is None)
     return out
 
 

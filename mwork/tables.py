@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .settings import split_setting
 from .settings import tuning as tuning_name
+from .tasks.registry import TASK_NAMES, TASK_ORDER  # the paper's dataset names and Table 11's row order
 
 REQUIRED = ("model", "task", "language", "score")
 
@@ -29,8 +30,6 @@ def read_scores(paths) -> list[dict]:
     return out
 
 
-TASK_NAMES = {"understanding": "XQuAD", "reasoning": "MGSM", "knowledge": "X-CSQA", "generation": "XLSum"}
-TASK_ORDER = ["understanding", "reasoning", "knowledge", "generation"]  # the paper's row order
 
 
 def table11(scores: list[dict], models: list[str], tasks: list[str], languages: list[str]):

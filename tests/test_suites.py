@@ -66,7 +66,7 @@ def test_prompts_are_localized_and_end_with_answer_cue(suites):
             assert format_target(task, rec, lang)
     assert format_prompt("reasoning", suites["reasoning"]["en"]["test"][0], "en").startswith(
         "Let's think step by step. Question: ")  # Table 10, verbatim
-    with pytest.raises(KeyError, match="unknown task"):
+    with pytest.raises(MworkError, match="unknown task 'translation'"):
         format_prompt("translation", {}, "en")
 
 

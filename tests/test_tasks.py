@@ -103,3 +103,19 @@ def test_table11_layout():
     mgsm = wide.set_index("Task").loc["MGSM"]
     assert mgsm["Avg."] == 25.0 and mgsm["Fr"] != mgsm["Fr"]  # missing pair: NaN, shown as a dash
     assert "| m | MGSM | 40.0 | 20.0 | — | 30.0 | 25.0 |" in md
+
+
+def test_every_task_is_one_record_and_the_schema_names_exactly_those(root):
+    import yaml
+
+    from mwork.tasks.data import TASK_DATA
+    from mwork.tasks.registry import TASK_ORDER, TASKS
+
+    assert list(TASK_DATA) == list(TASKS) and TASK_ORDER == ["understanding", "reasoning", "knowledge", "generation"]
+    schema = yaml.safe_load((root / "schemas" / "config.schema.yaml").read_text(encoding="utf-8"))
+    props = schema["properties"]
+    enums = [props["tasks"]["items"]["enum"], props["tasks"]["default"],
+             props["deactivation"]["properties"]["tables"]["additionalProperties"]["properties"]["task"]["enum"],
+             props["stage_tuning"]["properties"]["task"]["enum"],
+             list(props["eval"]["properties"]["generation"]["properties"])]
+    assert all(list(e) == list(TASKS) for e in enums), enums

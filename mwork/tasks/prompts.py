@@ -54,22 +54,13 @@ def phrases(lang: str) -> dict[str, str]:
 
 
 def format_prompt(task: str, rec: dict, lang: str) -> str:
-    """The zero-shot prompt for one record, ending with the answer cue (no trailing space)."""
+    """The zero-shot prompt for one record (the task's own prompt, ``tasks.registry``), ending with the
+    answer cue (no trailing space)."""
+    from .registry import get_task
+
     p = phrases(lang)
     sp = "" if lang in ("zh", "ja") else " "  # Chinese and Japanese run sentences together
-    if task == "reasoning":
-        body = f"{p['think']}{sp}{p['question']}{sp}{rec['question']}"
-    elif task == "understanding":
-        body = f"{rec['context']}{sp}{p['question']}{sp}{rec['question']}"
-    elif task == "knowledge":
-        q = rec["question"]  # X-CSQA schema: {"stem": ..., "choices": {"label": [...], "text": [...]}}
-        opts = "\n".join(f"{lab}. {txt}" for lab, txt in zip(q["choices"]["label"], q["choices"]["text"]))
-        body = f"{p['question']}{sp}{q['stem']}\n{opts}"
-    elif task == "generation":
-        body = f"{p['summarize']}{sp}{p['title']}{sp}{rec['title']}{sp}{p['context']}{sp}{rec['text']}"
-    else:
-        raise KeyError(f"unknown task {task!r} (known: reasoning, understanding, knowledge, generation)")
-    return f"{body}\n{p['answer']}"
+    return f"{get_task(task).prompt(rec, p, sp)}\n{p['answer']}"
 
 
 def format_target(task: str, rec: dict, lang: str, reasoning: str = "direct") -> str:
@@ -78,17 +69,6 @@ def format_target(task: str, rec: dict, lang: str, reasoning: str = "direct") ->
     ``reasoning``: ``direct`` ("The answer is N.") or ``cot`` (the record's step-by-step ``answer``,
     MGSM's field, which ends with the localized "The answer is N.").
     """
-    if task == "reasoning":
-        if reasoning == "cot":
-            return rec["answer"]
-        if reasoning != "direct":
-            raise ValueError(f"reasoning target {reasoning!r}: use 'direct' or 'cot'")
-        return phrases(lang)["the_answer_is"].format(n=rec["answer_number"])
-    if task == "understanding":  # the sentence stating the answer where the record has one (our suites)
-        return rec.get("answer_sentence") or rec["answers"]["text"][0]
-    if task == "knowledge":  # the option's text; the extraction maps a contained option text to its label
-        choices = rec["question"]["choices"]
-        return choices["text"][choices["label"].index(rec["answerKey"])]
-    if task == "generation":
-        return rec["summary"]
-    raise KeyError(task)
+    from .registry import get_task
+
+    return get_task(task).target(rec, lang, reasoning)

@@ -33,8 +33,9 @@ import random
 from ..errors import MworkError
 from .lexicon import LEX, SYLLABLES, fr_de, joiner, spell
 from .prompts import PHRASES
+from .registry import TASKS as REGISTRY
 
-TASKS = ("reasoning", "understanding", "knowledge", "generation")
+TASKS = tuple(REGISTRY)
 LABELS = "ABCD"
 
 

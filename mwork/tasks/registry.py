@@ -1,0 +1,128 @@
+"""The four tasks, one record each (as lm-evaluation-harness declares a task): what the paper calls it,
+its place in Table 11, its prompt, the reference completion the organism is trained on, how one
+generation is scored and what the summary averages. Adding a task is adding a record here (and its hub
+loader in ``tasks/data.py``); the config schema's task names are checked against ``TASKS`` by a test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..errors import MworkError
+from . import metrics
+from .prompts import phrases
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str                                   # the workflow's name (paths, config): reasoning
+    paper: str                                  # the dataset as the paper's tables name it: MGSM
+    row: int                                    # its row in the paper's Table 11
+    metric: str                                 # the reported score: accuracy | rougeL
+    prompt: Callable[[dict, dict, str], str]    # (record, localized phrases, separator) -> prompt body
+    target: Callable[[dict, str, str], str]     # (record, language, reasoning style) -> reference completion
+    score: Callable[[dict, str, str], dict]     # (record, generation, language) -> per-item result
+    means: tuple[str, ...] = ()                 # further per-item values averaged in the summary (percent)
+    parsed: bool = False                        # the answer is extracted (and may fail: n_unparsed)
+
+
+# --------------------------------------------------------------------------------------------------
+# MGSM: Table 10's "Let's think step by step. Question: {question}"
+
+
+def _reasoning_prompt(rec: dict, p: dict, sp: str) -> str:
+    return f"{p['think']}{sp}{p['question']}{sp}{rec['question']}"
+
+
+def _reasoning_target(rec: dict, lang: str, reasoning: str) -> str:
+    """``direct`` ("The answer is N.") or ``cot`` (the record's step-by-step ``answer``, MGSM's field,
+    which ends with the localized "The answer is N.")."""
+    if reasoning == "cot":
+        return rec["answer"]
+    if reasoning != "direct":
+        raise ValueError(f"reasoning target {reasoning!r}: use 'direct' or 'cot'")
+    return phrases(lang)["the_answer_is"].format(n=rec["answer_number"])
+
+
+def _reasoning_score(rec: dict, generation: str, lang: str) -> dict:
+    gold = float(rec["answer_number"])
+    pred = metrics.extract_number(generation, lang)
+    return {"gold": gold, "extracted": pred, "correct": pred is not None and abs(pred - gold) < 1e-6}
+
+
+# --------------------------------------------------------------------------------------------------
+# XQuAD: "{context} Question: {question}"
+
+
+def _understanding_prompt(rec: dict, p: dict, sp: str) -> str:
+    return f"{rec['context']}{sp}{p['question']}{sp}{rec['question']}"
+
+
+def _understanding_target(rec: dict, lang: str, reasoning: str) -> str:
+    return rec.get("answer_sentence") or rec["answers"]["text"][0]  # the sentence stating it (our suites)
+
+
+def _understanding_score(rec: dict, generation: str, lang: str) -> dict:
+    golds = rec["answers"]["text"]
+    return {"gold": golds[0], "extracted": generation,
+            "correct": any(metrics.contains_answer(generation, g, lang) for g in golds),
+            "em": max(metrics.exact_match(generation, g, lang) for g in golds),
+            "f1": max(metrics.f1(generation, g, lang) for g in golds)}
+
+
+# --------------------------------------------------------------------------------------------------
+# X-CSQA: "Question: {question}" with its options as "A. ..." lines
+
+
+def _knowledge_prompt(rec: dict, p: dict, sp: str) -> str:
+    q = rec["question"]  # X-CSQA schema: {"stem": ..., "choices": {"label": [...], "text": [...]}}
+    opts = "\n".join(f"{lab}. {txt}" for lab, txt in zip(q["choices"]["label"], q["choices"]["text"]))
+    return f"{p['question']}{sp}{q['stem']}\n{opts}"
+
+
+def _knowledge_target(rec: dict, lang: str, reasoning: str) -> str:
+    choices = rec["question"]["choices"]  # the option's text; extraction maps a contained text to its label
+    return choices["text"][choices["label"].index(rec["answerKey"])]
+
+
+def _knowledge_score(rec: dict, generation: str, lang: str) -> dict:
+    ch = rec["question"]["choices"]
+    pred = metrics.extract_choice(generation, list(ch["label"]), list(ch["text"]), lang)
+    return {"gold": rec["answerKey"], "extracted": pred, "correct": pred == rec["answerKey"]}
+
+
+# --------------------------------------------------------------------------------------------------
+# XL-Sum: "Summarize the context in one sentence. Title: {title} Context: {article}"
+
+
+def _generation_prompt(rec: dict, p: dict, sp: str) -> str:
+    return f"{p['summarize']}{sp}{p['title']}{sp}{rec['title']}{sp}{p['context']}{sp}{rec['text']}"
+
+
+def _generation_target(rec: dict, lang: str, reasoning: str) -> str:
+    return rec["summary"]
+
+
+def _generation_score(rec: dict, generation: str, lang: str) -> dict:
+    uni, asc = metrics.rouge_l(generation, rec["summary"], lang)
+    return {"gold": rec["summary"], "extracted": generation, "rougeL": uni, "rougeL_ascii": asc}
+
+
+TASKS: dict[str, Task] = {t.name: t for t in (
+    Task("reasoning", "MGSM", 2, "accuracy", _reasoning_prompt, _reasoning_target, _reasoning_score, parsed=True),
+    Task("understanding", "XQuAD", 1, "accuracy", _understanding_prompt, _understanding_target,
+         _understanding_score, means=("em", "f1")),
+    Task("knowledge", "X-CSQA", 3, "accuracy", _knowledge_prompt, _knowledge_target, _knowledge_score,
+         parsed=True),
+    Task("generation", "XLSum", 4, "rougeL", _generation_prompt, _generation_target, _generation_score,
+         means=("rougeL_ascii",)),
+)}
+TASK_NAMES = {name: t.paper for name, t in TASKS.items()}
+TASK_ORDER = sorted(TASKS, key=lambda name: TASKS[name].row)  # the paper's row order
+
+
+def get_task(name: str) -> Task:
+    if name not in TASKS:
+        raise MworkError(f"unknown task {name!r} (known: {', '.join(TASKS)})")
+    return TASKS[name]
