@@ -36,7 +36,8 @@ def _corpus_show(args) -> None:
 
 
 def _neurons_show(args) -> None:
-    from .neurons import load_neurons, per_layer_counts
+    from .neuron_sets import per_layer_counts
+    from .neurons import load_neurons
 
     masks, meta = load_neurons(args.file)
     for k in sorted(meta):

@@ -1,4 +1,5 @@
-"""From per-document importance to a language's neuron set; neuron-set files; overlap between languages.
+"""From per-document importance to a language's neuron set, and neuron-set files (what is done with the
+sets — counts, overlap, Figure 3 — is in ``mwork.neuron_sets``).
 
 Selection (``selection.method``):
 * ``topk_intersection`` (default, as the released code): per document, the top-k neurons of each
@@ -32,7 +33,7 @@ from .plnd import KINDS, neuron_importance
 STRUCTURE = {"attn.q": "attn", "attn.k": "attn", "attn.v": "attn", "ffn": "ffn"}
 
 
-def _k_for(top_k: dict, kind: str, n: int, n_ref: int | None = None) -> int:
+def k_for(top_k: dict, kind: str, n: int, n_ref: int | None = None) -> int:
     """k of a layer's module kind: a fraction of its n neurons, or an absolute count. An absolute attention
     count is given for the query projection (n_ref features); keys and values, smaller under grouped-query
     attention, get the same share of theirs."""
@@ -76,7 +77,7 @@ class Selector:
             kind = key.split(".", 2)[2]
             b, n = imp.shape
             if self.method == "topk_intersection":
-                idx = imp.topk(_k_for(self.top_k, kind, n, n_q), dim=-1).indices
+                idx = imp.topk(k_for(self.top_k, kind, n, n_q), dim=-1).indices
                 hit = torch.zeros(b, n, dtype=torch.int32).scatter_(1, idx, 1)
             else:
                 hit = (imp >= self.epsilon).to(torch.int32)
@@ -238,95 +239,3 @@ def is_mask_key(key: str) -> bool:
 
 def mask_keys(tensors: dict) -> list[str]:
     return [k for k in tensors if is_mask_key(k)]
-
-
-def per_layer_counts(masks: dict[str, torch.Tensor]):
-    """DataFrame: layer x kind -> number of selected neurons (and the layer's size)."""
-    import pandas as pd
-
-    rows = {}
-    for key in mask_keys(masks):
-        _, layer, kind = key.split(".", 2)
-        rows.setdefault(int(layer), {})[kind] = int(masks[key].sum())
-        rows[int(layer)][f"{kind}_of"] = masks[key].numel()
-    df = pd.DataFrame.from_dict(rows, orient="index").sort_index()
-    df.index.name = "layer"
-    return df
-
-
-def structure_sets(masks: dict[str, torch.Tensor]) -> dict[str, set]:
-    """{"attn": {(layer, kind, idx)}, "ffn": {...}} — neuron identities for overlap computations."""
-    out = {"attn": set(), "ffn": set()}
-    for key in mask_keys(masks):
-        _, layer, kind = key.split(".", 2)
-        for idx in masks[key].nonzero().flatten().tolist():
-            out[STRUCTURE[kind]].add((int(layer), kind, idx))
-    return out
-
-
-def overlap_ratio(n_x: set, n_y: set) -> float:
-    """overlap(x, y) = |N_x ∩ N_y| / |N_y| (Eq. 11); NaN when N_y is empty."""
-    return len(n_x & n_y) / len(n_y) if n_y else float("nan")
-
-
-def overlap_matrix(sets_by_lang: dict[str, dict[str, set]], structure: str):
-    """DataFrame rows x, columns y: overlap(x, y) for one structure."""
-    import pandas as pd
-
-    langs = list(sets_by_lang)
-    return pd.DataFrame([[overlap_ratio(sets_by_lang[x][structure], sets_by_lang[y][structure]) for y in langs]
-                         for x in langs], index=langs, columns=langs)
-
-
-def neuron_summary(files_by_lang: dict[str, str]):
-    """(counts DataFrame, {"attn": overlap, "ffn": overlap}) for one model's neuron files.
-
-    counts: per language, attention and FFN neurons selected, all neurons, and the share of all neurons
-    that are language-specific (the paper reports about 0.13%).
-    """
-    import pandas as pd
-
-    rows, sets = [], {}
-    for lang, path in files_by_lang.items():
-        masks, meta = load_neurons(path)
-        n_attn = sum(int(m.sum()) for k, m in masks.items() if STRUCTURE[k.split(".", 2)[2]] == "attn")
-        n_ffn = sum(int(m.sum()) for k, m in masks.items() if STRUCTURE[k.split(".", 2)[2]] == "ffn")
-        tot_attn = sum(m.numel() for k, m in masks.items() if STRUCTURE[k.split(".", 2)[2]] == "attn")
-        tot_ffn = sum(m.numel() for k, m in masks.items() if STRUCTURE[k.split(".", 2)[2]] == "ffn")
-        rows.append({"language": lang, "n_docs": int(meta.get("n_docs", 0)), "attn": n_attn, "ffn": n_ffn,
-                     "total": n_attn + n_ffn, "attn_share": n_attn / tot_attn, "ffn_share": n_ffn / tot_ffn,
-                     "share": (n_attn + n_ffn) / (tot_attn + tot_ffn)})
-        sets[lang] = structure_sets(masks)
-    return pd.DataFrame(rows), {s: overlap_matrix(sets, s) for s in ("attn", "ffn")}
-
-
-def activated_per_layer(model, tokenizer, texts: list[str], masks: dict[str, torch.Tensor], top_k: dict,
-                        batch_size: int = 8, max_length: int = 256, chunk_elems: int = 1 << 22):
-    """Figure 3: per layer and structure, the mean number of language-specific neurons *activated* by a query.
-
-    A neuron is activated by a query when it is among that query's top-k neurons of its layer and kind
-    (the same k as the selection); it counts when it is also in the language's set ``masks``.
-    Returns a DataFrame (layer, structure, activated) averaged over the queries.
-    """
-    import pandas as pd
-
-    sums: dict[tuple[int, str], float] = {}
-    n = 0
-    enc = [ids for ids, _ in encode_prefixes(tokenizer, texts, max_length) if ids]
-    enc.sort(key=len)
-    pad = pad_id(tokenizer)
-    device = next(model.parameters()).device
-    for start in range(0, len(enc), batch_size):
-        batch = enc[start:start + batch_size]
-        ids, att = left_padded(batch, pad)
-        imp = neuron_importance(model, ids.to(device), att.to(device), chunk_elems=chunk_elems)
-        n_q = next((v.shape[1] for k, v in imp.items() if k.endswith("attn.q")), None)
-        for key, scores in imp.items():
-            _, layer, kind = key.split(".", 2)
-            idx = scores.topk(_k_for(top_k, kind, scores.shape[1], n_q), dim=-1).indices
-            hits = masks[key][idx].sum().item()
-            sk = (int(layer), STRUCTURE[kind])
-            sums[sk] = sums.get(sk, 0.0) + hits
-        n += len(batch)
-    return pd.DataFrame([{"layer": layer, "structure": s, "activated": v / max(n, 1)}
-                         for (layer, s), v in sorted(sums.items())])

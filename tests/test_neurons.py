@@ -4,17 +4,8 @@ from tinymodels import make_model, tokenizer
 
 from mwork.errors import MworkError
 from mwork.models import model_fingerprint
-from mwork.neurons import (
-    Selector,
-    detect,
-    load_neurons,
-    neuron_summary,
-    overlap_matrix,
-    overlap_ratio,
-    per_layer_counts,
-    save_neurons,
-    structure_sets,
-)
+from mwork.neuron_sets import neuron_summary, overlap_matrix, overlap_ratio, per_layer_counts, structure_sets
+from mwork.neurons import Selector, detect, load_neurons, save_neurons
 
 
 def test_topk_intersection_counts_documents():
@@ -126,23 +117,23 @@ def test_overlap_is_eq11(tmp_path):
 
 
 def test_absolute_attention_k_scales_to_grouped_kv():
-    from mwork.neurons import _k_for
+    from mwork.neurons import k_for
 
     # 1000 of 4096 query features; keys/values have 1024 features under GQA: the same share, 250
-    assert _k_for({"attn": 1000, "ffn": 2000}, "attn.q", 4096, 4096) == 1000
-    assert _k_for({"attn": 1000, "ffn": 2000}, "attn.k", 1024, 4096) == 250
-    assert _k_for({"attn": 1000, "ffn": 2000}, "ffn", 14336, 4096) == 2000
-    assert _k_for({"attn": 0.05, "ffn": 0.05}, "attn.v", 64, 128) == 3
+    assert k_for({"attn": 1000, "ffn": 2000}, "attn.q", 4096, 4096) == 1000
+    assert k_for({"attn": 1000, "ffn": 2000}, "attn.k", 1024, 4096) == 250
+    assert k_for({"attn": 1000, "ffn": 2000}, "ffn", 14336, 4096) == 2000
+    assert k_for({"attn": 0.05, "ffn": 0.05}, "attn.v", 64, 128) == 3
     # a count of 1 query feature scales to a quarter of a key feature: still a count (1), not 25% of them
-    assert _k_for({"attn": 1, "ffn": 1}, "attn.k", 128, 512) == 1
-    assert _k_for({"attn": 8, "ffn": 1}, "attn.k", 128, 512) == 2
+    assert k_for({"attn": 1, "ffn": 1}, "attn.k", 128, 512) == 1
+    assert k_for({"attn": 8, "ffn": 1}, "attn.k", 128, 512) == 2
 
 
 def test_a_count_larger_than_a_layer_is_refused_not_capped():
-    from mwork.neurons import _k_for
+    from mwork.neurons import k_for
 
     with pytest.raises(MworkError, match=r"top_k\.ffn: 1000000000 neurons per layer, but this model's ffn has 64"):
-        _k_for({"attn": 0.05, "ffn": 1_000_000_000}, "ffn", 64)
+        k_for({"attn": 0.05, "ffn": 1_000_000_000}, "ffn", 64)
     with pytest.raises(MworkError, match=r"top_k\.attn: 200 neurons per layer, but this model's attn\.q has 128"):
-        _k_for({"attn": 200, "ffn": 3}, "attn.k", 32, 128)
-    assert _k_for({"attn": 128, "ffn": 64}, "attn.k", 32, 128) == 32 and _k_for({"attn": 1, "ffn": 64}, "ffn", 64) == 64
+        k_for({"attn": 200, "ffn": 3}, "attn.k", 32, 128)
+    assert k_for({"attn": 128, "ffn": 64}, "attn.k", 32, 128) == 32 and k_for({"attn": 1, "ffn": 64}, "ffn", 64) == 64

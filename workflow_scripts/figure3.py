@@ -4,7 +4,8 @@ import pandas as pd
 from mwork.figures import activated_figure
 from mwork.io import write_table
 from mwork.models import load_model_params
-from mwork.neurons import activated_per_layer, load_neurons
+from mwork.neuron_sets import activated_per_layer
+from mwork.neurons import load_neurons
 from mwork.queries import figure_queries
 from mwork.workflow import rule_script
 

@@ -1,6 +1,6 @@
 """rule neuron_summary: per-language neuron counts and shares, and the overlap matrices of Figure 5."""
 from mwork.io import write_table
-from mwork.neurons import neuron_summary
+from mwork.neuron_sets import neuron_summary
 from mwork.workflow import rule_script
 
 with rule_script(snakemake) as log:

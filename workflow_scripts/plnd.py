@@ -6,7 +6,8 @@ from mwork.corpus import n_docs_for, read_corpus
 from mwork.errors import MworkError
 from mwork.io import file_sha256
 from mwork.models import load_model_params, model_fingerprint
-from mwork.neurons import Selector, detect, per_layer_counts, save_neurons
+from mwork.neuron_sets import per_layer_counts
+from mwork.neurons import Selector, detect, save_neurons
 from mwork.workflow import rule_script
 
 with rule_script(snakemake) as log:
