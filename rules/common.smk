@@ -65,6 +65,15 @@ def model_location(model):
     return model_dir(config, model) or model_spec(config, model)["id"]
 
 
+MEMORY_MB = {"organism": 2000, "gguf": 8000, "local": 32000, "hub": 32000}  # when models.<name>.mem_mb is unset
+
+
+def model_mem_mb(model):
+    """Memory a job that loads ``model`` asks a cluster for: models.<name>.mem_mb, else by source."""
+    spec = model_spec(config, model)
+    return spec.get("mem_mb") or MEMORY_MB[spec["source"]]
+
+
 def model_params(model):
     """How to load ``model``; passed through params, so editing the model entry reruns its jobs."""
     spec = model_spec(config, model)

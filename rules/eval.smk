@@ -31,6 +31,7 @@ rule evaluate:
     threads: lambda wc: 2 if model_spec(config, wc.model).get("gpu") else 1  # the organism: one job per core
     resources:
         gpu=lambda wc: int(model_spec(config, wc.model).get("gpu", False)),
+        mem_mb=lambda wc: model_mem_mb(wc.model),
     wildcard_constraints:
         lang="[a-z]{2,3}",
         task="reasoning|understanding|knowledge|generation",

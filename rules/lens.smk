@@ -24,6 +24,7 @@ rule language_ratio:
     threads: 2
     resources:
         gpu=lambda wc: int(model_spec(config, wc.model).get("gpu", False)),
+        mem_mb=lambda wc: model_mem_mb(wc.model),
     conda:
         "../envs/torch.yaml"
     script:

@@ -26,6 +26,7 @@ rule plnd:
     threads: 2
     resources:
         gpu=lambda wc: int(model_spec(config, wc.model).get("gpu", False)),
+        mem_mb=lambda wc: model_mem_mb(wc.model),
     wildcard_constraints:
         lang="[a-z]{2,3}",
     conda:
@@ -94,6 +95,7 @@ rule figure3:
     threads: 2
     resources:
         gpu=lambda wc: int(model_spec(config, wc.model).get("gpu", False)),
+        mem_mb=lambda wc: model_mem_mb(wc.model),
     conda:
         "../envs/torch.yaml"
     script:
@@ -138,6 +140,7 @@ rule loss_matrix:
     threads: 2
     resources:
         gpu=lambda wc: int(model_spec(config, wc.model).get("gpu", False)),
+        mem_mb=lambda wc: model_mem_mb(wc.model),
     conda:
         "../envs/torch.yaml"
     script:
