@@ -31,9 +31,12 @@ def _install() -> str | None:
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         return "slurm-wlm is not installed and this is not a root Debian/Ubuntu machine to install it on"
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    out = _run("apt-get", "install", "-y", "-q", "slurm-wlm", "munge", env=env, timeout=900)
-    if out.returncode != 0:
-        out = _run("sh", "-c", "apt-get update -q && apt-get install -y -q slurm-wlm munge", env=env, timeout=900)
+    try:
+        out = _run("apt-get", "install", "-y", "-q", "slurm-wlm", "munge", env=env, timeout=600)
+        if out.returncode != 0:
+            out = _run("sh", "-c", "apt-get update -q && apt-get install -y -q slurm-wlm munge", env=env, timeout=600)
+    except subprocess.TimeoutExpired:
+        return "installing slurm-wlm and munge took more than 10 minutes"
     if out.returncode != 0 or not all(shutil.which(t) for t in tools):
         return f"installing slurm-wlm and munge failed: {out.stderr[-300:]}"
     return None
@@ -113,7 +116,7 @@ ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "MPLBACK
 
 def _snakemake(root, work, *args, check=True, configs=()):
     cmd = _cmd(root, work, *args, configs=configs)
-    proc = subprocess.run(cmd, cwd=work, env=ENV, capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run(cmd, cwd=work, env=ENV, capture_output=True, text=True, timeout=900)
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return proc
