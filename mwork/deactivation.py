@@ -14,7 +14,7 @@ import zlib
 import torch
 
 from .errors import MworkError
-from .keys import KINDS
+from .keys import KINDS, parse_key
 from .settings import ATTN, STAGES, check_setting, setting_groups, stage_layers  # noqa: F401 (re-exported)
 
 
@@ -65,7 +65,7 @@ def select(setting: dict, lang_tensors: dict, layers: dict[str, list[int]], size
         return chosen
     # random control: as many per (stage, kind) as the language-specific counterpart, uniform in that group
     rng = random.Random(zlib.crc32(seed.encode()))
-    out = {k: torch.zeros(sizes[k.split(".", 2)[2]], dtype=torch.bool) for k in keys}
+    out = {k: torch.zeros(sizes[parse_key(k)[1]], dtype=torch.bool) for k in keys}
     for ks in groups.values():
         for kind in KINDS:
             group = [k for k in ks if k.endswith("." + kind)]

@@ -28,6 +28,8 @@ import torch
 from .batching import encode_prefixes, left_padded, pad_id
 from .errors import MworkError
 from .hooks import Hooks
+from .keys import key as neuron_key
+from .keys import parse_key
 from .plnd import KINDS, neuron_importance
 
 STRUCTURE = {"attn.q": "attn", "attn.k": "attn", "attn.v": "attn", "ffn": "ffn"}
@@ -74,7 +76,7 @@ class Selector:
         b = None
         n_q = next((imp.shape[1] for key, imp in importance.items() if key.endswith("attn.q")), None)
         for key, imp in importance.items():
-            kind = key.split(".", 2)[2]
+            kind = parse_key(key)[1]
             b, n = imp.shape
             if self.method == "topk_intersection":
                 idx = imp.topk(k_for(self.top_k, kind, n, n_q), dim=-1).indices
@@ -119,7 +121,7 @@ def released_code_ffn_score(model, input_ids, attention_mask) -> dict[str, torch
             up = getattr(lm.mlp, "up_proj", None) or lm.mlp.dense_h_to_4h
 
             def hook(mod, args, output, i=i):
-                out[f"layers.{i}.ffn"] = (output.float().abs() * valid.to(output.device)[..., None]).sum(1).cpu()
+                out[neuron_key(i, "ffn")] = (output.float().abs() * valid.to(output.device)[..., None]).sum(1).cpu()
 
             hooks.after(up, hook)
         with torch.no_grad():

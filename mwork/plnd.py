@@ -30,7 +30,7 @@ import torch
 
 from .arch import Adapter, get_adapter
 from .hooks import Hooks
-from .keys import KINDS
+from .keys import KINDS, parse_key
 from .keys import key as _key
 
 
@@ -215,7 +215,7 @@ def neuron_importance(model, input_ids: torch.Tensor, attention_mask: torch.Tens
         _register(adapter, kinds, want_qk, valid, out, hooks, chunk_elems)
         # no importance depends on the logits: the output head runs for one position only
         model(**adapter.forward_kwargs(input_ids, attention_mask), logits_to_keep=1)
-    return {k: out[k] for k in sorted(out, key=lambda s: (int(s.split(".")[1]), KINDS.index(s.split(".", 2)[2])))}
+    return {k: out[k] for k in sorted(out, key=lambda s: (parse_key(s)[0], KINDS.index(parse_key(s)[1])))}
 
 
 def _register(adapter: Adapter, kinds, want_qk: bool, valid, out: dict, hooks: Hooks, chunk_elems: int) -> None:
