@@ -413,17 +413,3 @@ def corpus_stats(docs: Iterable[dict], pool: Pool, lang: str, tokenizer=None) ->
 
 __all__ = ["split_of", "build_pool", "sample_documents", "corpus_stats", "words", "hf_load_args", "LANGUAGES"]
 
-
-def table7(stats: list[dict]):
-    """(long, wide) DataFrames of Table 7 from the per-language stats written by the corpus rule."""
-    import pandas as pd
-
-    long = pd.DataFrame(stats)
-    cols = ["language", "documents", "train_documents", "heldout_documents", "characters", "words",
-            "corpus_vocab", "vocab_size", "pool_documents"]
-    long = long[[c for c in cols if c in long.columns] + [c for c in long.columns if c not in cols]]
-    rows = {"Corpus Size (documents)": "documents", "Words": "words", "Corpus Vocab": "corpus_vocab",
-            "Vocab Size": "vocab_size"}
-    wide = pd.DataFrame([{"": label, **{s["language"].capitalize(): s[key] for s in stats}}
-                         for label, key in rows.items()])
-    return long, wide

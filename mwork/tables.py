@@ -214,3 +214,19 @@ def stage_tuning(scores: list[dict], tuning: dict, n_layers: int):
           f"{lang.capitalize()} {base[lang]:.1f}. Chosen: N1 = {choice['under']}, N2 = {choice['gen']} "
           f"(largest Δ = English change − {lang} change).\n\n" + markdown_table(view, ".1f") + "\n")
     return df, md, choice
+
+
+def table7(stats: list[dict]):
+    """(long, wide) DataFrames of Table 7 from the per-language stats written by the corpus rule (the
+    documents' hash they record is for the corpus readers, not a column of the table)."""
+    import pandas as pd
+
+    long = pd.DataFrame(stats).drop(columns=["sha256"], errors="ignore")
+    cols = ["language", "documents", "train_documents", "heldout_documents", "characters", "words",
+            "corpus_vocab", "vocab_size", "pool_documents"]
+    long = long[[c for c in cols if c in long.columns] + [c for c in long.columns if c not in cols]]
+    rows = {"Corpus Size (documents)": "documents", "Words": "words", "Corpus Vocab": "corpus_vocab",
+            "Vocab Size": "vocab_size"}
+    wide = pd.DataFrame([{"": label, **{s["language"].capitalize(): s[key] for s in stats}}
+                         for label, key in rows.items()])
+    return long, wide

@@ -1,6 +1,6 @@
 """rule table7: corpus statistics per language, laid out like the paper's Table 7."""
-from mwork.corpus import table7
 from mwork.io import markdown_table, read_json, write_table, write_text
+from mwork.tables import table7
 from mwork.workflow import rule_script
 
 with rule_script(snakemake) as log:
