@@ -19,23 +19,19 @@ import torch
 from .arch import get_adapter
 from .batching import left_padded, pad_id
 from .hooks import Hooks
+from .output_head import vocab_slices
 
 NON_WORD = "non-word"
 
 
 def _top1(norm, head, h: torch.Tensor, chunk_elems: int) -> torch.Tensor:
-    """argmax of head(norm(h)) over the vocabulary, (b, n) for h (b, n, d). The vocabulary is taken a
-    slice of output-embedding rows at a time with a running maximum (ties keep the first index, as
-    ``argmax`` does), so no (positions x vocabulary) tensor beyond ``chunk_elems`` entries exists and each
-    weight row is read once per layer, not once per few positions (the product is bound by reading it)."""
+    """argmax of head(norm(h)) over the vocabulary, (b, n) for h (b, n, d): a running maximum over the
+    vocabulary slices (``mwork.output_head``; ties keep the first index, as ``argmax`` does)."""
     b, n, d = h.shape
     x = norm(h.reshape(b * n, d))
-    weight, bias = head.weight, head.bias
-    step = max(1, chunk_elems // max(1, b * n))
     best = torch.full((b * n,), -torch.inf, device=h.device)
     arg = torch.zeros(b * n, dtype=torch.long, device=h.device)
-    for j in range(0, weight.shape[0], step):
-        z = torch.nn.functional.linear(x, weight[j:j + step], None if bias is None else bias[j:j + step])
+    for j, z in vocab_slices(head, x, chunk_elems):
         val, idx = z.max(-1)
         better = val > best
         best = torch.where(better, val, best)

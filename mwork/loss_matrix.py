@@ -21,6 +21,7 @@ from .batching import encode_prefixes, left_padded, pad_id
 from .deactivation import select, stage_layers
 from .hooks import Hooks
 from .masking import deactivate
+from .output_head import vocab_slices
 
 EVERY_LAYER = {"s_attn": True, "s_ffn": True}  # with no U/G stages, the task stage is every layer
 
@@ -43,23 +44,18 @@ def _nll(head, h: torch.Tensor, target: torch.Tensor, softcap: float | None, chu
     """Next-token negative log-likelihoods from final hidden states ``h`` (n, d) and ``target`` (n,):
     logsumexp of the logits minus the target's logit, for the rows asked only (no padding, no last token).
 
-    The vocabulary is taken a slice of output-embedding rows at a time, with a running (max, sum) for the
-    logsumexp, so no (rows x vocabulary) tensor beyond ``chunk_elems`` entries exists and each weight row
-    is read once (a product of a few rows with the whole 262,144 x 640 matrix at a time is bound by
-    reading it)."""
-    weight, bias = head.weight, head.bias
-    step = max(1, chunk_elems // max(1, len(h)))
+    A running (max, sum) for the logsumexp over the vocabulary slices (``mwork.output_head``)."""
     run_max = torch.full((len(h),), -torch.inf, device=h.device)
     run_sum = torch.zeros(len(h), device=h.device)
     picked = torch.zeros(len(h), device=h.device)
-    for j in range(0, weight.shape[0], step):
-        z = torch.nn.functional.linear(h, weight[j:j + step], None if bias is None else bias[j:j + step]).float()
+    for j, z in vocab_slices(head, h, chunk_elems):
+        z = z.float()
         if softcap:  # the model's own final logit soft-cap (Gemma-2), before the softmax
             z = torch.tanh(z / softcap) * softcap
         new_max = torch.maximum(run_max, z.amax(-1))
         run_sum = run_sum * torch.exp(run_max - new_max) + torch.exp(z - new_max[:, None]).sum(-1)
         run_max = new_max
-        here = (target >= j) & (target < j + step)
+        here = (target >= j) & (target < j + z.shape[1])
         picked[here] = z[here, target[here] - j]
     return run_max + torch.log(run_sum) - picked
 

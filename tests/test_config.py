@@ -4,7 +4,7 @@ import re
 import pytest
 import yaml
 
-from mwork.config import check_config, load_config
+from mwork.config import check_config, layered, load_config
 from mwork.errors import MworkError
 
 
@@ -28,17 +28,9 @@ def test_default_and_paper_configs_are_valid(root):
     assert paper["corpora"]["oscar"]["n_docs"]["en"] == 180000
 
 
-def _layered(base: dict, over: dict) -> dict:
-    """Snakemake's --configfile merge: nested mappings are updated, everything else replaced."""
-    out = copy.deepcopy(base)
-    for k, v in over.items():
-        out[k] = _layered(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
 @pytest.fixture
 def real_cfg(root, default_cfg):
-    return _layered(default_cfg, yaml.safe_load((root / "configs" / "real.yaml").read_text(encoding="utf-8")))
+    return layered(default_cfg, yaml.safe_load((root / "configs" / "real.yaml").read_text(encoding="utf-8")))
 
 
 def test_real_config_is_valid_and_pins_every_wheel(tmp_path, real_cfg):
