@@ -52,7 +52,7 @@ def main():
         items = load_items("generation", "de", "suites", str(ROOT / "results" / "suites" / "generation" / "de.test.jsonl"))
         from mwork.evaluate import build_prompt
 
-        prompts = [build_prompt(tok, "generation", r, "de", False) for r in items[:bs]]
+        prompts = [build_prompt(tok, "generation", r, "de", False)[0] for r in items[:bs]]
         enc = tok(prompts, return_tensors="pt", padding=True)
         n_new = cfg["eval"]["generation"]["generation"]["max_new_tokens"]
 

@@ -40,6 +40,16 @@ def check_config(config: dict) -> None:
                              f"{', '.join(PHRASES)}); add them to mwork/tasks/prompts.py")
     if config.get("eval_languages") and "en" not in config["eval_languages"]:
         raise MworkError("config.eval_languages: must contain 'en' (every experiment compares against English)")
+    ev = config.get("eval", {})
+    for field in ("task_languages", "extra_languages"):
+        for task, codes in (ev.get(field) or {}).items():
+            for i, code in enumerate(codes):
+                if code not in config.get("eval_languages", []):
+                    raise MworkError(f"config.eval.{field}.{task}[{i}]: {code!r} is not in config.eval_languages; "
+                                     f"add it there or remove it here")
+                if field == "extra_languages" and code in ((ev.get("task_languages") or {}).get(task) or ()):
+                    raise MworkError(f"config.eval.extra_languages.{task}[{i}]: {code!r} is already in "
+                                     f"config.eval.task_languages.{task}")
     _require_key(config["corpora"], config["corpus"], "config.corpus", "config.corpora")
     for name, spec in config["corpora"].items():
         where = f"config.corpora.{name}"
@@ -166,6 +176,13 @@ def check_deactivation(config: dict) -> None:
         if str(num) == "1" and sorted(settings[n]["neurons"] for n in names) != ["lang", "random"]:
             raise MworkError(f"{where}.rows: Table 1 compares X's neurons with as many random ones; give two "
                              f"settings, one with neurons: lang and one with neurons: random")
+    from .settings import stage_table_rows
+
+    shared = [n for n in d.get("tables", {}).get("1", {}).get("rows", []) if n in stage_table_rows(d.get("tables", {}))]
+    if d.get("budget") is not None and shared:
+        raise MworkError(f"config.deactivation.tables.1.rows: {shared[0]!r} is also a row of a stage table, whose "
+                         f"neurons deactivation.budget caps, while Table 1 deactivates all of X's neurons; give "
+                         f"Table 1 settings of its own (e.g. Full_random / Full_lang)")
     for name in config["run_models"]:
         if "stages" in config["models"][name]:
             model_stages(config, name)

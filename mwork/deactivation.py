@@ -18,13 +18,28 @@ from .keys import KINDS, parse_key
 from .settings import ATTN, STAGES, check_setting, setting_groups, stage_layers  # noqa: F401 (re-exported)
 
 
+def equal_budget(rows: dict[str, dict], lang_tensors: dict, layers: dict[str, list[int]]) -> dict[str, int]:
+    """``budget: equal``: per structure, the fewest of X's neurons any of ``rows`` (the stage tables' settings
+    without an exclude) has in its stages -- the count every row then deactivates."""
+    out: dict[str, int] = {}
+    for spec in rows.values():
+        for structure in ("attn", "ffn"):
+            ks = [k for ks in setting_groups(spec, layers).values() for k in ks
+                  if k.endswith(".ffn") == (structure == "ffn")]
+            if ks:
+                n = sum(int(lang_tensors[k].sum()) for k in ks)
+                out[structure] = min(out.get(structure, n), n)
+    return out
+
+
 def select(setting: dict, lang_tensors: dict, layers: dict[str, list[int]], sizes: dict[str, int], *,
            seed: str, budget: dict | None = None, exclude_masks: list[dict] | None = None,
-           exclude_all: list[dict] | None = None) -> dict[str, torch.Tensor]:
+           exclude_all: list[dict] | None = None, strict: bool = True) -> dict[str, torch.Tensor]:
     """The bool masks a setting deactivates for language X.
 
     ``lang_tensors``: X's neuron file (masks, counts, means). ``budget``: {"attn": n, "ffn": m} — keep only
-    the n / m most consistent language-specific neurons of the setting's stages. ``exclude_masks``:
+    the n / m most consistent language-specific neurons of the setting's stages (``strict``: asking for more
+    than there are is an error; else all are kept). ``exclude_masks``:
     English's masks (removed from X's set); ``exclude_all``: every language's masks (their intersection
     is removed). ``seed``: string seed of the random control.
     """
@@ -53,7 +68,7 @@ def select(setting: dict, lang_tensors: dict, layers: dict[str, list[int]], size
                     c = lang_tensors.get(f"{k}.count")
                     mu = lang_tensors.get(f"{k}.mean")
                     cands.append((-(int(c[i]) if c is not None else 0), -(float(mu[i]) if mu is not None else 0), k, i))
-            if limit > len(cands):
+            if limit > len(cands) and strict:
                 raise MworkError(f"deactivation.budget.{structure}: {limit} neurons requested but the setting's "
                                  f"stages hold only {len(cands)} language-specific {structure} neurons")
             cands.sort()  # most consistent (document count), then most important first
@@ -107,9 +122,12 @@ def setting_masks(deactivation: dict, files: list[str], model) -> tuple[dict[str
     x, exclude = d["language"], d["spec"].get("exclude")
     lang_tensors, _ = load_neurons(neurons[x], model=model, masks_only=False)
     others = [load_neurons(f, model=model)[0] for lang, f in neurons.items() if lang != x]
+    budget, strict = d.get("budget"), True
+    if budget and "equal" in budget:  # the same count per structure in every row of the stage tables
+        budget, strict = equal_budget(budget["equal"], lang_tensors, d["stages"]), False
     masks = select(d["spec"], lang_tensors, d["stages"], get_adapter(model).sizes(), seed=d["seed"],
-                   budget=d["budget"], exclude_masks=others if exclude == "en" else None,
+                   budget=budget, strict=strict, exclude_masks=others if exclude == "en" else None,
                    exclude_all=[lang_tensors, *others] if exclude == "all" else None)
     record = {"setting": d["name"], "neuron_language": x, **d["spec"], "stages": d["stages"],
-              "n_deactivated": count(masks)}
+              "budget": {"equal": budget} if not strict else budget, "n_deactivated": count(masks)}
     return masks, record

@@ -10,10 +10,24 @@ import torch
 from transformers import StoppingCriteria, StoppingCriteriaList
 
 from .tasks.prompts import format_prompt
-from .tasks.registry import get_task
+from .tasks.registry import get_task, task_stops
 
 
-def build_prompt(tokenizer, task: str, rec: dict, lang: str, chat_template: bool) -> str:
+def cut_tokens(tokenizer, text: str, n: int) -> tuple[str, bool]:
+    """(the first ``n`` of the text's tokens as text, whether anything was cut)."""
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    if len(ids) <= n:
+        return text, False
+    return tokenizer.decode(ids[:n], skip_special_tokens=True), True
+
+
+def build_prompt(tokenizer, task: str, rec: dict, lang: str, chat_template: bool,
+                 max_context_tokens: int | None = None) -> tuple[str, bool]:
+    """(the prompt, whether the task's long text was cut to ``max_context_tokens`` tokens)."""
+    field, cut = get_task(task).long_field, False
+    if max_context_tokens and field:
+        text, cut = cut_tokens(tokenizer, rec[field], max_context_tokens)
+        rec = {**rec, field: text}
     prompt = format_prompt(task, rec, lang)
     if chat_template:
         if not getattr(tokenizer, "chat_template", None):
@@ -22,7 +36,23 @@ def build_prompt(tokenizer, task: str, rec: dict, lang: str, chat_template: bool
             raise MworkError("models.<name>.chat_template: true, but the tokenizer has no chat template")
         prompt = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
                                                add_generation_prompt=True)
-    return prompt
+    return prompt, cut
+
+
+def check_context(model, tokenizer, task: str, lang: str, prompts: list[str], max_new_tokens: int,
+                  add_special_tokens: bool) -> None:
+    """Every prompt and its new tokens fit the model's context window, or an error says what to set."""
+    from .errors import MworkError
+
+    window = getattr(model.config, "max_position_embeddings", None)
+    if not window or not prompts:
+        return
+    longest = max(len(ids) for ids in tokenizer(prompts, add_special_tokens=add_special_tokens)["input_ids"])
+    if longest + max_new_tokens > window:
+        hint = (f"set eval.generation.{task}.max_context_tokens to cut the {get_task(task).long_field} field"
+                if get_task(task).long_field else f"lower eval.generation.{task}.max_new_tokens")
+        raise MworkError(f"{task}/{lang}: a prompt of {longest} tokens plus max_new_tokens {max_new_tokens} exceeds "
+                         f"the model's context window of {window} tokens (max_position_embeddings); {hint}")
 
 
 def _cut(text: str, stop) -> str:
@@ -95,16 +125,29 @@ def summarize(task: str, rows: list[dict]) -> dict:
     out.update({key: mean(key) for key in t.means})
     if t.parsed:
         out["n_unparsed"] = sum(1 for r in rows if r["extracted"] is None)
+    # each item's id and values (percent), for the tables' paired bootstrap CIs (mwork.stats)
+    value = "rougeL" if t.metric == "rougeL" else "correct"
+    out["items"] = {"id": [r.get("id", i) for i, r in enumerate(rows)],
+                    "score": [100.0 * float(r[value]) for r in rows],
+                    **{key: [100.0 * float(r[key]) for r in rows] for key in t.means}}
     return out
 
 
 def evaluate(model, tokenizer, task: str, lang: str, records: list[dict], max_new_tokens: int, stop=(),
-             batch_size: int = 16, chat_template: bool = False, progress: bool = True) -> tuple[dict, list[dict]]:
-    """(summary scores, per-item rows with prompt, prediction, gold, extracted, correct)."""
-    prompts = [build_prompt(tokenizer, task, rec, lang, chat_template) for rec in records]
+             batch_size: int = 16, chat_template: bool = False, progress: bool = True,
+             max_context_tokens: int | None = None) -> tuple[dict, list[dict]]:
+    """(summary scores, per-item rows with prompt, prediction, gold, extracted, correct). ``stop``: the
+    configured stop strings; the task's own (MGSM: the localized "Question:") are added."""
+    stop = task_stops(task, lang, stop)
+    built = [build_prompt(tokenizer, task, rec, lang, chat_template, max_context_tokens) for rec in records]
+    prompts = [p for p, _ in built]
+    check_context(model, tokenizer, task, lang, prompts, max_new_tokens, add_special_tokens=not chat_template)
     gens = generate(model, tokenizer, prompts, max_new_tokens, stop, batch_size, progress,
                     add_special_tokens=not chat_template)
     rows = []
     for rec, prompt, gen in zip(records, prompts, gens):
         rows.append({"id": rec.get("id"), "prompt": prompt, "prediction": gen, **score_item(task, rec, gen, lang)})
-    return summarize(task, rows), rows
+    summary = summarize(task, rows)
+    if get_task(task).long_field:
+        summary["n_context_cut"] = sum(cut for _, cut in built)
+    return summary, rows

@@ -59,8 +59,23 @@ def check_setting(name: str, setting: dict, where: str = "deactivation.settings"
 
 # The names of evaluation settings: `original` (nothing deactivated), `<name>@<X>` (setting <name> of
 # config.deactivation.settings with language X's neurons), and the stage-tuning settings `tuneU<n>@<X>` /
-# `tuneG<n>@<X>` (X's neurons in the first / last n >= 1 layers only; Appendix H).
+# `tuneG<n>@<X>` (X's neurons in the first / last n >= 1 layers only; Appendix H). A random control is
+# drawn `deactivation.random_draws` times: `<name>@<X>` is the first draw, `<name>~<r>@<X>` (r >= 1) the others.
 TUNE = re.compile(r"^tune([UG])([1-9][0-9]*)$")
+DRAW = re.compile(r"^(.+)~([1-9][0-9]*)$")
+
+
+def split_draw(name: str) -> tuple[str, int]:
+    """``S_random~2`` -> ("S_random", 2); any other name -> (name, 0), its first draw."""
+    m = DRAW.match(name)
+    return (m.group(1), int(m.group(2))) if m else (name, 0)
+
+
+def draw_names(name: str, spec: dict, draws: int) -> list[str]:
+    """The evaluation names of a setting: one per draw of a random control, else the name itself."""
+    if spec.get("neurons") != "random":
+        return [name]
+    return [name] + [f"{name}~{r}" for r in range(1, draws)]
 
 
 def tuning(name: str) -> tuple[str, int] | None:
@@ -83,6 +98,11 @@ def parse_setting(setting: str, settings: dict, languages: list[str]) -> tuple[s
     name, lang = split_setting(setting)
     if name is None:
         return name, lang
+    base, draw = split_draw(name)
+    if draw and settings.get(base, {}).get("neurons") != "random":
+        raise MworkError(f"evaluation setting {setting!r}: only a random control has further draws (~<r>); "
+                         f"{base!r} is not one")
+    name = base
     if (name not in settings and not tuning(name)) or lang not in languages:
         hint = " (stage tuning: tuneU<n> or tuneG<n> with n >= 1)" if name.startswith("tune") else ""
         raise MworkError(f"evaluation setting {setting!r}: expected original or <setting>@<language> with a setting "
@@ -108,3 +128,29 @@ def setting_stages(name: str, n_layers: int | None, stages):
         raise MworkError(f"stage tuning ({name}) needs the model's number of layers (config.models.<name>.layers)")
     part, k = t
     return stage_layers(n_layers, k, 0) if part == "under" else stage_layers(n_layers, 0, k)
+
+
+def stage_table_rows(tables: dict) -> list[str]:
+    """The settings the stage tables (2-5, 8, 9) evaluate, in first-use order; Table 1 is not one of them."""
+    return list(dict.fromkeys(n for num, t in tables.items() if str(num) != "1" for n in t["rows"]))
+
+
+def setting_budget(name: str, deactivation: dict):
+    """The cap on the neurons a setting deactivates (what the evaluation rule gets through ``params:``).
+
+    ``budget: equal`` (the paper: "for a fair comparison, we ensure the numbers of deactivated neurons in
+    all settings are the same"): every row of the stage tables deactivates, per structure (attention q/k/v,
+    FFN), as many of X's most consistent neurons as the row with the fewest has -- the minimum is taken at
+    run time over the rows without an ``exclude`` (which are ablations of a row and may fall short), from
+    X's neuron file. ``{attn: n, ffn: m}``: fixed counts. ``null``: X's whole set. Table 1 and the stage
+    tuning always deactivate X's whole set in their stages.
+    """
+    budget = deactivation.get("budget")
+    rows = stage_table_rows(deactivation.get("tables", {}))
+    if budget is None or name not in rows:
+        return None
+    if budget == "equal":
+        settings = deactivation["settings"]
+        return {"equal": {n: settings[n] for n in rows if not settings[n].get("exclude")}}
+    return budget
+

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from .settings import split_setting
+import numpy as np
+
+from .settings import split_draw, split_setting
 from .settings import tuning as tuning_name
-from .tasks.registry import TASK_NAMES, TASK_ORDER  # the paper's dataset names and Table 11's row order
+from .stats import N_BOOT, Bootstrap, ci, item_values
+from .tasks.registry import TASK_NAMES, TASK_ORDER, TASKS  # the paper's dataset names and Table 11's row order
 
 REQUIRED = ("model", "task", "language", "score")
 
@@ -32,18 +35,28 @@ def read_scores(paths) -> list[dict]:
 
 
 
-def table11(scores: list[dict], models: list[str], tasks: list[str], languages: list[str]):
+def table11(scores: list[dict], models: list[str], tasks: list[str], languages: list[str],
+            extra: dict | None = None, n_boot: int = N_BOOT, seed: int = 0):
     """(long DataFrame, wide DataFrame, Markdown) of baseline scores; Avg. over the non-English languages.
 
-    A (task, language) pair the dataset lacks is a dash, as in the paper (XQuAD has no French, XL-Sum no
-    German).
+    A (task, language) pair the dataset lacks or the task does not use (``eval.task_languages``) is a dash,
+    as in the paper (XQuAD: no French and no Russian; XL-Sum: no German). ``extra``: per task, languages
+    shown in their columns but left out of Avg. (``eval.extra_languages``), listed under the table.
     """
+    extra = extra or {}
     import pandas as pd
 
     from .io import markdown_table
 
+    boot = Bootstrap(n_boot, seed)
+    samples = {}
+    for s in scores:
+        samples[(s["model"], s["task"], s["language"])] = boot.means((s["model"], s["task"], s["language"]),
+                                                                      item_values(s), s["setting"])
     long = pd.DataFrame([{k: s[k] for k in ("model", "task", "dataset", "language", "metric", "score", "n_items",
-                                             "n_empty")} | {k: s.get(k) for k in ("em", "f1", "rougeL_ascii")}
+                                             "n_empty")}
+                         | dict(zip(("score_lo", "score_hi"), ci(samples[(s["model"], s["task"], s["language"])])))
+                         | {k: s.get(k) for k in ("em", "f1", "rougeL_ascii")}
                          for s in scores])
     rows = []
     for model in models:
@@ -51,13 +64,29 @@ def table11(scores: list[dict], models: list[str], tasks: list[str], languages: 
             sub = long[(long["model"] == model) & (long["task"] == task)].set_index("language")["score"]
             row = {"Model": model, "Task": TASK_NAMES[task]}
             for lang in languages:
-                row[lang.capitalize()] = float(sub[lang]) if lang in sub.index else float("nan")
-            others = [sub[lang] for lang in languages if lang != "en" and lang in sub.index]
-            row["Avg."] = float(sum(others) / len(others)) if others else float("nan")
+                if lang in sub.index:
+                    _with_ci(row, lang.capitalize(), float(sub[lang]), samples[(model, task, lang)])
+                else:
+                    row[lang.capitalize()] = float("nan")
+            others = [lang for lang in languages if lang != "en" and lang in sub.index
+                      and lang not in extra.get(task, ())]
+            if others:
+                _with_ci(row, "Avg.", float(np.mean([sub[x] for x in others])),
+                         np.mean([samples[(model, task, x)] for x in others], axis=0))
+            else:
+                row["Avg."] = float("nan")
             rows.append(row)
     wide = pd.DataFrame(rows)
+    cols = [lang.capitalize() for lang in languages] + ["Avg."]
+    view = pd.DataFrame([{"Model": r["Model"], "Task": r["Task"],
+                          **{c: _pm(r[c], r.get(f"{c}_lo"), r.get(f"{c}_hi")) for c in cols}}
+                         for _, r in wide.iterrows()])
     md = ("Table 11 (reproduced): baseline performance (accuracy %, ROUGE-L F1 % for XLSum with a Unicode-aware "
-          "tokenizer); Avg. over non-English languages.\n\n" + markdown_table(wide, ".1f") + "\n")
+          f"tokenizer); Avg. over non-English languages; {CI_NOTE}.\n\n" + markdown_table(view, ".1f") + "\n")
+    shown = [f"{TASK_NAMES[t]} {lang.capitalize()}" for t in TASK_ORDER if t in tasks for lang in extra.get(t, ())
+             if ((long["task"] == t) & (long["language"] == lang)).any()]
+    if shown:
+        md += f"\nExtra languages, not in Avg. (the paper does not report them): {', '.join(shown)}.\n"
     if "rougeL_ascii" in long and long["rougeL_ascii"].notna().any():
         gen = long[long["task"] == "generation"]
         md += ("\nXLSum ROUGE-L with rouge-score's default (ASCII-only) tokenizer, for comparison with the paper: "
@@ -77,71 +106,162 @@ def _index(scores: list[dict]) -> dict:
     return {(s["model"], s["task"], s["language"], s["setting"]): s for s in scores}
 
 
-def per_language(scores: list[dict], table: dict, models: list[str] | None = None):
-    """Tables 14-17: for each model, setting and language X, English and X before and under X's deactivation."""
-    import pandas as pd
+def metric_keys(task: str) -> list[str]:
+    """The per-item values a table reports: the task's score, and for XL-Sum also ROUGE-L with
+    rouge-score's default ASCII tokenizer (the paper's Zh 61.1 vs En 13.1 suggests it used that one)."""
+    return ["score", "rougeL_ascii"] if TASKS[task].metric == "rougeL" else ["score"]
 
+
+def _draws(idx: dict, model: str, task: str, lang: str, name: str, x: str) -> list[dict]:
+    """The score records of setting ``name`` of X's neurons evaluated in ``lang``: one per random draw
+    (``name@X``, ``name~1@X``, ...)."""
+    out = [s for (m, t, la, setting), s in idx.items() if m == model and t == task and la == lang
+           and split_setting(setting)[1] == x and split_draw(split_setting(setting)[0])[0] == name]
+    return sorted(out, key=lambda s: split_draw(split_setting(s["setting"])[0])[1])
+
+
+class _Cell:
+    """One evaluation (or the mean over a random setting's draws): its point value and its resampled means."""
+
+    def __init__(self, boot: Bootstrap, records: list[dict], key: str, group: tuple):
+        where = lambda s: f"{s['model']}/{s['task']}/{s['language']}/{s['setting']}"  # noqa: E731
+        draws = [boot.means(group, item_values(s, key), where(s)) for s in records]
+        points = [float(np.mean(list(item_values(s, key).values()))) for s in records]
+        self.points, self.value, self.boot = points, float(np.mean(points)), np.mean(draws, axis=0)
+
+
+def _cells(scores: list[dict], table: dict, key: str, boot: Bootstrap) -> list[dict]:
+    """Per (model, setting, X): English and X, original and under X's deactivation, as ``_Cell``s (pairs
+    resampled together: the same items of a language under the same bootstrap draw)."""
     idx = _index(scores)
     task = table["task"]
-    rows_ = table["rows"]
-    out = []
-    for (model, t, lang, setting), s in idx.items():
+    seen, out = set(), []
+    for (model, t, lang, setting) in idx:
         name, x = split_setting(setting)
-        if t != task or name is None or lang == "en":
+        if t != task or name is None or lang != x or x == "en":
             continue
-        if name not in rows_ or x != lang:
+        base = split_draw(name)[0]
+        if base not in table["rows"] or (model, base, x) in seen:
             continue
-        en = idx[(model, task, "en", setting)]
-        out.append({"model": model, "setting": name, "language": x,
-                    "n_deactivated": (s.get("deactivation") or {}).get("n_deactivated", {}).get("total"),
-                    "en_original": idx[(model, task, "en", "original")]["score"], "en_deactivated": en["score"],
-                    "lang_original": idx[(model, task, x, "original")]["score"], "lang_deactivated": s["score"]})
-    df = pd.DataFrame(out)
-    if len(df):
-        df["delta_en"] = df["en_deactivated"] - df["en_original"]
-        df["delta_lang"] = df["lang_deactivated"] - df["lang_original"]
-        order = {n: i for i, n in enumerate(rows_)}
-        df = df.sort_values(["model", "setting", "language"], key=lambda c: c.map(order) if c.name == "setting"
-                            else c).reset_index(drop=True)
-    return df
+        seen.add((model, base, x))
+        first = _draws(idx, model, task, x, base, x)[0]
+        out.append({"model": model, "setting": base, "language": x,
+                    "n_deactivated": (first.get("deactivation") or {}).get("n_deactivated", {}).get("total"),
+                    "en_original": _Cell(boot, [idx[(model, task, "en", "original")]], key, (model, task, "en")),
+                    "en_deactivated": _Cell(boot, _draws(idx, model, task, "en", base, x), key, (model, task, "en")),
+                    "lang_original": _Cell(boot, [idx[(model, task, x, "original")]], key, (model, task, x)),
+                    "lang_deactivated": _Cell(boot, _draws(idx, model, task, x, base, x), key, (model, task, x))})
+    order = {n: i for i, n in enumerate(table["rows"])}
+    return sorted(out, key=lambda c: (c["model"], order[c["setting"]], c["language"]))
 
 
-def deactivation_table(scores: list[dict], table: dict, settings: dict, number: str):
+def _with_ci(row: dict, name: str, value: float, samples) -> None:
+    row[name] = value
+    row[f"{name}_lo"], row[f"{name}_hi"] = ci(samples)
+
+
+def per_language(scores: list[dict], table: dict, n_boot: int = N_BOOT, seed: int = 0):
+    """Tables 14-17: for each model, setting and language X, English and X before and under X's deactivation,
+    with paired 95% bootstrap CIs of the changes; XL-Sum's rows once per metric (``metric`` column)."""
+    import pandas as pd
+
+    out = []
+    for key in metric_keys(table["task"]):
+        for c in _cells(scores, table, key, Bootstrap(n_boot, seed)):
+            row = {"model": c["model"], "setting": c["setting"], "language": c["language"],
+                   "metric": TASKS[table["task"]].metric if key == "score" else key,
+                   "n_deactivated": c["n_deactivated"], "n_draws": len(c["en_deactivated"].points)}
+            for part in ("en_original", "en_deactivated", "lang_original", "lang_deactivated"):
+                row[part] = c[part].value
+            for d, (after, before) in {"delta_en": ("en_deactivated", "en_original"),
+                                       "delta_lang": ("lang_deactivated", "lang_original")}.items():
+                _with_ci(row, d, c[after].value - c[before].value, c[after].boot - c[before].boot)
+            out.append(row)
+    return pd.DataFrame(out)
+
+
+def _pm(value: float, lo: float, hi: float, digits: int = 1) -> str:
+    """'−23.8 ±4.1': the value and half the width of its 95% CI (Markdown; the CSV keeps both bounds)."""
+    if value != value:
+        return "—"
+    return f"{value:.{digits}f} ±{(hi - lo) / 2:.{digits}f}"
+
+
+CI_NOTE = ("± = half the width of the 95% bootstrap confidence interval over items (paired where the same "
+           "items are compared; the CSV has both bounds)")
+
+
+def deactivation_table(scores: list[dict], table: dict, settings: dict, number: str, n_boot: int = N_BOOT,
+                       seed: int = 0):
     """(DataFrame with explicit columns, Markdown laid out like the paper's Tables 2-5, 8, 9).
 
     Eng = mean over the non-English X of English's score with X's neurons deactivated; n-Eng = mean of X's
-    score; deltas against the original scores; Δ = Δ_Eng − Δ_n-Eng (high: English intact, X hurt).
+    score; deltas against the original scores; Δ = Δ_Eng − Δ_n-Eng (high: English intact, X hurt). Each
+    with a paired bootstrap CI; a random control drawn several times (``deactivation.random_draws``) is
+    the mean over its draws, and ``delta_draw_sd`` the spread of Δ between draws.
     """
     import pandas as pd
 
     from .io import markdown_table
 
-    per = per_language(scores, table)
+    task = table["task"]
     rows = []
-    for (model, name), g in per.groupby(["model", "setting"], sort=False):
-        spec = settings[name]
-        eng, n_eng = g["en_deactivated"].mean(), g["lang_deactivated"].mean()
-        d_eng = eng - g["en_original"].mean()
-        d_n = n_eng - g["lang_original"].mean()
-        rows.append({"model": model, "setting": name, **{col: bool(spec.get(st)) for st, col in STAGE_COLS.items()},
-                     "neurons": spec["neurons"], "exclude": spec.get("exclude") or "",
-                     "n_deactivated": float(g["n_deactivated"].mean()), "languages": " ".join(g["language"]),
-                     "eng": eng, "n_eng": n_eng, "delta_eng": d_eng, "delta_n_eng": d_n, "delta": d_eng - d_n})
+    for key in metric_keys(task):
+        cells = _cells(scores, table, key, Bootstrap(n_boot, seed))
+        groups: dict = {}
+        for c in cells:
+            groups.setdefault((c["model"], c["setting"]), []).append(c)
+        for (model, name), g in groups.items():
+            spec = settings[name]
+
+            def avg(part, g=g):
+                return (float(np.mean([c[part].value for c in g])), np.mean([c[part].boot for c in g], axis=0))
+
+            (eng, eng_b), (n_eng, n_eng_b) = avg("en_deactivated"), avg("lang_deactivated")
+            (en0, en0_b), (x0, x0_b) = avg("en_original"), avg("lang_original")
+            row = {"model": model, "setting": name, "metric": TASKS[task].metric if key == "score" else key,
+                   **{col: bool(spec.get(st)) for st, col in STAGE_COLS.items()},
+                   "neurons": spec["neurons"], "exclude": spec.get("exclude") or "",
+                   "n_deactivated": float(np.mean([c["n_deactivated"] for c in g])),
+                   "languages": " ".join(c["language"] for c in g), "n_draws": len(g[0]["en_deactivated"].points)}
+            _with_ci(row, "eng", eng, eng_b)
+            _with_ci(row, "n_eng", n_eng, n_eng_b)
+            _with_ci(row, "delta_eng", eng - en0, eng_b - en0_b)
+            _with_ci(row, "delta_n_eng", n_eng - x0, n_eng_b - x0_b)
+            _with_ci(row, "delta", (eng - en0) - (n_eng - x0), (eng_b - en0_b) - (n_eng_b - x0_b))
+            per_draw = [np.mean([c["en_deactivated"].points[r] - c["en_original"].value
+                                 - c["lang_deactivated"].points[r] + c["lang_original"].value for c in g])
+                        for r in range(row["n_draws"])]
+            row["delta_draw_sd"] = float(np.std(per_draw, ddof=1)) if len(per_draw) > 1 else float("nan")
+            rows.append(row)
     df = pd.DataFrame(rows)
     mark = lambda b: "✗" if b else "✓"  # noqa: E731  the paper: ✗ = deactivated in that stage
-    view = pd.DataFrame([{"Model": r["model"], "Setting": r["setting"], "Under": mark(r["deactivate_under"]),
-                          "S-ATTN": mark(r["deactivate_s_attn"]), "S-FFN": mark(r["deactivate_s_ffn"]),
-                          "Gen": mark(r["deactivate_gen"]),
-                          "Neuron": ("Lang-Spec" if r["neurons"] == "lang" else "Random")
-                          + (f" − {r['exclude']}" if r["exclude"] else ""),
-                          "#": int(round(r["n_deactivated"])), "Eng": r["eng"], "n-Eng": r["n_eng"],
-                          "Δ_Eng": r["delta_eng"], "Δ_n-Eng": r["delta_n_eng"], "Δ ↑": r["delta"]}
-                         for r in rows])
-    md = (f"Table {number} (reproduced): {TASK_NAMES[table['task']]}; ✗ = the chosen neurons of that stage are "
-          f"deactivated (the paper's caption), # = neurons deactivated (mean over languages). Eng / n-Eng: "
-          f"English / the language X when X's neurons are deactivated, averaged over X.\n\n"
-          + markdown_table(view, ".1f") + "\n")
-    return df, md
+    draws = len(df) and (df["n_draws"] > 1).any()
+    md = ""
+    for metric, sub in (df.groupby("metric", sort=False) if len(df) else []):
+        view = pd.DataFrame([{"Model": r["model"], "Setting": r["setting"], "Under": mark(r["deactivate_under"]),
+                              "S-ATTN": mark(r["deactivate_s_attn"]), "S-FFN": mark(r["deactivate_s_ffn"]),
+                              "Gen": mark(r["deactivate_gen"]),
+                              "Neuron": ("Lang-Spec" if r["neurons"] == "lang" else "Random")
+                              + (f" − {r['exclude']}" if r["exclude"] else ""),
+                              "#": int(round(r["n_deactivated"])),
+                              "Eng": _pm(r["eng"], r["eng_lo"], r["eng_hi"]),
+                              "n-Eng": _pm(r["n_eng"], r["n_eng_lo"], r["n_eng_hi"]),
+                              "Δ_Eng": _pm(r["delta_eng"], r["delta_eng_lo"], r["delta_eng_hi"]),
+                              "Δ_n-Eng": _pm(r["delta_n_eng"], r["delta_n_eng_lo"], r["delta_n_eng_hi"]),
+                              "Δ ↑": _pm(r["delta"], r["delta_lo"], r["delta_hi"])}
+                             | ({"Δ sd (draws)": "—" if r["n_draws"] < 2 else f"{r['delta_draw_sd']:.1f} ({r['n_draws']})"}
+                                if draws else {})
+                             for _, r in sub.iterrows()])
+        what = "" if metric == TASKS[task].metric else (
+            " ROUGE-L with rouge-score's default tokenizer (ASCII letters and digits only; it scores Chinese and "
+            "Russian on their Latin letters and digits alone), for comparison with the paper's values:")
+        md += (f"Table {number} (reproduced): {TASK_NAMES[task]};{what} ✗ = the chosen neurons of that stage are "
+               f"deactivated (the paper's caption), # = neurons deactivated (mean over languages). Eng / n-Eng: "
+               f"English / the language X when X's neurons are deactivated, averaged over X. {CI_NOTE}"
+               + ("; Δ sd: the spread of Δ over the random control's draws" if draws else "") + ".\n\n"
+               + markdown_table(view, ".1f") + "\n\n")
+    return df, md.rstrip("\n") + "\n"
 
 
 def table1_settings(table: dict, settings: dict) -> tuple[str, str]:
@@ -150,29 +270,64 @@ def table1_settings(table: dict, settings: dict) -> tuple[str, str]:
     return by["random"], by["lang"]
 
 
-def table1(scores: list[dict], table: dict, settings: dict, models: list[str]):
-    """Table 1: per language X, the task score of X: original, X's matched random neurons, X's neurons."""
+def table1(scores: list[dict], table: dict, settings: dict, models: list[str], n_boot: int = N_BOOT, seed: int = 0):
+    """Table 1: per language X, the task score of X: original, X's matched random neurons, X's neurons; and
+    the English control: English's score under X's random and X's own neurons (language-specific, or does
+    it break the model?). Every cell and the Avg. with a bootstrap CI; XL-Sum once per metric."""
     import pandas as pd
 
     from .io import markdown_table
 
     random_name, lang_name = table1_settings(table, settings)
-    per = per_language(scores, table)
+    task = table["task"]
     rows = []
-    for model in models:
-        g = per[per["model"] == model]
-        for label, key, name in (("Original", "lang_original", lang_name),
-                                 ("Deactivate Random", "lang_deactivated", random_name),
-                                 ("Deactivate Lang-Spec", "lang_deactivated", lang_name)):
-            sub = g[g["setting"] == name].set_index("language")[key]
-            row = {"Model": model, "Method": label, **{x.capitalize(): float(v) for x, v in sub.items()}}
-            row["Avg."] = float(sub.mean()) if len(sub) else float("nan")
-            rows.append(row)
+    for key in metric_keys(task):
+        cells = _cells(scores, table, key, Bootstrap(n_boot, seed))
+        metric = TASKS[task].metric if key == "score" else key
+        for model in models:
+            by = {(c["setting"], c["language"]): c for c in cells if c["model"] == model}
+            xs = sorted({x for _, x in by}, key=lambda x: [c["language"] for c in cells].index(x))
+            for label, part, name in (("Original", "lang_original", lang_name),
+                                      ("Deactivate Random", "lang_deactivated", random_name),
+                                      ("Deactivate Lang-Spec", "lang_deactivated", lang_name),
+                                      ("En: Original", "en_original", lang_name),
+                                      ("En: Deactivate Random", "en_deactivated", random_name),
+                                      ("En: Deactivate Lang-Spec", "en_deactivated", lang_name)):
+                got = [(x, by[(name, x)][part]) for x in xs if (name, x) in by]
+                row = {"Model": model, "Metric": metric, "Method": label}
+                for x, cell in got:
+                    _with_ci(row, x.capitalize(), cell.value, cell.boot)
+                if got:
+                    _with_ci(row, "Avg.", float(np.mean([c.value for _, c in got])),
+                             np.mean([c.boot for _, c in got], axis=0))
+                else:
+                    row["Avg."] = float("nan")
+                rows.append(row)
+            if key == "score":  # how many neurons each column's deactivation turns off (the control: as many)
+                n = {x.capitalize(): float(by[(lang_name, x)]["n_deactivated"] or 0) for x in xs if (lang_name, x) in by}
+                rows.append({"Model": model, "Metric": "count", "Method": "# neurons deactivated", **n,
+                             "Avg.": float(np.mean(list(n.values()))) if n else float("nan")})
     df = pd.DataFrame(rows)
-    md = (f"Table 1 (reproduced): {TASK_NAMES[table['task']]} per language when deactivating that language's "
-          f"neurons (Lang-Spec, setting {lang_name}) and as many random neurons (setting {random_name}).\n\n"
-          + markdown_table(df, ".2f") + "\n")
-    return df, md
+    counts = df[df["Metric"] == "count"]
+    df = df[df["Metric"] != "count"]
+    md = ""
+    for metric, sub in df.groupby("Metric", sort=False):
+        cols = [c for c in sub.columns if c not in ("Model", "Metric", "Method") and not c.endswith(("_lo", "_hi"))]
+        view = pd.DataFrame([{"Model": r["Model"], "Method": r["Method"],
+                              **{c: _pm(r[c], r.get(f"{c}_lo"), r.get(f"{c}_hi"), 2) for c in cols}}
+                             for _, r in sub.iterrows()])
+        what = "" if metric == TASKS[task].metric else (
+            " ROUGE-L with rouge-score's default (ASCII-only) tokenizer, for comparison with the paper's values;")
+        md += (f"Table 1 (reproduced): {TASK_NAMES[task]} ({metric}) per language when deactivating that language's "
+               f"neurons (Lang-Spec, setting {lang_name}) and as many random neurons (setting {random_name});{what} "
+               f"the En rows: English under the same deactivation of the column's language (a language-specific "
+               f"set leaves English intact). {CI_NOTE}.\n\n" + markdown_table(view, ".2f") + "\n\n")
+    for _, r in counts.iterrows():
+        md += (f"Neurons deactivated ({r['Model']}, each language's set and its random control alike): "
+               + ", ".join(f"{c} {int(r[c])}" for c in counts.columns
+                           if c not in ("Model", "Metric", "Method", "Avg.") and not c.endswith(("_lo", "_hi"))
+                           and r[c] == r[c]) + ".\n\n")
+    return pd.concat([df, counts], ignore_index=True), md.rstrip("\n") + "\n"
 
 
 def stage_tuning(scores: list[dict], tuning: dict, n_layers: int):
@@ -214,6 +369,40 @@ def stage_tuning(scores: list[dict], tuning: dict, n_layers: int):
           f"{lang.capitalize()} {base[lang]:.1f}. Chosen: N1 = {choice['under']}, N2 = {choice['gen']} "
           f"(largest Δ = English change − {lang} change).\n\n" + markdown_table(view, ".1f") + "\n")
     return df, md, choice
+
+
+PLACEHOLDERS = {  # a record of each task whose fields are their own names: the prompt as a template
+    "reasoning": {"question": "{question}"},
+    "understanding": {"context": "{context}", "question": "{question}"},
+    "knowledge": {"question": {"stem": "{question}", "choices": {"label": ["A", "B"], "text": ["{A}", "{B}"]}}},
+    "generation": {"title": "{title}", "text": "{article}"},
+}
+
+
+def table10(tasks: list[str], languages: list[str], models: dict, generation: dict, task_langs: dict):
+    """(DataFrame, Markdown): Table 10 as this run prompts: each task's template in each language (a line
+    break shown as ⏎), whether each model wraps it in its chat template, and the generation settings
+    (max_new_tokens, stop strings with the task's own, the long field's token cut)."""
+    import pandas as pd
+
+    from .io import markdown_table
+    from .tasks.prompts import format_prompt
+    from .tasks.registry import task_stops
+
+    rows = []
+    for task in [t for t in TASK_ORDER if t in tasks]:
+        gen = {"max_new_tokens": 32, "stop": [], "max_context_tokens": None, **generation.get(task, {})}
+        for lang in [x for x in languages if x in (task_langs.get(task) or languages)]:
+            rows.append({"Dataset": TASK_NAMES[task], "Language": lang,
+                         "Prompt": format_prompt(task, PLACEHOLDERS[task], lang).replace("\n", " ⏎ "),
+                         **{f"chat template ({m})": "yes" if chat else "no" for m, chat in models.items()},
+                         "max_new_tokens": gen["max_new_tokens"],
+                         "stop": " ".join(repr(x) for x in task_stops(task, lang, gen["stop"])) or "—",
+                         "context cut (tokens)": gen["max_context_tokens"] or "—"})
+    df = pd.DataFrame(rows)
+    md = ("Table 10 (as run): the zero-shot prompts (the paper's, translated), greedy decoding; a chat template "
+          "wraps the prompt as the user turn.\n\n" + markdown_table(df) + "\n")
+    return df, md
 
 
 def table7(stats: list[dict]):

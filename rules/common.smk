@@ -98,10 +98,20 @@ def task_inputs(model, task, lang):
     return []
 
 
+def eval_langs(model, task, extra=False):
+    """The languages a task is evaluated in: its `eval.task_languages` (default: every evaluation language)
+    that its data has, and with `extra` also its `eval.extra_languages` (baseline only, Table 11)."""
+    ev = config.get("eval", {})
+    langs = task_languages(task, task_source(model), EVAL_LANGS, (ev.get("task_languages") or {}).get(task))
+    if extra:
+        langs += task_languages(task, task_source(model), EVAL_LANGS, (ev.get("extra_languages") or {}).get(task, []))
+    return langs
+
+
 def baseline_scores():
-    """`original` scores of every model x task x evaluation language the task's dataset has."""
+    """`original` scores of every model x task x language it is evaluated in (extra languages included)."""
     return [f"results/eval/{m}/{t}/{lang}/original.json" for m in EVAL_MODELS for t in TASKS
-            for lang in task_languages(t, task_source(m), EVAL_LANGS)]
+            for lang in eval_langs(m, t, extra=True)]
 
 
 def parse_setting(setting):
@@ -140,8 +150,10 @@ def setting_params(model, setting):
         stages = settings.setting_stages(name, model_layers(config, model), None)
     else:
         stages = model_stages(config, model)
+    draw = settings.split_draw(settings.split_setting(setting)[0])[1]  # a random control's further draws
     return {"name": name, "language": lang, "spec": setting_spec(name), "stages": stages,
-            "budget": config["deactivation"]["budget"], "seed": f"{config['seed']}-{model}-{name}-{lang}"}
+            "budget": settings.setting_budget(name, config["deactivation"]),
+            "seed": f"{config['seed']}-{model}-{name}-{lang}" + (f"~{draw}" if draw else "")}
 
 
 def tuning_inputs(model):
@@ -157,7 +169,7 @@ def tuning_inputs(model):
 
 def table_langs(model, task):
     """Non-English evaluation languages the task has data for."""
-    return [x for x in task_languages(task, task_source(model), EVAL_LANGS) if x != "en"]
+    return [x for x in eval_langs(model, task) if x != "en"]
 
 
 def deactivation_inputs(number):
@@ -171,8 +183,10 @@ def deactivation_inputs(number):
         langs = (["en"] if "en" in EVAL_LANGS else []) + xs
         out += [f"results/eval/{m}/{task}/{lang}/original.json" for lang in langs]
         for row in rows:
-            for x in xs:
-                out += [f"results/eval/{m}/{task}/en/{row}@{x}.json", f"results/eval/{m}/{task}/{x}/{row}@{x}.json"]
+            for name in settings.draw_names(row, setting_spec(row), config["deactivation"]["random_draws"]):
+                for x in xs:
+                    out += [f"results/eval/{m}/{task}/en/{name}@{x}.json",
+                            f"results/eval/{m}/{task}/{x}/{name}@{x}.json"]
     return out
 
 
@@ -204,7 +218,7 @@ def implemented_targets():
     out = analyses_targets()
     if uses_organism(config):
         out += ["results/organism/perplexity.csv", "results/organism/training_curve.png"]
-    return out + ["results/table11.csv", "results/table1.csv", "results/table3.csv"]
+    return out + ["results/table10.csv", "results/table11.csv", "results/table1.csv", "results/table3.csv"]
 
 
 def stage_table_input(number, ext):

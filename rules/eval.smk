@@ -35,7 +35,7 @@ rule evaluate:
     wildcard_constraints:
         lang="[a-z]{2,3}",
         task="reasoning|understanding|knowledge|generation",
-        setting="original|[A-Za-z0-9_]+@[a-z]{2,3}",
+        setting="original|[A-Za-z0-9_]+(~[1-9][0-9]*)?@[a-z]{2,3}",
     conda:
         "../envs/torch.yaml"
     script:
@@ -53,9 +53,30 @@ rule table11:
         models=EVAL_MODELS,
         tasks=TASKS,
         languages=EVAL_LANGS,
+        extra=config["eval"].get("extra_languages") or {},
     log:
         "results/logs/table11.log",
     conda:
         "../envs/core.yaml"
     script:
         "../workflow_scripts/table11.py"
+
+
+rule table10:
+    output:
+        csv="results/table10.csv",
+        md="results/table10.md",
+    input:
+        code=code_of("table10"),
+    params:
+        tasks=TASKS,
+        languages=EVAL_LANGS,
+        models={m: bool(model_spec(config, m).get("chat_template", False)) for m in EVAL_MODELS},
+        generation=config["eval"]["generation"],
+        task_languages=lambda wc: {t: eval_langs(m, t, extra=True) for m in EVAL_MODELS[:1] for t in TASKS},
+    log:
+        "results/logs/table10.log",
+    conda:
+        "../envs/core.yaml"
+    script:
+        "../workflow_scripts/table10.py"

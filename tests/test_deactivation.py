@@ -88,6 +88,34 @@ def test_budget_ignores_structures_a_setting_does_not_touch():
     assert count(chosen) == {"attn": 2, "ffn": 0, "total": 2}
 
 
+def test_equal_budget_gives_every_stage_table_row_the_same_count_per_structure():
+    from mwork.deactivation import equal_budget
+    from mwork.settings import setting_budget
+
+    layers = stage_layers(4, 1, 1)
+    t = _lang()
+    settings = {"S_lang": {"s_attn": True, "s_ffn": True, "neurons": "lang"}, "G_lang": {"gen": True, "neurons": "lang"},
+                "S_random": {"s_attn": True, "s_ffn": True, "neurons": "random"},
+                "S_minus_en": {"s_attn": True, "s_ffn": True, "neurons": "lang", "exclude": "en"},
+                "Full_lang": {"under": True, "s_attn": True, "s_ffn": True, "gen": True, "neurons": "lang"}}
+    d = {"budget": "equal", "settings": settings,
+         "tables": {"1": {"rows": ["Full_lang"]}, "3": {"rows": ["S_random", "S_lang", "G_lang", "S_minus_en"]}}}
+    spec = setting_budget("S_lang", d)
+    assert set(spec["equal"]) == {"S_random", "S_lang", "G_lang"}  # the exclusion is an ablation, not a bound
+    assert setting_budget("Full_lang", d) is None and setting_budget("tuneU2", d) is None
+    assert setting_budget("S_lang", {**d, "budget": None}) is None
+    budget = equal_budget(spec["equal"], t, layers)
+    g = {s: sum(int(t[f"layers.3.{k}"].sum()) for k in (("attn.q", "attn.k", "attn.v") if s == "attn" else ("ffn",)))
+         for s in ("attn", "ffn")}
+    assert budget == g  # the one generation layer holds the fewest of X's neurons
+    counts = [count(select(settings[n], t, layers, SIZES, seed="s", budget=budget, strict=False))
+              for n in ("S_lang", "G_lang", "S_random")]
+    assert counts[0] == counts[1] == counts[2] and counts[0]["attn"] == g["attn"]
+    few = select(settings["S_minus_en"], t, layers, SIZES, seed="s", budget={"attn": 10**6, "ffn": 10**6},
+                 strict=False, exclude_masks=[t])  # everything excluded: fewer than the budget, no error
+    assert count(few)["total"] == 0
+
+
 def test_setting_masks_assemble_a_setting_in_one_call(tmp_path):
     """Files as the evaluate rule gets them: X's and English's neuron files, the lens's stage file."""
     from tinymodels import make_model

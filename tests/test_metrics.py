@@ -29,6 +29,39 @@ def test_extract_number(text, lang, expected):
     assert extract_number(text, lang) == expected
 
 
+@pytest.mark.parametrize("text, lang, expected", [
+    # the cases: a difference is two numbers, a leading zero is no thousands group, spaces group
+    ("2-1", "en", 1), ("5 − 3 = 2", "en", 2), ("It is -3.", "en", -3), ("(−4)", "ru", -4),
+    ("0.125", "en", 0.125), ("0,125", "de", 0.125), ("0.125", "de", 0.125),
+    ("1 234", "fr", 1234), ("1 234", "ru", 1234), ("1\u202f234,5", "fr", 1234.5), ("1 234", "en", 234),
+    # each language's conventions
+    ("1,234", "en", 1234), ("1.234", "en", 1.234), ("1,234", "zh", 1234), ("1,234,567.5", "en", 1234567.5),
+    ("1.234", "de", 1234), ("1,234", "de", 1.234), ("1.234.567,5", "de", 1234567.5), ("18.000", "es", 18000),
+    ("3,5", "es", 3.5), ("12.5", "de", 12.5), ("1.234", "fr", 1234), ("2,50", "ru", 2.5),
+    ("1,000", "th", 1000), ("١٢", "ar", 12),
+])
+def test_number_grammar(text, lang, expected):
+    assert extract_number(text, lang) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("text, lang, expected", [
+    # a cue first: "The answer is" (any case), then "Answer:"
+    ("So the answer is 12. Then 5 more.", "en", 12),
+    ("Answer: 42. Check: 40 + 2.", "en", 42),
+    ("Antwort: 7, denn 3 + 4 = 7.", "de", 7), ("Réponse : 9 pommes, 3 par jour", "fr", 9),
+    ("Réponse: 9 pommes, 3 par jour", "fr", 9), ("答案：8个，每个2元", "zh", 8), ("答案:8个，每个2元", "zh", 8),
+    ("Respuesta: 5 y luego 3", "es", 5), ("Ответ: 6, потом 2", "ru", 6), ("Jibu: 4 na 1", "sw", 4),
+    # a rambling model's new question is not its answer
+    ("3 + 4 = 7.\nQuestion: Tom has 12 apples.", "en", 7),
+    ("3 + 4 = 7.\nFrage: Tom hat 12 Äpfel.", "de", 7), ("3 + 4 = 7。问题：汤姆有12个苹果。", "zh", 7),
+    ("3 + 4 = 7.\nQuestion : Tom a 12 pommes.", "fr", 7), ("3 + 4 = 7.\nВопрос: у Тома 12 яблок.", "ru", 7),
+    ("3 + 4 = 7.\nPregunta: Tom tiene 12 manzanas.", "es", 7),
+    ("Question: Tom has 3 and buys 4 more. 3 + 4 = 7", "en", 7),  # a restated question is not a new one
+])
+def test_number_cues_and_new_questions(text, lang, expected):
+    assert extract_number(text, lang) == expected
+
+
 def test_parse_number_separators():
     assert parse_number("1.234.567") == 1234567 and parse_number("1\u00a0234") == 1234 and parse_number("-3") == -3
     assert parse_number("12.5") == 12.5 and parse_number("1.234,5") == 1234.5
@@ -57,6 +90,18 @@ def test_extract_choice_letters_then_text():
     assert extract_choice("Antwort: Lyon", labels, texts, "de") == "C"
     assert extract_choice("", labels, texts, "en") is None
     assert extract_choice("Eventually something else", labels, texts, "en") is None  # 'E' is no option here
+
+
+@pytest.mark.parametrize("text, lang, expected", [
+    ("The answer is B.", "en", "B"), ("Answer: C", "en", "C"), ("I think the answer is (d).", "en", "D"),
+    ("(c)", "en", "C"), ("c)", "en", "C"), ("[b]", "en", "B"), ("Ｂ", "en", "B"), ("（Ｃ）", "zh", "C"),
+    ("答案是B", "zh", "B"), ("答案：D。", "zh", "D"), ("Die Antwort ist C.", "de", "C"), ("Antwort: A", "de", "A"),
+    ("La réponse est D.", "fr", "D"), ("Réponse : B", "fr", "B"), ("La respuesta es A.", "es", "A"),
+    ("Ответ: B", "ru", "B"), ("Правильный ответ — C.", "ru", "C"),
+    ("A river", "en", None), ("The answer is Berlin.", "en", None), ("a sunny day", "en", None),
+])
+def test_extract_choice_cues_each_language(text, lang, expected):
+    assert extract_choice(text, list("ABCD"), ["Paris", "Parisville", "Lyon", "Nice"], lang) == expected
 
 
 def test_rouge_l_unicode_vs_ascii():

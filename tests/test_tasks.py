@@ -4,7 +4,7 @@ from hubfixtures import hub_fixture
 from tinymodels import make_model, tokenizer
 
 from mwork.errors import MworkError
-from mwork.evaluate import evaluate, generate, score_item, summarize
+from mwork.evaluate import build_prompt, evaluate, generate, score_item, summarize
 from mwork.tables import table11
 from mwork.tasks.data import TASK_DATA, hub_load_args, load_items, task_languages
 
@@ -93,16 +93,53 @@ def test_evaluate_on_suite_records(tmp_path):
         assert {"prompt", "prediction", "gold", "extracted"} <= set(rows[0])
 
 
+def test_long_text_is_cut_to_max_context_tokens_and_an_overlong_prompt_is_refused():
+    model, tok = make_model("llama"), tokenizer()  # a context window of 64 positions
+    tok.pad_token = "<0>"
+    rec = {"id": "a", "title": "<2>", "text": " ".join(["<5>"] * 80), "summary": "<5> <6>"}
+    prompt, cut = build_prompt(tok, "generation", rec, "en", False, max_context_tokens=20)
+    assert cut and prompt.count("<5>") == 20
+    prompt, cut = build_prompt(tok, "generation", rec, "en", False)
+    assert not cut and prompt.count("<5>") == 80
+    with pytest.raises(MworkError, match=r"prompt of \d+ tokens plus max_new_tokens 4 exceeds the model's context "
+                                         r"window of 64 .*eval.generation.generation.max_context_tokens"):
+        evaluate(model, tok, "generation", "en", [rec], 4, progress=False)
+    scores, rows = evaluate(model, tok, "generation", "en", [rec], 4, progress=False, max_context_tokens=20)
+    assert scores["n_context_cut"] == 1 and rows[0]["prompt"].count("<5>") == 20
+
+
+def test_reasoning_stops_at_the_next_localized_question():
+    from mwork.tasks.registry import task_stops
+
+    assert task_stops("reasoning", "de", ["\n"]) == ["\n", "\nFrage:", "\nFrage :", "\nFrage："]
+    assert task_stops("reasoning", "zh", []) == ["\n问题:", "\n问题 :", "\n问题："]
+    from mwork.evaluate import _cut
+
+    restated = "Question: Tom has 3 apples and buys 4. 3 + 4 = 7.\nQuestion: Anna has 12."
+    assert _cut(restated, task_stops("reasoning", "en")) == "Question: Tom has 3 apples and buys 4. 3 + 4 = 7."
+    assert score_item("reasoning", {"answer_number": 7}, restated, "en")["correct"]
+    assert task_stops("generation", "de", ["\n"]) == ["\n"]
+
+
 def test_table11_layout():
-    scores = [{"model": "m", "task": t, "dataset": "d", "language": lang, "metric": "accuracy", "score": s,
-               "n_items": 10, "n_empty": 0}
+    def items(score):  # ten items, score% of them right
+        return {"id": list(range(10)), "score": [100.0] * int(score // 10) + [0.0] * (10 - int(score // 10))}
+
+    scores = [{"model": "m", "task": t, "dataset": "d", "language": lang, "setting": "original", "metric": "accuracy",
+               "score": s, "n_items": 10, "n_empty": 0, "items": items(s)}
               for t, lang, s in (("reasoning", "en", 40.0), ("reasoning", "de", 20.0), ("reasoning", "zh", 30.0),
                                  ("understanding", "en", 50.0), ("understanding", "zh", 10.0))]
     long, wide, md = table11(scores, ["m"], ["reasoning", "understanding"], ["en", "de", "fr", "zh"])
     assert list(wide["Task"]) == ["XQuAD", "MGSM"]  # the paper's row order
     mgsm = wide.set_index("Task").loc["MGSM"]
     assert mgsm["Avg."] == 25.0 and mgsm["Fr"] != mgsm["Fr"]  # missing pair: NaN, shown as a dash
-    assert "| m | MGSM | 40.0 | 20.0 | — | 30.0 | 25.0 |" in md
+    assert mgsm["Avg._lo"] < 25.0 < mgsm["Avg._hi"] and mgsm["De_lo"] >= 0 and mgsm["De_hi"] <= 60
+    assert "| m | MGSM | 40.0 ±" in md and "| — | 30.0 ±" in md
+    # an extra language is shown but not averaged
+    long, wide, md = table11(scores, ["m"], ["reasoning", "understanding"], ["en", "de", "fr", "zh"],
+                             extra={"reasoning": ["zh"]})
+    assert wide.set_index("Task").loc["MGSM", "Avg."] == 20.0 and wide.set_index("Task").loc["MGSM", "Zh"] == 30.0
+    assert "Extra languages, not in Avg. (the paper does not report them): MGSM Zh." in md
 
 
 def test_every_task_is_one_record_and_the_schema_names_exactly_those(root):

@@ -231,7 +231,11 @@ def test_tiny_dag_builds_the_tables(tiny_run):
     assert random_row["n_deactivated"] == lang_row["n_deactivated"]  # matched control
     assert (t3["delta"] == t3["delta_eng"] - t3["delta_n_eng"]).all()
     t1 = pd.read_csv(res / "table1.csv")
-    assert list(t1["Method"]) == ["Original", "Deactivate Random", "Deactivate Lang-Spec"]
+    methods = ["Original", "Deactivate Random", "Deactivate Lang-Spec", "En: Original", "En: Deactivate Random",
+               "En: Deactivate Lang-Spec"]
+    assert list(t1["Method"]) == methods * 2 + ["# neurons deactivated"]  # ROUGE-L both ways, then the counts
+    assert (t3["n_draws"] == [2, 1]).all() and (t3["delta_lo"] <= t3["delta"]).all() and (t3["delta"] <= t3["delta_hi"]).all()
+    assert (res / "eval" / "organism" / "reasoning" / "de" / "S_random~1@de.json").exists()  # the second draw
     scores = json.loads((res / "eval" / "organism" / "reasoning" / "de" / "S_lang@de.json").read_text())
     assert scores["deactivation"]["neuron_language"] == "de" and scores["deactivation"]["stages"]["task"] == [1]
     preds = (res / "eval" / "organism" / "reasoning" / "de" / "S_lang@de.predictions.jsonl").read_text().splitlines()

@@ -61,10 +61,12 @@ def check_task(task: str) -> TaskData:
     return TASK_DATA[task]
 
 
-def task_languages(task: str, source: str, languages) -> list[str]:
-    """Languages of ``languages`` the task has data for (suites: every language)."""
+def task_languages(task: str, source: str, languages, chosen=None) -> list[str]:
+    """Languages of ``languages`` (only those in ``chosen``, when given: ``eval.task_languages.<task>``) the
+    task has data for (suites: every language)."""
     td = check_task(task)
-    return list(languages) if source == "suites" else [lang for lang in languages if lang in td.configs]
+    return [lang for lang in languages if (chosen is None or lang in chosen)
+            and (source == "suites" or lang in td.configs)]
 
 
 def hub_load_args(task: str, lang: str, overrides: dict | None = None) -> dict:

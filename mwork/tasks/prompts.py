@@ -2,8 +2,9 @@
 
 Table 10: MGSM "Let's think step by step. Question: {question}"; XQuAD "{context} Question: {question}";
 XLSum "Summarize the context in one sentence. Title: {title} Context: {article}"; X-CSQA
-"Question: {question}". We add the answer cue ("Answer:") that a base model needs, and list X-CSQA's
-options as "A. ..." lines.
+"Question: {question}". MGSM's prompt is Table 10's exactly (the step-by-step answer follows the
+question); the other three end with the answer cue ("Answer:") a base model needs, and X-CSQA lists its
+options as "A. ..." lines. ``rule table10`` records the prompts and chat templates a run used.
 """
 
 from __future__ import annotations
@@ -55,12 +56,14 @@ def phrases(lang: str) -> dict[str, str]:
 
 def format_prompt(task: str, rec: dict, lang: str) -> str:
     """The zero-shot prompt for one record (the task's own prompt, ``tasks.registry``), ending with the
-    answer cue (no trailing space)."""
+    answer cue where the task has one (no trailing space)."""
     from .registry import get_task
 
     p = phrases(lang)
     sp = "" if lang in ("zh", "ja") else " "  # Chinese and Japanese run sentences together
-    return f"{get_task(task).prompt(rec, p, sp)}\n{p['answer']}"
+    t = get_task(task)
+    body = t.prompt(rec, p, sp)
+    return f"{body}\n{p['answer']}" if t.cue else body
 
 
 def format_target(task: str, rec: dict, lang: str, reasoning: str = "direct") -> str:

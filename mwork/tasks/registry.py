@@ -25,6 +25,15 @@ class Task:
     score: Callable[[dict, str, str], dict]     # (record, generation, language) -> per-item result
     means: tuple[str, ...] = ()                 # further per-item values averaged in the summary (percent)
     parsed: bool = False                        # the answer is extracted (and may fail: n_unparsed)
+    stops: Callable[[str], list[str]] = lambda lang: []  # stop strings of the task itself, per language
+    long_field: str | None = None               # the record's long text, cut by max_context_tokens
+    cue: bool = True                            # the prompt ends with the localized "Answer:" (not in Table 10's MGSM)
+
+
+def task_stops(task: str, lang: str, configured=()) -> list[str]:
+    """The configured stop strings (``eval.generation.<task>.stop``) and the task's own, in that order."""
+    out = list(configured)
+    return out + [s for s in get_task(task).stops(lang) if s not in out]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -110,13 +119,14 @@ def _generation_score(rec: dict, generation: str, lang: str) -> dict:
 
 
 TASKS: dict[str, Task] = {t.name: t for t in (
-    Task("reasoning", "MGSM", 2, "accuracy", _reasoning_prompt, _reasoning_target, _reasoning_score, parsed=True),
+    Task("reasoning", "MGSM", 2, "accuracy", _reasoning_prompt, _reasoning_target, _reasoning_score, parsed=True,
+         stops=metrics.question_stops, cue=False),  # a rambling model's next "Question:" is where its answer ended
     Task("understanding", "XQuAD", 1, "accuracy", _understanding_prompt, _understanding_target,
-         _understanding_score, means=("em", "f1")),
+         _understanding_score, means=("em", "f1"), long_field="context"),
     Task("knowledge", "X-CSQA", 3, "accuracy", _knowledge_prompt, _knowledge_target, _knowledge_score,
          parsed=True),
     Task("generation", "XLSum", 4, "rougeL", _generation_prompt, _generation_target, _generation_score,
-         means=("rougeL_ascii",)),
+         means=("rougeL_ascii",), long_field="text"),
 )}
 TASK_NAMES = {name: t.paper for name, t in TASKS.items()}
 TASK_ORDER = sorted(TASKS, key=lambda name: TASKS[name].row)  # the paper's row order

@@ -1,0 +1,70 @@
+"""Error bars: 95% bootstrap confidence intervals over test items, paired wherever the same items are
+compared (a language's items before and under a deactivation, English under every X's deactivation).
+
+One ``Bootstrap`` draws, per replicate, one resample of each language's items and applies it to every
+evaluation of that language, so a Δ between two evaluations of the same items is resampled as a pair and
+the CI of a mean over languages combines the languages' independent resamples. Items are aligned by id
+(the evaluation rule writes each item's id and value in its scores file).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import MworkError
+
+N_BOOT = 1000
+LEVEL = 0.95
+
+
+def item_values(score: dict, key: str = "score") -> dict:
+    """{item id: value} of one scores file (``key``: ``score`` or a per-item extra such as
+    ``rougeL_ascii``), in percent as the summary's mean."""
+    items = score.get("items")
+    if not items or key not in items:
+        raise MworkError(f"{score.get('model')}/{score.get('task')}/{score.get('language')}/{score.get('setting')}: "
+                         f"no per-item {key!r} values (scores written before error bars existed); delete the "
+                         f"scores file and rerun rule evaluate")
+    return dict(zip(items["id"], items[key]))
+
+
+class Bootstrap:
+    """Paired resamples of each language's items, drawn once (``n_boot`` replicates, seeded)."""
+
+    def __init__(self, n_boot: int = N_BOOT, seed: int = 0):
+        self.n_boot, self.seed = n_boot, seed
+        self._idx: dict[tuple, np.ndarray] = {}
+        self._ids: dict[tuple, list] = {}
+
+    def _draw(self, group: tuple, ids: list) -> np.ndarray:
+        if group not in self._idx:
+            rng = np.random.default_rng([self.seed, len(self._idx)])
+            self._ids[group] = list(ids)
+            self._idx[group] = rng.integers(0, len(ids), size=(self.n_boot, len(ids)))
+        return self._idx[group]
+
+    def means(self, group: tuple, values: dict, where: str = "") -> np.ndarray:
+        """Resampled means (n_boot,) of one evaluation's per-item ``values`` ({id: value}); ``group`` (e.g.
+        (model, task, language)) names the items: every evaluation of a group must score the same items."""
+        ids = self._ids.get(group) or sorted(values, key=str)
+        idx = self._draw(group, ids)
+        if set(values) != set(self._ids[group]):
+            raise MworkError(f"{where or group}: scored {len(values)} items, but other evaluations of "
+                             f"{'/'.join(map(str, group))} scored {len(self._ids[group])} different ones; paired "
+                             f"comparisons need the same items (same eval.n_items and seed): rerun them")
+        v = np.array([values[i] for i in self._ids[group]], dtype=float)
+        return v[idx].mean(axis=1)
+
+
+def ci(samples: np.ndarray, level: float = LEVEL) -> tuple[float, float]:
+    """The percentile interval of bootstrap replicates."""
+    a = (1 - level) / 2
+    lo, hi = np.quantile(np.asarray(samples, dtype=float), [a, 1 - a])
+    return float(lo), float(hi)
+
+
+def fmt_ci(value: float, lo: float, hi: float, digits: int = 1) -> str:
+    """'12.3 [10.1, 14.0]' for Markdown tables; a dash for a missing value."""
+    if value != value:  # NaN
+        return "—"
+    return f"{value:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
