@@ -16,20 +16,18 @@ class Language:
     wikipedia: str  # wikimedia/wikipedia config suffix (20231101.<code>)
     cld3: str  # what gcld3 returns for this language
     unspaced: bool = False  # written without spaces between words (char-level tokenization in metrics)
-    decimal_comma: bool = False  # numbers as 1.234,5 (or 1 234,5) rather than 1,234.5 (CLDR's convention)
-    space_groups: bool = False  # thousands grouped with spaces: 1 234 (also read with a plain space)
 
 
 LANGUAGES: dict[str, Language] = {
     lang.code: lang
     for lang in [
         Language("en", "English", (), "en", "en", "en"),
-        Language("de", "German", ("de",), "de", "de", "de", decimal_comma=True),
-        Language("fr", "French", ("fr",), "fr", "fr", "fr", decimal_comma=True, space_groups=True),
+        Language("de", "German", ("de",), "de", "de", "de"),
+        Language("fr", "French", ("fr",), "fr", "fr", "fr"),
         Language("zh", "Chinese", ("zh_Hans", "zh_CN", "zh"), "zh", "zh", "zh", unspaced=True),
-        Language("es", "Spanish", ("es",), "es", "es", "es", decimal_comma=True),
-        Language("ru", "Russian", ("ru",), "ru", "ru", "ru", decimal_comma=True, space_groups=True),
-        Language("vi", "Vietnamese", ("vi",), "vi", "vi", "vi", decimal_comma=True),
+        Language("es", "Spanish", ("es",), "es", "es", "es"),
+        Language("ru", "Russian", ("ru",), "ru", "ru", "ru"),
+        Language("vi", "Vietnamese", ("vi",), "vi", "vi", "vi"),
         Language("th", "Thai", ("th",), "th", "th", "th", unspaced=True),
         Language("ar", "Arabic", ("ar",), "ar", "ar", "ar"),
         Language("sw", "Swahili", ("sw",), "sw", "sw", "sw"),

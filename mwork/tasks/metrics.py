@@ -39,16 +39,23 @@ _NUMBER = {spaced: re.compile(rf"(?<![\w.,])([-\u2212](?=\d))?(\d+(?:(?:[.,{_THI
 _SEP = re.compile(rf"[.,{_THIN} ]")
 
 
+# How each language writes numbers (CLDR): a decimal comma (1.234,5 or 1 234,5) rather than a decimal point
+# (1,234.5); thousands grouped with spaces (1 234), which are then read with a plain space too.
+DECIMAL_COMMA = {"de", "fr", "es", "ru", "vi"}
+SPACE_GROUPS = {"fr", "ru"}
+
+
 def _value(sign: str, body: str, lang: str | None) -> float:
-    """One number's value under the language's conventions (``decimal_comma``: 1.234,5; else 1,234.5).
+    """One number's value under the language's conventions (``DECIMAL_COMMA``: 1.234,5; else 1,234.5).
 
     A separator followed by groups of exactly three digits after a first group of 1-3 digits without a
     leading zero is a thousands separator (so "0.125" is a decimal, "18.000" eighteen thousand in German);
     the language's decimal mark before the last part is a decimal point; a lone separator that cannot
     group is a decimal point whatever the language ("12.5", "3,5").
     """
-    conv = get_language(lang) if lang else None
-    decimal = "," if conv is not None and conv.decimal_comma else "."
+    if lang:
+        get_language(lang)
+    decimal = "," if lang in DECIMAL_COMMA else "."
     parts, seps = _SEP.split(body), _SEP.findall(body)
     neg = -1.0 if sign else 1.0
     if not seps:
@@ -59,7 +66,7 @@ def _value(sign: str, body: str, lang: str | None) -> float:
 
     last = len(seps) - 1
     if len(set(seps)) == 1:
-        if len(seps) == 1 and seps[0] == decimal and conv is not None:
+        if len(seps) == 1 and seps[0] == decimal and lang:
             return neg * float(f"{parts[0]}.{parts[1]}")
         if grouped(len(seps)):
             return neg * float("".join(parts))
@@ -73,7 +80,7 @@ def _value(sign: str, body: str, lang: str | None) -> float:
 
 def _numbers(text: str, lang: str | None):
     """(start, value) of every number in ``text``; plain-space groups only where the language writes them."""
-    spaced = lang is not None and get_language(lang).space_groups
+    spaced = lang in SPACE_GROUPS
     for m in _NUMBER[spaced].finditer(text):
         yield m.start(), _value(m.group(1) or "", m.group(2), lang)
 
