@@ -39,13 +39,28 @@ def _top1(norm, head, h: torch.Tensor, chunk_elems: int) -> torch.Tensor:
     return arg.view(b, n)
 
 
+def _topk(norm, head, h: torch.Tensor, k: int, chunk_elems: int) -> torch.Tensor:
+    """The k most likely tokens of head(norm(h)), best first, (b, n, k): a running top-k over the
+    vocabulary slices (no (tokens x vocabulary) tensor)."""
+    b, n, d = h.shape
+    x = norm(h.reshape(b * n, d))
+    best = torch.full((b * n, k), -torch.inf, device=h.device)
+    arg = torch.zeros(b * n, k, dtype=torch.long, device=h.device)
+    for j, z in vocab_slices(head, x, chunk_elems):
+        val, idx = z.topk(min(k, z.shape[-1]), dim=-1)
+        best, pos = torch.cat([best, val], -1).topk(k, dim=-1)
+        arg = torch.cat([arg, idx + j], -1).gather(-1, pos)
+    return arg.view(b, n, k)
+
+
 @torch.no_grad()
 def lens_top_tokens(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, last: int | None = None,
-                    chunk_elems: int = 1 << 22) -> torch.Tensor:
+                    chunk_elems: int = 1 << 22, top_k: int = 1) -> torch.Tensor:
     """Top-1 token of every layer's output at every position (or the ``last`` positions):
     (n_layers, batch, length or last), via forward hooks on the unmodified model (removed on exit). Layer
     i's output goes through the final norm and the output embedding, exactly as the last layer's output
-    does in the model's own forward (a final logit soft-cap is monotone and cannot change the argmax)."""
+    does in the model's own forward (a final logit soft-cap is monotone and cannot change the argmax).
+    ``top_k`` > 1: the k most likely tokens, best first, (n_layers, batch, positions, k)."""
     adapter = get_adapter(model)
     norm, head = adapter.final_norm(), model.get_output_embeddings()
     layers = adapter.decoder_layers()
@@ -54,7 +69,8 @@ def lens_top_tokens(model, input_ids: torch.Tensor, attention_mask: torch.Tensor
     def hook(i):
         def fn(module, args, out):
             h = out[0] if isinstance(out, tuple) else out
-            tops[i] = _top1(norm, head, h if last is None else h[:, -last:], chunk_elems)
+            h = h if last is None else h[:, -last:]
+            tops[i] = _top1(norm, head, h, chunk_elems) if top_k == 1 else _topk(norm, head, h, top_k, chunk_elems)
         return fn
 
     with Hooks() as hooks:
@@ -91,11 +107,12 @@ class TokenLanguage:
 
 
 def layer_languages(model, tokenizer, texts: list[str], batch_size: int = 8, max_length: int = 256,
-                    last: int | None = None):
+                    last: int | None = None, top_k: int = 1):
     """Per layer (1-based) and detected language, the number of query tokens whose lens-decoded token
     is in that language: a DataFrame (layer, detected, tokens). Positions holding a special token (BOS)
     are not query tokens and are not counted. ``last``: decode only each query's last ``last`` positions
-    (the released code decoded only the positions it generated); None = every position."""
+    (the released code decoded only the positions it generated); None = every position. ``top_k``: count
+    each position's k most likely tokens (k decoded tokens per position)."""
     import pandas as pd
 
     classify = TokenLanguage(tokenizer)
@@ -111,10 +128,10 @@ def layer_languages(model, tokenizer, texts: list[str], batch_size: int = 8, max
         ids, att = ids_full, att_full
         if last is not None:  # left padding: a query's last positions are the batch's last columns
             ids, att = ids[:, -last:], att[:, -last:]
-        tops = lens_top_tokens(model, ids_full.to(device), att_full.to(device), last=last).cpu()
+        tops = lens_top_tokens(model, ids_full.to(device), att_full.to(device), last=last, top_k=top_k).cpu()
         keep = att.bool() & ~torch.isin(ids, torch.tensor(sorted(classify.special), dtype=torch.long))
         for layer in range(tops.shape[0]):
-            for tid, n in Counter(tops[layer][keep].tolist()).items():
+            for tid, n in Counter(tops[layer][keep].flatten().tolist()).items():
                 counts[(layer + 1, classify(tid))] += n
     return pd.DataFrame([{"layer": layer, "detected": lang, "tokens": n}
                          for (layer, lang), n in sorted(counts.items())])

@@ -19,6 +19,7 @@ rule language_ratio:
         batch_size=config["lens"]["batch_size"],
         max_length=config["lens"]["max_length"],
         last=config["lens"]["last"],
+        top_k=config["lens"]["top_k"],
     log:
         "results/logs/language_ratio_{model}.log",
     threads: 2

@@ -37,6 +37,23 @@ def test_lens_last_positions_and_chunking_give_the_same_tokens():
     assert torch.equal(lens_top_tokens(model, ids, att, last=3), full[:, :, -3:])
 
 
+@pytest.mark.parametrize("chunk", [64, 1 << 22])
+def test_lens_top_k_equals_a_full_vocabulary_topk(chunk):
+    model = make_model("llama")
+    ids, att = _batch()
+    adapter = get_adapter(model)
+    norm, head = adapter.final_norm(), model.get_output_embeddings()
+    top3 = lens_top_tokens(model, ids, att, top_k=3, chunk_elems=chunk)
+    with torch.no_grad():
+        out = model(**adapter.forward_kwargs(ids, att), output_hidden_states=True)
+        for i in range(adapter.n_layers):
+            logits = head(norm(out.hidden_states[i + 1])) if i < adapter.n_layers - 1 else out.logits
+            ref = logits.topk(3, dim=-1)
+            got = logits.gather(-1, top3[i])
+            assert torch.allclose(got, ref.values)  # the same three best values, best first
+    assert torch.equal(top3[..., 0], lens_top_tokens(model, ids, att))
+
+
 def test_lens_removes_its_hooks():
     model = make_model("llama")
     ids, att = _batch()
@@ -105,3 +122,17 @@ def test_lens_stages_say_why_when_the_lens_shows_no_english_phase():
     out = lens_stages(df, ["en", "de"])
     assert out["under"] is None and out["gen"] is None and "never the majority" in out["note"]
     assert "no non-English" in lens_stages(df[df["language"] == "en"], ["en", "de"])["note"]
+
+
+def test_layer_languages_counts_k_tokens_per_position():
+    from tinymodels import tokenizer
+
+    from mwork.lens import layer_languages
+
+    model, tok = make_model("llama"), tokenizer()
+    tok.pad_token = "<0>"
+    texts = ["<3> <4> <5> <6>", "<9> <10>"]
+    one = layer_languages(model, tok, texts, batch_size=2)
+    two = layer_languages(model, tok, texts, batch_size=2, top_k=2)
+    per_layer = lambda df: df.groupby("layer")["tokens"].sum()  # noqa: E731
+    assert (per_layer(one) == 6).all() and (per_layer(two) == 12).all()

@@ -14,7 +14,7 @@ with rule_script(snakemake) as log:
     frames = []
     for lang in p.languages:
         texts = figure_queries(list(smk.input.queries), lang, p.queries, p.per_task, corpus_limit=p.n_docs)
-        df = layer_languages(model, tok, texts, p.batch_size, p.max_length, last=p.last)
+        df = layer_languages(model, tok, texts, p.batch_size, p.max_length, last=p.last, top_k=p.top_k)
         df.insert(0, "language", lang)
         df.insert(0, "queries", f"{p.queries} ({len(texts)})")
         frames.append(df)
