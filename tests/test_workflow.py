@@ -215,6 +215,75 @@ def test_rerun_is_exact_after_a_config_edit(root, tiny_run, tmp_path):
     assert "\ncorpus " not in plan and "\nsuites " not in plan and "\norganism_tokenizer " not in plan
 
 
+def planned(plan: str) -> list[tuple[str, dict]]:
+    """(rule, wildcards) of every job in a dry run's printout."""
+    jobs, rule = [], None
+    for line in plan.splitlines():
+        m = re.match(r"^(?:local)?rule (\w+):", line)
+        if m:
+            rule = m.group(1)
+            jobs.append((rule, {}))
+        m = re.match(r"^\s+wildcards: (.*)$", line)
+        if m and rule:
+            jobs[-1][1].update(dict(kv.split("=", 1) for kv in m.group(1).split(", ")))
+    return jobs
+
+
+def _edit_plan(root, work, configs, tmp_path, text):
+    edit = tmp_path / "edit.yaml"
+    edit.write_text(text, encoding="utf-8")
+    return planned(snakemake(root, "-n", "all", "--cores", "2", "--directory", str(work), *configs, str(edit)).stdout)
+
+
+def test_rerun_one_language_corpus_size(root, tiny_run, tmp_path):
+    """Changing one language's corpus size reruns that language's corpus and what depends on it."""
+    work, configs = tiny_run
+    jobs = _edit_plan(root, work, configs, tmp_path, "corpora:\n  catalogs:\n    n_docs: {default: 60, en: 80, de: 55}\n")
+    corpus = [w["lang"] for r, w in jobs if r == "corpus"]
+    assert corpus == ["de"], jobs
+    assert ("table7", {}) in jobs and not any(r == "suites" for r, _ in jobs)
+    # the organism reads every language's corpus: it and everything after it rerun; PLND of every language
+    # reruns because the model changed, not because its corpus did
+    assert any(r == "organism_train" for r, _ in jobs)
+
+
+def test_rerun_one_deactivation_setting(root, tiny_run, tmp_path):
+    """Editing one setting reruns only the evaluations of the stage-table rows (whose equal neuron budget
+    reads every row's spec) and the tables that use them -- no baseline, no Table 1, nothing upstream."""
+    work, configs = tiny_run
+    jobs = _edit_plan(root, work, configs, tmp_path,
+                      "deactivation:\n  settings:\n    S_lang: {s_attn: true, s_ffn: false, neurons: lang}\n")
+    rules = {r for r, _ in jobs}
+    assert rules <= {"evaluate", "deactivation_table", "all"}, rules
+    settings = {w["setting"].split("@")[0] for r, w in jobs if r == "evaluate"}
+    assert settings == {"S_lang", "S_random", "S_random~1"}, settings
+    assert ("deactivation_table", {"n": "3"}) in jobs
+    # with fixed counts a row's evaluations depend on its own spec only
+    jobs = _edit_plan(root, work, configs, tmp_path, "deactivation:\n  budget: null\n  settings:\n"
+                      "    S_lang: {s_attn: true, s_ffn: false, neurons: lang}\n")
+    changed = {w["setting"].split("@")[0] for r, w in jobs if r == "evaluate"}
+    assert "S_lang" in changed and "original" not in changed and not any(r == "table11" for r, _ in jobs)
+
+
+def test_rerun_one_task_generation_settings(root, tiny_run, tmp_path):
+    work, configs = tiny_run
+    jobs = _edit_plan(root, work, configs, tmp_path,
+                      "eval:\n  generation:\n    knowledge: {max_new_tokens: 12, stop: ['\\n']}\n")
+    evals = [w for r, w in jobs if r == "evaluate"]
+    assert evals and {w["task"] for w in evals} == {"knowledge"}, evals
+    assert {r for r, _ in jobs} <= {"evaluate", "table10", "table11", "all"}, jobs
+
+
+def test_rerun_adding_a_language(root, tiny_run, tmp_path):
+    """A new evaluation language adds its own jobs; what exists for the others is kept."""
+    work, configs = tiny_run
+    jobs = _edit_plan(root, work, configs, tmp_path, "eval_languages: [en, de, zh, fr]\n")
+    per_language = [(r, w) for r, w in jobs if "lang" in w]
+    assert per_language and all(w["lang"] == "fr" or w.get("setting", "").endswith("@fr") for _, w in per_language), \
+        per_language
+    assert not any(r in ("corpus", "organism_train", "organism_tokenizer") for r, _ in jobs)
+
+
 def test_tiny_dag_builds_the_tables(tiny_run):
     work, _ = tiny_run
     res = work / "results"
