@@ -13,7 +13,7 @@ export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
 export MPLBACKEND := Agg
 
-.PHONY: setup run test lint dryrun bench lock clean-results
+.PHONY: setup run test lint dryrun bench report lock clean-results
 
 setup: $(VENV)/.installed .cache/wheels/.fetched
 
@@ -41,6 +41,11 @@ lint: setup
 	$(BIN)/snakemake --lint
 	$(BIN)/python -m ruff check mwork workflow_scripts tests benchmarks
 	$(BIN)/snakemake -n $(TARGET) $(SMK_CONFIG) --cores 1 --quiet rules
+
+# One HTML report (zipped) of every figure and table the run built, with their captions; Snakemake adds
+# each rule's code, parameters, software and run times.
+report: setup
+	$(BIN)/snakemake $(TARGET) $(SMK_CONFIG) --report results/report.zip
 
 bench: setup
 	$(BIN)/python -m benchmarks.run

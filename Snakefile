@@ -19,7 +19,7 @@ include: "rules/lens.smk"
 
 # Plots, tables and small aggregations run on the submitting node of a cluster, not as jobs.
 localrules: all, paper, analyses, table7, deactivation_table, language_table, table1, stage_tuning, stage_table,
-    table10, table11, lens_stages, figure1, neuron_summary, figure5, figure3_main, loss_matrix_figure
+    table10, table11, paper_comparison, lens_stages, figure1, neuron_summary, figure5, figure3_main, loss_matrix_figure
 
 
 # Everything that is implemented today. `make run` builds it.

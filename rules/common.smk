@@ -218,7 +218,8 @@ def implemented_targets():
     out = analyses_targets()
     if uses_organism(config):
         out += ["results/organism/perplexity.csv", "results/organism/training_curve.png"]
-    return out + ["results/table10.csv", "results/table11.csv", "results/table1.csv", "results/table3.csv"]
+    return out + ["results/table10.csv", "results/table11.csv", "results/table1.csv", "results/table3.csv",
+                  "results/paper_comparison.csv"]
 
 
 def stage_table_input(number, ext):

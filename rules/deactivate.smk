@@ -6,7 +6,7 @@ PER_LANGUAGE_TABLE = {"14": "2", "15": "3", "16": "4", "17": "5"}  # per-languag
 
 rule deactivation_table:
     output:
-        csv="results/table{n}.csv",
+        csv=report("results/table{n}.csv", caption="../report/deactivation_table.rst", category="Tables"),
         md="results/table{n}.md",
     input:
         scores=lambda wc: deactivation_inputs(wc.n),
@@ -47,7 +47,7 @@ rule language_table:
 
 rule table1:
     output:
-        csv="results/table1.csv",
+        csv=report("results/table1.csv", caption="../report/table1.rst", category="Tables"),
         md="results/table1.md",
     input:
         scores=lambda wc: deactivation_inputs("1"),
@@ -99,3 +99,26 @@ rule stage_table:
     shell:
         "(cp {input.csv} {output.csv}.tmp && cp {input.md} {output.md}.tmp && mv {output.csv}.tmp {output.csv}"
         " && mv {output.md}.tmp {output.md}) 2> {log}"
+
+
+COMPARED_TABLES = ["1", "3", "11"]  # the paper's tables that `all` reproduces
+
+
+rule paper_comparison:
+    output:
+        csv=report("results/paper_comparison.csv", caption="../report/paper_comparison.rst", category="Beside the paper"),
+        md="results/paper_comparison.md",
+    input:
+        paper="report/paper_numbers.csv",
+        tables=[f"results/table{t}.csv" for t in COMPARED_TABLES],
+        code=code_of("paper_comparison"),
+    params:
+        tables=COMPARED_TABLES,
+        settings=config["deactivation"]["settings"],
+        paper_models={name.lower(): name for name in config["models"] if name.lower() in ("vicuna", "mistral")},
+    log:
+        "results/logs/paper_comparison.log",
+    conda:
+        "../envs/core.yaml"
+    script:
+        "../workflow_scripts/paper_comparison.py"

@@ -44,7 +44,7 @@ rule evaluate:
 
 rule table11:
     output:
-        csv="results/table11.csv",
+        csv=report("results/table11.csv", caption="../report/table11.rst", category="Tables"),
         md="results/table11.md",
     input:
         scores=lambda wc: baseline_scores(),
@@ -64,7 +64,7 @@ rule table11:
 
 rule table10:
     output:
-        csv="results/table10.csv",
+        csv=report("results/table10.csv", caption="../report/table10.rst", category="Tables"),
         md="results/table10.md",
     input:
         code=code_of("table10"),

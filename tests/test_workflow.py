@@ -311,6 +311,18 @@ def test_tiny_dag_builds_the_tables(tiny_run):
     assert len(preds) == 5 and {"prompt", "prediction", "gold", "extracted", "correct"} <= set(json.loads(preds[0]))
 
 
+def test_report_and_paper_comparison(root, tiny_run):
+    work, configs = tiny_run
+    comparison = pd.read_csv(work / "results" / "paper_comparison.csv")
+    assert set(comparison["table"].astype(str)) == {"1", "3", "11"} and not comparison["same_model"].any()
+    assert "a different model from the paper's" in (work / "results" / "paper_comparison.md").read_text(encoding="utf-8")
+    snakemake(root, "all", "--directory", str(work), *configs, "--report", str(work / "results" / "report.zip"))
+    import zipfile
+
+    names = zipfile.ZipFile(work / "results" / "report.zip").namelist()
+    assert any(n.endswith("table3.csv") for n in names) and any(n.endswith("figure1.png") for n in names)
+
+
 def test_stage_tuning_and_auto_stages(root, tiny_run, tmp_path):
     work, configs = tiny_run
     snakemake(root, "results/table12.csv", "--cores", "2", "--directory", str(work), *configs)
