@@ -37,6 +37,11 @@ def code_of(script):
     return [os.path.relpath(root / m, os.getcwd()) for m in module_closure(path, root)]
 
 
+def repo_file(path):
+    """A file of the repository (not of the working directory), as a path relative to the working directory."""
+    return os.path.relpath(Path(workflow.basedir) / path, os.getcwd())
+
+
 def configured(**fields):
     """An input function for the rules a target enters the DAG by: a wildcard value that the config does
     not name (a language, model, corpus or task) is an error saying where to add it, not a corpus built

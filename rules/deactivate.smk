@@ -109,7 +109,7 @@ rule paper_comparison:
         csv=report("results/paper_comparison.csv", caption="../report/paper_comparison.rst", category="Beside the paper"),
         md="results/paper_comparison.md",
     input:
-        paper="report/paper_numbers.csv",
+        paper=repo_file("report/paper_numbers.csv"),
         tables=[f"results/table{t}.csv" for t in COMPARED_TABLES],
         code=code_of("paper_comparison"),
     params:
