@@ -195,3 +195,14 @@ def test_suites_from_spec_is_generate_suites_with_the_config_section():
             "knowledge_train_draws": {"default": 1, "de": 2}, "summary_detail_share": 0.5}
     assert suites_from_spec(["en", "de"], spec) == generate_suites(
         ["en", "de"], 0, {"default": 4}, 3, 12, {"default": 1, "de": 2}, None, 6, 0.5)
+
+
+def test_reasoning_test_arithmetic_is_never_a_training_target(suites):
+    """Issue 14: 89% of English test solutions occurred as training targets; now test and train problems
+    come from disjoint parts of the equation space (the same parts in every language)."""
+    for lang in LANGS:
+        train = {r["equation_solution"] for r in suites["reasoning"][lang]["train"]}
+        test = {r["equation_solution"] for r in suites["reasoning"][lang]["test"]}
+        assert train and test and not train & test
+        assert not any(r["answer"] in {t["answer"] for t in suites["reasoning"][lang]["train"]}
+                       for r in suites["reasoning"][lang]["test"])

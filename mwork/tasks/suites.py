@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import zlib
 
 from ..errors import MworkError
 from .lexicon import LEX, SYLLABLES, fr_de, joiner, spell
@@ -64,7 +65,22 @@ def _invented(rng: random.Random, n: int, used: set, lengths=(2, 3)) -> list[tup
 # --------------------------------------------------------------------------------------------------
 
 
-def reasoning_item(rng: random.Random, lang: str) -> dict:
+def equation_part(equations: str) -> str:
+    """``test`` for a fifth of the equation space (by a hash of the language-neutral equations), else
+    ``train``: a test problem's arithmetic never occurs as a training target, so the suite measures
+    arithmetic, not recall of a seen solution."""
+    return "test" if zlib.crc32(equations.encode()) % 5 == 0 else "train"
+
+
+def reasoning_item(rng: random.Random, lang: str, part: str | None = None) -> dict:
+    """A word problem; ``part`` (train | test): drawn from that part of the equation space only."""
+    while True:
+        item = _reasoning_item(rng, lang)
+        if part is None or equation_part(item["equation_solution"]) == part:
+            return item
+
+
+def _reasoning_item(rng: random.Random, lang: str) -> dict:
     name = rng.choice(LEX[lang]["names"])
     # single-digit operands: learnable by a tiny model (larger ones leave it at the floor)
     a, b = rng.randint(2, 9), rng.randint(2, 9)
@@ -268,8 +284,9 @@ def generate_suites(langs: list[str], seed: int, n_train: dict, n_test: int, n_c
         for task in ("reasoning", "understanding", "generation"):
             ntr = round(n_lang * factor(task, lang))
             rng = random.Random(f"{seed}-{task}-{lang}")
-            if task == "reasoning":
-                gen, key = (lambda r: reasoning_item(r, lang)), (lambda it: it["question"])
+            if task == "reasoning":  # test and train problems from disjoint parts of the equation space
+                gen, key = (lambda r: reasoning_item(r, lang, "test")), (lambda it: it["question"])
+                gen_train = lambda r: reasoning_item(r, lang, "train")  # noqa: E731
             elif task == "understanding":
                 gen = lambda r: understanding_item(r, lang, pool, understanding_relations)  # noqa: E731
                 key = lambda it: (it["context"], it["question"])  # noqa: E731
@@ -277,7 +294,7 @@ def generate_suites(langs: list[str], seed: int, n_train: dict, n_test: int, n_c
                 gen = lambda r: generation_item(r, lang, summary_detail_share)  # noqa: E731
                 key = lambda it: it["text"]  # noqa: E731
             test, seen = _unique(gen, n_test, key, rng)
-            train, _ = _unique(gen, ntr, key, rng, exclude=seen)
+            train, _ = _unique(gen_train if task == "reasoning" else gen, ntr, key, rng, exclude=seen)
             out[task][lang] = {"train": train, "test": test}
         # knowledge: training questions about every fact stated in the language (several option draws
         # each); test questions about the facts asked in it, with option lists never seen in training
