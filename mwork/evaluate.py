@@ -125,6 +125,11 @@ def summarize(task: str, rows: list[dict]) -> dict:
     out.update({key: mean(key) for key in t.means})
     if t.parsed:
         out["n_unparsed"] = sum(1 for r in rows if r["extracted"] is None)
+    scopes = sorted({r["fact_scope"] for r in rows if r.get("fact_scope")})
+    if scopes:  # the knowledge suite: accuracy on recalled facts and on transferred ones, apart
+        out["by_fact_scope"] = {sc: {"accuracy": 100.0 * sum(float(r["correct"]) for r in rows if r.get("fact_scope") == sc)
+                                     / sum(1 for r in rows if r.get("fact_scope") == sc),
+                                     "n": sum(1 for r in rows if r.get("fact_scope") == sc)} for sc in scopes}
     # each item's id and values (percent), for the tables' paired bootstrap CIs (mwork.stats)
     value = "rougeL" if t.metric == "rougeL" else "correct"
     out["items"] = {"id": [r.get("id", i) for i, r in enumerate(rows)],

@@ -83,6 +83,18 @@ def table11(scores: list[dict], models: list[str], tasks: list[str], languages: 
                          for _, r in wide.iterrows()])
     md = ("Table 11 (reproduced): baseline performance (accuracy %, ROUGE-L F1 % for XLSum with a Unicode-aware "
           f"tokenizer); Avg. over non-English languages; {CI_NOTE}.\n\n" + markdown_table(view, ".1f") + "\n")
+    scoped = [sc for sc in scores if sc.get("by_fact_scope")]
+    if scoped:  # the organism's knowledge suite: recall of facts stated in the language vs transfer
+        names = {"all": "stated in every language (recall)", "en_only": "stated in English only",
+                 "native": "stated in one other language only"}
+        view = pd.DataFrame([{"Model": m, "Facts": names.get(scope, scope),
+                              **{sc["language"].capitalize(): sc["by_fact_scope"][scope]["accuracy"]
+                                 for sc in scoped if sc["model"] == m and scope in sc["by_fact_scope"]}}
+                             for m in models for scope in ("all", "en_only", "native")
+                             if any(scope in sc["by_fact_scope"] for sc in scoped if sc["model"] == m)])
+        md += ("\nX-CSQA (the organism's suite) by fact scope, accuracy %: a language's facts are recalled where "
+               "they were stated in it and transferred otherwise (English-only facts asked elsewhere; facts stated "
+               "in one other language asked in English).\n\n" + markdown_table(view, ".1f") + "\n")
     shown = [f"{TASK_NAMES[t]} {lang.capitalize()}" for t in TASK_ORDER if t in tasks for lang in extra.get(t, ())
              if ((long["task"] == t) & (long["language"] == lang)).any()]
     if shown:

@@ -67,7 +67,11 @@ def test_score_items_every_task():
     assert g["rougeL"] == 1.0 and g["rougeL_ascii"] == 0.0
     s = summarize("knowledge", [{"prediction": "", "correct": False, "extracted": None},
                                 {"prediction": "B", "correct": True, "extracted": "B"}])
-    assert s["score"] == 50.0 and s["n_empty"] == 1 and s["n_unparsed"] == 1
+    assert s["score"] == 50.0 and s["n_empty"] == 1 and s["n_unparsed"] == 1 and "by_fact_scope" not in s
+    s = summarize("knowledge", [{"prediction": "A", "correct": False, "extracted": "A", "fact_scope": "en_only"},
+                                {"prediction": "B", "correct": True, "extracted": "B", "fact_scope": "all"},
+                                {"prediction": "B", "correct": True, "extracted": "B", "fact_scope": "en_only"}])
+    assert s["by_fact_scope"] == {"all": {"accuracy": 100.0, "n": 1}, "en_only": {"accuracy": 50.0, "n": 2}}
 
 
 def test_batched_generation_equals_one_by_one():

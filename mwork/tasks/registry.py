@@ -98,7 +98,10 @@ def _knowledge_target(rec: dict, lang: str, reasoning: str) -> str:
 def _knowledge_score(rec: dict, generation: str, lang: str) -> dict:
     ch = rec["question"]["choices"]
     pred = metrics.extract_choice(generation, list(ch["label"]), list(ch["text"]), lang)
-    return {"gold": rec["answerKey"], "extracted": pred, "correct": pred == rec["answerKey"]}
+    out = {"gold": rec["answerKey"], "extracted": pred, "correct": pred == rec["answerKey"]}
+    if "fact_scope" in rec:  # the organism's suite: recall of a fact stated in the language, or transfer
+        out["fact_scope"] = rec["fact_scope"]
+    return out
 
 
 # --------------------------------------------------------------------------------------------------

@@ -198,8 +198,10 @@ class World:
         return s == "all" or (s == "en_only" and lang == "en") or (s == "native" and self.native_lang[i] == lang)
 
     def asked_in(self, i: int, lang: str) -> bool:
-        """Test questions: facts stated in ``lang``, and English-only facts in every language."""
-        return self.stated_in(i, lang) or self.scope[i] == "en_only"
+        """Test questions: facts stated in ``lang`` (recall), English-only facts in every other language and
+        facts stated only in another language in English (transfer): every language's test has a recall
+        and a transfer part, reported apart by ``fact_scope`` (all, en_only, native)."""
+        return self.stated_in(i, lang) or self.scope[i] == "en_only" or (lang == "en" and self.scope[i] == "native")
 
     def statements(self, lang: str) -> list[str]:
         """Every fact stated in ``lang``: a capital sentence and a currency sentence per country."""
