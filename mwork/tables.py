@@ -156,7 +156,13 @@ def _cells(scores: list[dict], table: dict, key: str, boot: Bootstrap) -> list[d
         if base not in table["rows"] or (model, base, x) in seen:
             continue
         seen.add((model, base, x))
-        first = _draws(idx, model, task, x, base, x)[0]
+        en_draws, x_draws = _draws(idx, model, task, "en", base, x), _draws(idx, model, task, x, base, x)
+        if len(en_draws) != len(x_draws):
+            from .errors import MworkError
+
+            raise MworkError(f"{model}/{task}: setting {base} of {x}'s neurons has {len(en_draws)} draw(s) scored in "
+                             f"English but {len(x_draws)} in {x}; rerun the missing evaluations")
+        first = x_draws[0]
         out.append({"model": model, "setting": base, "language": x,
                     "n_deactivated": (first.get("deactivation") or {}).get("n_deactivated", {}).get("total"),
                     "en_original": _Cell(boot, [idx[(model, task, "en", "original")]], key, (model, task, "en")),
@@ -241,6 +247,11 @@ def deactivation_table(scores: list[dict], table: dict, settings: dict, number: 
             _with_ci(row, "delta_eng", eng - en0, eng_b - en0_b)
             _with_ci(row, "delta_n_eng", n_eng - x0, n_eng_b - x0_b)
             _with_ci(row, "delta", (eng - en0) - (n_eng - x0), (eng_b - en0_b) - (n_eng_b - x0_b))
+            if len({len(c["en_deactivated"].points) for c in g}) > 1:
+                from .errors import MworkError
+
+                raise MworkError(f"{model}: setting {name} has different numbers of random draws per language; "
+                                 f"rerun the missing evaluations")
             per_draw = [np.mean([c["en_deactivated"].points[r] - c["en_original"].value
                                  - c["lang_deactivated"].points[r] + c["lang_original"].value for c in g])
                         for r in range(row["n_draws"])]

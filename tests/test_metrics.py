@@ -33,12 +33,16 @@ def test_extract_number(text, lang, expected):
     # the cases: a difference is two numbers, a leading zero is no thousands group, spaces group
     ("2-1", "en", 1), ("5 − 3 = 2", "en", 2), ("It is -3.", "en", -3), ("(−4)", "ru", -4),
     ("0.125", "en", 0.125), ("0,125", "de", 0.125), ("0.125", "de", 0.125),
-    ("1 234", "fr", 1234), ("1 234", "ru", 1234), ("1\u202f234,5", "fr", 1234.5), ("1 234", "en", 234),
-    # each language's conventions
-    ("1,234", "en", 1234), ("1.234", "en", 1.234), ("1,234", "zh", 1234), ("1,234,567.5", "en", 1234567.5),
-    ("1.234", "de", 1234), ("1,234", "de", 1.234), ("1.234.567,5", "de", 1234567.5), ("18.000", "es", 18000),
-    ("3,5", "es", 3.5), ("12.5", "de", 12.5), ("1.234", "fr", 1234), ("2,50", "ru", 2.5),
+    ("1 234", "fr", 1234), ("1 234", "ru", 1234), ("1\u202f234,5", "fr", 1234.5), ("Sie hat 10 000 Euro", "de", 10000),
+    ("10 000 dollars", "en", 10000), ("In 2024 she", "en", 2024),
+    # every language's conventions; three digits after one separator group thousands everywhere
+    ("1,234", "en", 1234), ("1,234", "zh", 1234), ("1,234,567.5", "en", 1234567.5), ("1.234", "de", 1234),
+    ("Die Antwort ist 1,000", "de", 1000), ("La respuesta es $1,000", "es", 1000), ("1.234.567,5", "de", 1234567.5),
+    ("18.000", "es", 18000), ("3,5", "es", 3.5), ("12.5", "de", 12.5), ("2,50", "ru", 2.5), ("1.5 kg", "de", 1.5),
     ("1,000", "th", 1000), ("١٢", "ar", 12),
+    # a number right after a Chinese (Thai) character
+    ("她每天赚18美元。", "zh", 18), ("所以她一共有18个苹果", "zh", 18), ("答案为18", "zh", 18), ("ได้ 25 บาท", "th", 25),
+    ("มี25บาท", "th", 25),
 ])
 def test_number_grammar(text, lang, expected):
     assert extract_number(text, lang) == pytest.approx(expected)
@@ -99,9 +103,21 @@ def test_extract_choice_letters_then_text():
     ("La réponse est D.", "fr", "D"), ("Réponse : B", "fr", "B"), ("La respuesta es A.", "es", "A"),
     ("Ответ: B", "ru", "B"), ("Правильный ответ — C.", "ru", "C"),
     ("A river", "en", None), ("The answer is Berlin.", "en", None), ("a sunny day", "en", None),
+    # other ways of saying it (the review's cases)
+    ("The answer is: B", "en", "B"), ("The correct answer is B.", "en", "B"), ("Die richtige Antwort ist C", "de", "C"),
+    ("La bonne réponse est C", "fr", "C"), ("La respuesta correcta es B", "es", "B"), ("Ответ — D", "ru", "D"),
+    ("选B", "zh", "B"), ("我选择A", "zh", "A"), ("Ответ: В", "ru", "B"), ("В", "ru", "B"), ("В.", "ru", "B"),
+    ("Ответ: в Париже", "ru", None), ("The answer is b because", "en", None), ("The answer is (b) because", "en", "B"),
 ])
 def test_extract_choice_cues_each_language(text, lang, expected):
     assert extract_choice(text, list("ABCD"), ["Paris", "Parisville", "Lyon", "Nice"], lang) == expected
+
+
+def test_an_option_text_after_the_cue_beats_its_article():
+    labels, texts = list("ABCD"), ["river", "sea", "mountain", "a lake"]
+    assert extract_choice("The answer is A lake.", labels, texts, "en") == "D"
+    assert extract_choice("The answer is A.", labels, texts, "en") == "A"
+    assert extract_choice("答案是北京。", list("AB"), ["上海", "北京"], "zh") == "B"
 
 
 def test_rouge_l_unicode_vs_ascii():

@@ -27,6 +27,8 @@ def test_paper_rows_match_our_settings_by_what_they_deactivate():
     t3 = {r["row"]: match_setting(r, settings) for r in paper if r["table"] == "3"}
     assert t3 == {"✓ ✗ ✓ ✓ Random": "SA_random", "✓ ✗ ✗ ✓ Random": "S_random", "✗ ✗ ✗ ✗ Random": "All_random",
                   "✓ ✗ ✗ ✓ Lang-Spec": "S_lang", "✗ ✓ ✓ ✗ Lang-Spec": "UG_lang", "✗ ✓ ✗ ✗ Lang-Spec": "notSA_lang"}
+    mistral4 = [r for r in paper if r["table"] == "4" and r["row"] == "✓ ✓ ✗ ✓ Random" and r["column"] == "Eng"]
+    assert [(r["model"], r["value"]) for r in mistral4] == [("Vicuna", 57.5), ("Mistral", 61.0)]  # the label fix
     t2 = {r["row"]: match_setting(r, settings) for r in paper if r["table"] == "2"}
     assert t2["✗ ✓ ✓ ✓ Lang-Spec"] == "U_lang" and t2["✓ ✓ ✓ ✗ Lang-Spec"] == "G_lang"
     # a value of the paper, then ours beside it, from a table as our rule writes it
@@ -40,3 +42,13 @@ def test_paper_rows_match_our_settings_by_what_they_deactivate():
     assert not hit[0]["same_model"]
     md = comparison_markdown(rows)
     assert "ours = organism (a different model from the paper's)" in md and "6.0 ±1.0" in md
+
+
+def test_xlsum_cells_are_compared_both_ways():
+    paper = [r for r in read_paper_numbers(str(ROOT / "report" / "paper_numbers.csv")) if r["table"] == "1"]
+    ours = pd.DataFrame([{"Model": "m", "Metric": "rougeL", "Method": "Original", "Zh": 30.0, "Zh_lo": 28.0, "Zh_hi": 32.0},
+                         {"Model": "m", "Metric": "rougeL_ascii", "Method": "Original", "Zh": 0.5, "Zh_lo": 0.1,
+                          "Zh_hi": 0.9}])
+    rows = [r for r in compare(paper, {"1": ours}, {}, {}) if r["column"] == "Zh" and r["row"] == "Original"]
+    assert rows and all(r["ours"] == 30.0 and r["ours_rougeL_ascii"] == 0.5 for r in rows)
+    assert "Ours, ASCII ROUGE-L" in comparison_markdown(rows)

@@ -2,8 +2,9 @@
 
 * reasoning (MGSM): read up to the next localized "Question:" (where a rambling model starts a new
   problem), the number after the localized "The answer is" (e.g. "Die Antwort ist 42."), else after the
-  localized "Answer:", else the last number; numbers under each language's conventions (1,234.5 /
-  1.234,5 / 1 234,5; "2-1" is two numbers, "0.125" a decimal); accuracy against ``answer_number``.
+  localized "Answer:", else the last number; numbers in any language's conventions (1,234.5 /
+  1.234,5 / 1 234,5; "2-1" is two numbers, "0.125" a decimal, "1,000" a thousand, "赚18美元" 18);
+  accuracy against ``answer_number``.
 * understanding (XQuAD): the paper reports accuracy, defined here as "the normalized gold answer is
   contained in the normalized prediction"; SQuAD exact match and F1 are reported too, with a
   tokenization that splits Chinese, Japanese and Thai into characters (whitespace tokens would make
@@ -31,31 +32,24 @@ from .prompts import CHOICE_LABELS, phrases
 # --------------------------------------------------------------------------------------------------
 # numbers and answer cues
 
-_THIN = "\u00a0\u202f\u2009"  # no-break, narrow no-break and thin spaces: thousands groups in any language
-# A sign only where a number starts ("-3", "(−3)"), never between two numbers ("2-1" is 2 and 1); digits
-# joined by separators, a plain space only before exactly three digits (checked per language below).
-_NUMBER = {spaced: re.compile(rf"(?<![\w.,])([-\u2212](?=\d))?(\d+(?:(?:[.,{_THIN}]{space})\d+)*)")
-           for spaced, space in ((True, r"|[ ](?=\d{3}(?!\d))"), (False, ""))}
+_THIN = "\u00a0\u202f\u2009"  # no-break, narrow no-break and thin spaces
+# A sign only where a number starts ("-3", "(−3)"), never between two numbers ("2-1" is 2 and 1); a number
+# starts after anything but a digit or a separator (also right after a Chinese character: "赚18美元");
+# digits joined by separators, a plain space only before exactly three digits ("10 000").
+_NUMBER = re.compile(rf"(?:(?<![\w)])([-\u2212])(?=\d))?(?<![\d.,])(\d+(?:(?:[.,{_THIN}]|[ ](?=\d{{3}}(?!\d)))\d+)*)")
 _SEP = re.compile(rf"[.,{_THIN} ]")
 
 
-# How each language writes numbers (CLDR): a decimal comma (1.234,5 or 1 234,5) rather than a decimal point
-# (1,234.5); thousands grouped with spaces (1 234), which are then read with a plain space too.
-DECIMAL_COMMA = {"de", "fr", "es", "ru", "vi"}
-SPACE_GROUPS = {"fr", "ru"}
+def _value(sign: str, body: str) -> float:
+    """One number's value, whichever of the conventions it is written in (1,234.5 in en/zh; 1.234,5 in
+    de/es; 1 234,5 in fr/ru; DIN's and SI's 10 000 anywhere).
 
-
-def _value(sign: str, body: str, lang: str | None) -> float:
-    """One number's value under the language's conventions (``DECIMAL_COMMA``: 1.234,5; else 1,234.5).
-
-    A separator followed by groups of exactly three digits after a first group of 1-3 digits without a
-    leading zero is a thousands separator (so "0.125" is a decimal, "18.000" eighteen thousand in German);
-    the language's decimal mark before the last part is a decimal point; a lone separator that cannot
-    group is a decimal point whatever the language ("12.5", "3,5").
+    A separator before groups of exactly three digits, after a first group of 1-3 digits without a leading
+    zero, groups thousands -- in every language, so "1,000" is a thousand in German text too (MGSM's
+    answers are integers, and models write English grouping in any language); "0.125" is a decimal. A
+    different last separator before the groups' end is the decimal mark (1,234.5 / 1.234,5 / 1 234,5); a
+    lone separator that cannot group is a decimal mark ("12.5", "3,5").
     """
-    if lang:
-        get_language(lang)
-    decimal = "," if lang in DECIMAL_COMMA else "."
     parts, seps = _SEP.split(body), _SEP.findall(body)
     neg = -1.0 if sign else 1.0
     if not seps:
@@ -66,29 +60,28 @@ def _value(sign: str, body: str, lang: str | None) -> float:
 
     last = len(seps) - 1
     if len(set(seps)) == 1:
-        if len(seps) == 1 and seps[0] == decimal and lang:
-            return neg * float(f"{parts[0]}.{parts[1]}")
         if grouped(len(seps)):
             return neg * float("".join(parts))
         if len(seps) == 1 and seps[0] in ".,":
             return neg * float(f"{parts[0]}.{parts[1]}")
-        return neg * float(parts[0])  # "1.2.3", "3 12": not one number; its first part
+        return neg * float(parts[0])  # "1.2.3": not one number; its first part
     if seps[last] in ".," and len(set(seps[:last])) == 1 and seps[0] != seps[last] and grouped(last):
         return neg * float("".join(parts[:-1]) + "." + parts[-1])  # 1,234.5 / 1.234,5 / 1 234,5
     return neg * float(parts[0])
 
 
-def _numbers(text: str, lang: str | None):
-    """(start, value) of every number in ``text``; plain-space groups only where the language writes them."""
-    spaced = lang in SPACE_GROUPS
-    for m in _NUMBER[spaced].finditer(text):
-        yield m.start(), _value(m.group(1) or "", m.group(2), lang)
+def _numbers(text: str):
+    """(start, value) of every number in ``text``."""
+    for m in _NUMBER.finditer(text):
+        yield m.start(), _value(m.group(1) or "", m.group(2))
 
 
 def parse_number(text: str, lang: str | None = None) -> float | None:
-    """The first number in ``text`` under ``lang``'s conventions ('1,234' / '1.234' / '1 234' / '1.234,5' /
-    '12.5' / '3,5' / '0.125'); without a language a lone ',' or '.' before three digits groups thousands."""
-    for _, value in _numbers(text, lang):
+    """The first number in ``text`` ('1,234' / '1.234' / '1 234' / '1.234,5' / '12.5' / '3,5' / '0.125');
+    ``lang`` is checked to be known (the grammar reads every language's conventions)."""
+    if lang:
+        get_language(lang)
+    for _, value in _numbers(text):
         return value
     return None
 
@@ -147,7 +140,7 @@ def extract_number(generation: str, lang: str) -> float | None:
         n = parse_number(tail, lang)
         if n is not None:
             return n
-    nums = list(_numbers(text, lang))
+    nums = list(_numbers(text))
     return nums[-1][1] if nums else None
 
 
@@ -212,24 +205,59 @@ def contains_answer(prediction: str, gold: str, lang: str) -> bool:
 # a leading option letter: "B", "B.", "(B)", "B)", "[b]", "c)" -- not the article in "A river"
 _LETTER_START = re.compile(r"^\s*(?:[\(\[]\s*([A-Ea-e])\s*[\)\]]|([A-E])\s*(?:[\).:：、,]|$)|([a-e])\s*[\).])")
 # a letter right after an answer cue: "The answer is B.", "Answer: (c)", "答案是B"
-_LETTER_AFTER_CUE = re.compile(r"^\s*(?:is\s+)?[\(\[]?\s*([A-Ea-e])(?![A-Za-z])")
+_LETTER_AFTER_CUE = re.compile(r"^\s*[:：\-—–]?\s*(?:is\s+)?([\(\[]?)\s*([A-Ea-e])(?![A-Za-z])")
+_ENDS = re.compile(r"^\s*(?:$|[.,;:!?)\]。，；：！？])")
+# Cyrillic capitals a Russian answer writes for the option letters ("Ответ: В")
+_CYRILLIC_LETTERS = str.maketrans("АВСЕавсе", "ABCEabce")
+# how models also say it, per language (casefolded): after the localized "The answer is" and "Answer:"
+CHOICE_CUES = {
+    "en": ["the correct answer is", "correct answer:", "answer is"],
+    "de": ["die richtige antwort ist", "die antwort lautet", "antwort ist"],
+    "fr": ["la bonne réponse est", "réponse est"],
+    "es": ["la respuesta correcta es", "respuesta es"],
+    "ru": ["правильный ответ", "ответ —", "ответ -", "ответ"],
+    "zh": ["正确答案是", "答案为", "答案是", "选择", "选"],
+}
+
+
+def _choice_tails(text: str, lang: str) -> list[str]:
+    tails = _after_cue(text, lang)
+    folded = text.casefold()
+    for cue in CHOICE_CUES.get(lang, []):
+        i = folded.find(cue)
+        if i >= 0:
+            tails.append(text[i + len(cue):])
+    return tails
 
 
 def extract_choice(generation: str, labels: list[str], texts: list[str], lang: str) -> str | None:
     """The chosen option's label, from the NFKC-normalized generation (full-width "Ｂ" is "B"): a leading
-    option letter; else a letter right after the localized "The answer is" or "Answer:" cue; else the
-    longest option text the generation contains."""
+    option letter; else what follows the localized "The answer is" / "Answer:" (or another way of saying
+    it, ``CHOICE_CUES``): an option's text ("The answer is a lake", not the letter A), else an option
+    letter ("The answer is B.", "答案是B", "Ответ: В" with the Cyrillic letter); else the longest option
+    text the generation contains."""
     text = unicodedata.normalize("NFKC", generation)
-    m = _LETTER_START.match(text)
+    m = _LETTER_START.match(text.translate(_CYRILLIC_LETTERS) if lang == "ru" else text)
     if m:
         letter = next(g for g in m.groups() if g).upper()
         if letter in labels:
             return letter
-    for tail in _after_cue(text, lang):
-        m = _LETTER_AFTER_CUE.match(tail)
-        if m and m.group(1).upper() in labels and (m.group(1).isupper() or "(" in tail[:m.end()]
-                                                   or "[" in tail[:m.end()]):
-            return m.group(1).upper()
+    options = [(normalize_answer(t, lang), lab) for lab, t in zip(labels, texts)]
+    for tail in _choice_tails(text, lang):
+        head = normalize_answer(tail, lang)
+        named = [(len(o), lab) for o, lab in options if o and (head == o or head.startswith(o + " ")
+                                                               or (get_language(lang).unspaced and head.startswith(o)))]
+        if named:
+            return max(named)[1]
+        letters = tail.translate(_CYRILLIC_LETTERS) if lang == "ru" else tail
+        m = _LETTER_AFTER_CUE.match(letters)
+        if not m or m.group(2).upper() not in labels:
+            continue
+        cyrillic = letters[m.start(2)] != tail[m.start(2)]
+        bracketed = bool(m.group(1))
+        # a lowercase or Cyrillic letter counts only bracketed or on its own ("в Париже" is a word)
+        if (m.group(2).isupper() and not cyrillic) or bracketed or _ENDS.match(letters[m.end():]):
+            return m.group(2).upper()
     norm = normalize_answer(text, lang)
     found = [(len(t), lab) for lab, t in zip(labels, texts)
              if normalize_answer(t, lang) and contains_answer(norm, t, lang)]
