@@ -166,14 +166,30 @@ def train(model, slices: list[Slice], batches, *, lr: float, weight_decay: float
     cosine schedule with linear warmup (a fraction of the steps), gradients clipped by the slices' norm.
     ``batches``: a list of (input_ids, attention_mask). Returns every step's loss and gradient norm (the
     slices' only, before clipping)."""
+
+    def decay(step_lr):  # decoupled: W_eff <- W_eff (1 - lr wd), i.e. dW -= lr wd (W_slice + dW)
+        for s in slices:
+            s.weight.sub_(step_lr * weight_decay * (s.base_weight() + s.weight))
+            if s.bias is not None:
+                s.bias.sub_(step_lr * weight_decay * (s.module.bias[s.index] + s.bias))
+
+    for p in model.parameters():
+        p.requires_grad_(False)
+    params = [p for s in slices for p in s.params()]
+    with with_deltas(model, slices):
+        return _fit(model, params, batches, lr=lr, warmup=warmup, max_grad_norm=max_grad_norm, seed=seed,
+                    progress=progress, decay=decay if weight_decay else None)
+
+
+def _fit(model, params: list[torch.nn.Parameter], batches, *, lr: float, warmup: float, max_grad_norm: float,
+         seed: int, progress: bool, decay=None, weight_decay: float = 0.0) -> dict[str, list[float]]:
+    """The training loop shared by the neuron slices and LoRA: AdamW on ``params`` only, cosine schedule with
+    linear warmup, clipping by ``params``' norm; ``decay(lr)`` applies a custom decoupled weight decay."""
     from tqdm import tqdm
     from transformers import get_cosine_schedule_with_warmup
 
     torch.manual_seed(seed)
-    for p in model.parameters():
-        p.requires_grad_(False)
-    params = [p for s in slices for p in s.params()]
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     steps = len(batches)
     sched = get_cosine_schedule_with_warmup(opt, math.ceil(warmup * steps), steps)
     losses, norms = [], []
@@ -181,26 +197,58 @@ def train(model, slices: list[Slice], batches, *, lr: float, weight_decay: float
     was_training = model.training
     model.train()
     try:
-        with with_deltas(model, slices):
-            for ids, att in tqdm(batches, desc="enhance", disable=not progress, mininterval=5):
-                labels = ids.masked_fill(att == 0, -100)
-                out = model(**adapter.forward_kwargs(ids, att), labels=labels)
-                opt.zero_grad(set_to_none=True)
-                out.loss.backward()
-                norms.append(float(torch.nn.utils.clip_grad_norm_(params, max_grad_norm or math.inf)))
-                if weight_decay:  # decoupled: W_eff <- W_eff (1 - lr wd), i.e. dW -= lr wd (W_slice + dW)
-                    step_lr = sched.get_last_lr()[0]
-                    with torch.no_grad():
-                        for s in slices:
-                            s.weight.sub_(step_lr * weight_decay * (s.base_weight() + s.weight))
-                            if s.bias is not None:
-                                s.bias.sub_(step_lr * weight_decay * (s.module.bias[s.index] + s.bias))
-                opt.step()
-                sched.step()
-                losses.append(float(out.loss.detach()))
+        for ids, att in tqdm(batches, desc="enhance", disable=not progress, mininterval=5):
+            labels = ids.masked_fill(att == 0, -100)
+            out = model(**adapter.forward_kwargs(ids, att), labels=labels)
+            opt.zero_grad(set_to_none=True)
+            out.loss.backward()
+            norms.append(float(torch.nn.utils.clip_grad_norm_(params, max_grad_norm or math.inf)))
+            if decay is not None:
+                with torch.no_grad():
+                    decay(sched.get_last_lr()[0])
+            opt.step()
+            sched.step()
+            losses.append(float(out.loss.detach()))
     finally:
         model.train(was_training)
     return {"loss": losses, "grad_norm": norms}
+
+
+def lora_targets(model) -> list[str]:
+    """The module names LoRA adapts: the projections the neurons live in (q, k, v, the FFN's), every layer."""
+    adapter = get_adapter(model)
+    names = {id(m): n for n, m in model.named_modules()}
+    out = []
+    for i in range(adapter.n_layers):
+        lm = adapter.layer(i)
+        mods = [lm.qkv] if lm.qkv is not None else [lm.q, lm.k, lm.v]
+        mods += [m for _, m in ffn_inputs(lm.mlp, lm.down)] + [lm.down]
+        out += [names[id(m)] for m in mods]
+    return out
+
+
+def lora_rank(model, n_params: int) -> int:
+    """The LoRA rank whose trainable parameters on ``lora_targets`` come closest to ``n_params`` (at least 1):
+    rank r adds r (in + out) parameters per adapted projection."""
+    per_rank = sum(m.in_features + m.out_features for n, m in model.named_modules() if n in set(lora_targets(model)))
+    return max(1, round(n_params / per_rank))
+
+
+def lora_model(model, rank: int, seed: int = 0):
+    """``model`` wrapped by a peft LoRA adapter of ``rank`` on ``lora_targets`` (alpha = 2 rank, no dropout)."""
+    from peft import LoraConfig, get_peft_model
+
+    torch.manual_seed(seed)
+    cfg = LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.0, target_modules=lora_targets(model), bias="none")
+    return get_peft_model(model, cfg)
+
+
+def train_lora(peft_model, batches, *, lr: float, weight_decay: float = 0.0, warmup: float = 0.05,
+               max_grad_norm: float = 1.0, seed: int = 0, progress: bool = True) -> dict[str, list[float]]:
+    """The LoRA baseline through the same loop (AdamW's own decoupled decay on the adapter's matrices)."""
+    params = [p for p in peft_model.parameters() if p.requires_grad]
+    return _fit(peft_model, params, batches, lr=lr, warmup=warmup, max_grad_norm=max_grad_norm, seed=seed,
+                progress=progress, weight_decay=weight_decay)
 
 
 def save_deltas(path: str, slices: list[Slice], metadata: dict) -> None:

@@ -153,3 +153,24 @@ def test_random_control_matches_counts_per_layer_and_kind():
     assert {k: int(v.sum()) for k, v in rnd.items()} == {k: int(v.sum()) for k, v in neurons.items()}
     assert any(not torch.equal(rnd[k], neurons[k]) for k in neurons)
     assert all(torch.equal(a, b) for a, b in zip(rnd.values(), random_like(neurons, sizes, seed=0).values()))
+
+
+def test_lora_baseline_matches_the_parameter_count_and_trains():
+    from mwork.enhance import lora_model, lora_rank, train_lora
+
+    model = make_model("llama")
+    slices = build_slices(model, _neurons(model, seed=5, p=0.5))
+    n = n_trainable(slices)
+    rank = lora_rank(model, n)
+    peft_model = lora_model(copy.deepcopy(model), rank)
+    trainable = sum(p.numel() for p in peft_model.parameters() if p.requires_grad)
+    per_rank = trainable // rank
+    assert abs(trainable - n) <= per_rank / 2 + 1  # the closest rank
+    ids, att = random_batch(5, (12, 12, 9))
+    before = _logits(model, ids, att)
+    losses = train_lora(peft_model, [(ids, att)] * 5, lr=3e-2, progress=False)["loss"]
+    assert losses[-1] < losses[0]
+    with torch.no_grad():
+        tuned = peft_model(**get_adapter(model).forward_kwargs(ids, att)).logits
+    merged = peft_model.merge_and_unload()
+    assert torch.allclose(_logits(merged, ids, att), tuned, atol=1e-4) and not torch.allclose(tuned, before)
