@@ -7,7 +7,7 @@ import torch
 
 from .batching import encode_prefixes, left_padded, pad_id
 from .keys import parse_key
-from .neurons import STRUCTURE, k_for, load_neurons, mask_keys, released_code_ffn_score
+from .neurons import STRUCTURE, k_for, load_neurons, mask_keys
 from .plnd import neuron_importance
 
 
@@ -73,13 +73,12 @@ def neuron_summary(files_by_lang: dict[str, str]):
 
 
 def activated_per_layer(model, tokenizer, texts: list[str], masks: dict[str, torch.Tensor], top_k: dict,
-                        batch_size: int = 8, max_length: int = 256, chunk_elems: int = 1 << 22,
-                        score: str = "paper"):
+                        batch_size: int = 8, max_length: int = 256, chunk_elems: int = 1 << 22):
     """Figure 3: per layer and structure, the mean number of language-specific neurons *activated* by a query.
 
     A neuron is activated by a query when it is among that query's top-k neurons of its layer and kind
-    (the same k and the same importance, ``plnd.score``, as the selection); it counts when it is also in
-    the language's set ``masks``. Returns a DataFrame (layer, structure, activated) averaged over the queries.
+    (the same k as the selection); it counts when it is also in the language's set ``masks``.
+    Returns a DataFrame (layer, structure, activated) averaged over the queries.
     """
     import pandas as pd
 
@@ -92,12 +91,7 @@ def activated_per_layer(model, tokenizer, texts: list[str], masks: dict[str, tor
     for start in range(0, len(enc), batch_size):
         batch = enc[start:start + batch_size]
         ids, att = left_padded(batch, pad)
-        if score == "released_code":  # as PLND scored the sets: q/k/v exactly, FFN by the released code's sum
-            imp = neuron_importance(model, ids.to(device), att.to(device), kinds=("attn.q", "attn.k", "attn.v"),
-                                    chunk_elems=chunk_elems)
-            imp.update(released_code_ffn_score(model, ids.to(device), att.to(device)))
-        else:
-            imp = neuron_importance(model, ids.to(device), att.to(device), chunk_elems=chunk_elems)
+        imp = neuron_importance(model, ids.to(device), att.to(device), chunk_elems=chunk_elems)
         n_q = next((v.shape[1] for k, v in imp.items() if k.endswith("attn.q")), None)
         for name, scores in imp.items():
             layer, kind = parse_key(name)

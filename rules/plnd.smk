@@ -88,7 +88,6 @@ rule figure3:
         per_task=config["figure3"]["per_task"],
         n_docs=config["figure3"]["n_docs"],
         top_k=config["plnd"]["selection"]["top_k"],
-        score=config["plnd"]["score"],
         batch_size=config["plnd"]["batch_size"],
         max_length=config["plnd"]["max_length"],
     log:

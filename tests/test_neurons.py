@@ -137,23 +137,3 @@ def test_a_count_larger_than_a_layer_is_refused_not_capped():
     with pytest.raises(MworkError, match=r"top_k\.attn: 200 neurons per layer, but this model's attn\.q has 128"):
         k_for({"attn": 200, "ffn": 3}, "attn.k", 32, 128)
     assert k_for({"attn": 128, "ffn": 64}, "attn.k", 32, 128) == 32 and k_for({"attn": 1, "ffn": 64}, "ffn", 64) == 64
-
-
-@pytest.mark.parametrize("score", ["paper", "released_code"])
-def test_figure3_counts_with_the_configured_importance(score):
-    """Figure 3 ranks a query's neurons by the importance PLND selected with (plnd.score); with every
-    neuron in the set, each layer and kind activates exactly its top k."""
-    import torch
-    from tinymodels import make_model, tokenizer
-
-    from mwork.arch import get_adapter
-    from mwork.neuron_sets import activated_per_layer
-
-    model, tok = make_model("llama"), tokenizer()
-    tok.pad_token = "<0>"
-    sizes = get_adapter(model).sizes()
-    masks = {f"layers.{i}.{k}": torch.ones(n, dtype=torch.bool) for i in range(2) for k, n in sizes.items()}
-    df = activated_per_layer(model, tok, ["<3> <4> <5> <6>", "<7> <8>"], masks, {"attn": 3, "ffn": 5},
-                             batch_size=2, score=score)
-    ffn = df[df["structure"] == "ffn"]["activated"]
-    assert len(ffn) == 2 and (ffn == 5).all()
