@@ -8,6 +8,7 @@ from snakemake.utils import validate
 sys.path.insert(0, workflow.basedir)
 
 from mwork.codedeps import module_closure  # noqa: E402
+from mwork.corpus import n_docs_for  # noqa: E402
 from mwork.config import check_config, model_dir, model_layers, model_spec, model_stages, tuning_grid, uses_organism  # noqa: E402
 from mwork import settings  # noqa: E402
 from mwork.errors import MworkError  # noqa: E402
@@ -175,6 +176,12 @@ def tuning_inputs(model):
 def table_langs(model, task):
     """Non-English evaluation languages the task has data for."""
     return [x for x in eval_langs(model, task) if x != "en"]
+
+
+def table_settings(number):
+    """The settings a table's rows name (only these: editing another setting leaves the table alone)."""
+    rows = config["deactivation"]["tables"][str(number)]["rows"]
+    return {name: config["deactivation"]["settings"][name] for name in rows}
 
 
 def deactivation_inputs(number):

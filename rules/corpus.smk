@@ -9,7 +9,8 @@ rule corpus:
         code=code_of("corpus"),
         configured=configured(corpus=(list(config["corpora"]), "config.corpora"), lang=(LANGS, "config.languages")),
     params:
-        spec=lambda wc: config["corpora"][wc.corpus],
+        # this language's document count only: editing another language's count reruns nothing here
+        spec=lambda wc: {**config["corpora"][wc.corpus], "n_docs": n_docs_for(config["corpora"][wc.corpus], wc.lang)},
         seed=config["seed"],
     log:
         "results/logs/corpus/{corpus}/{lang}.log",

@@ -13,7 +13,7 @@ rule deactivation_table:
         code=code_of("deactivation_table"),
     params:
         table=lambda wc: config["deactivation"]["tables"][wc.n],
-        settings=config["deactivation"]["settings"],
+        settings=lambda wc: table_settings(wc.n),
         models=EVAL_MODELS,
         number=lambda wc: wc.n,
     log:
@@ -34,7 +34,7 @@ rule language_table:
         code=code_of("language_table"),
     params:
         table=lambda wc: config["deactivation"]["tables"][PER_LANGUAGE_TABLE[wc.n]],
-        settings=config["deactivation"]["settings"],
+        settings=lambda wc: table_settings(PER_LANGUAGE_TABLE[wc.n]),
     log:
         "results/logs/table{n}.log",
     wildcard_constraints:
@@ -54,7 +54,7 @@ rule table1:
         code=code_of("table1"),
     params:
         table=config["deactivation"]["tables"]["1"],
-        settings=config["deactivation"]["settings"],
+        settings=lambda wc: table_settings("1"),
         models=EVAL_MODELS,
     log:
         "results/logs/table1.log",

@@ -72,7 +72,8 @@ rule table10:
         tasks=TASKS,
         languages=EVAL_LANGS,
         models={m: bool(model_spec(config, m).get("chat_template", False)) for m in EVAL_MODELS},
-        generation=config["eval"]["generation"],
+        # by task in a fixed order: the config's key order depends on how the config files were merged
+        generation={t: config["eval"]["generation"].get(t, {}) for t in TASKS},
         task_languages=lambda wc: {t: eval_langs(m, t, extra=True) for m in EVAL_MODELS[:1] for t in TASKS},
     log:
         "results/logs/table10.log",

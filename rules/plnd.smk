@@ -13,7 +13,7 @@ rule plnd:
     params:
         model=lambda wc: model_params(wc.model),
         split=config["plnd"]["split"],
-        n_docs=config["plnd"]["n_docs"],
+        n_docs=lambda wc: n_docs_for(config["plnd"], wc.lang),
         batch_size=config["plnd"]["batch_size"],
         max_length=config["plnd"]["max_length"],
         score=config["plnd"]["score"],

@@ -254,7 +254,8 @@ def test_rerun_one_deactivation_setting(root, tiny_run, tmp_path):
     jobs = _edit_plan(root, work, configs, tmp_path,
                       "deactivation:\n  settings:\n    S_lang: {s_attn: true, s_ffn: false, neurons: lang}\n")
     rules = {r for r, _ in jobs}
-    assert rules <= {"evaluate", "deactivation_table", "all"}, rules
+    # the paper comparison matches the paper's rows by the settings' specs: it is redone too
+    assert rules <= {"evaluate", "deactivation_table", "paper_comparison", "all"}, rules
     settings = {w["setting"].split("@")[0] for r, w in jobs if r == "evaluate"}
     assert settings == {"S_lang", "S_random", "S_random~1"}, settings
     assert ("deactivation_table", {"n": "3"}) in jobs
@@ -271,7 +272,7 @@ def test_rerun_one_task_generation_settings(root, tiny_run, tmp_path):
                       "eval:\n  generation:\n    knowledge: {max_new_tokens: 12, stop: ['\\n']}\n")
     evals = [w for r, w in jobs if r == "evaluate"]
     assert evals and {w["task"] for w in evals} == {"knowledge"}, evals
-    assert {r for r, _ in jobs} <= {"evaluate", "table10", "table11", "all"}, jobs
+    assert {r for r, _ in jobs} <= {"evaluate", "table10", "table11", "paper_comparison", "all"}, jobs
 
 
 def test_rerun_adding_a_language(root, tiny_run, tmp_path):
