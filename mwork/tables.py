@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import MworkError
 from .settings import split_draw, split_setting
 from .settings import tuning as tuning_name
 from .stats import N_BOOT, Bootstrap, ci, item_values
@@ -17,7 +18,6 @@ def read_scores(paths) -> list[dict]:
     out of pandas' means (a language missing from n-Eng while the table still lists it)."""
     import math
 
-    from .errors import MworkError
     from .io import read_json
 
     out = []
@@ -124,6 +124,11 @@ def metric_keys(task: str) -> list[str]:
     return ["score", "rougeL_ascii"] if TASKS[task].metric == "rougeL" else ["score"]
 
 
+def metric_name(task: str, key: str) -> str:
+    """The name a table gives a per-item value: the task's metric for ``score``, else the key itself."""
+    return TASKS[task].metric if key == "score" else key
+
+
 def _draws(idx: dict, model: str, task: str, lang: str, name: str, x: str) -> list[dict]:
     """The score records of setting ``name`` of X's neurons evaluated in ``lang``: one per random draw
     (``name@X``, ``name~1@X``, ...)."""
@@ -158,17 +163,15 @@ def _cells(scores: list[dict], table: dict, key: str, boot: Bootstrap) -> list[d
         seen.add((model, base, x))
         en_draws, x_draws = _draws(idx, model, task, "en", base, x), _draws(idx, model, task, x, base, x)
         if len(en_draws) != len(x_draws):
-            from .errors import MworkError
-
             raise MworkError(f"{model}/{task}: setting {base} of {x}'s neurons has {len(en_draws)} draw(s) scored in "
                              f"English but {len(x_draws)} in {x}; rerun the missing evaluations")
         first = x_draws[0]
         out.append({"model": model, "setting": base, "language": x,
                     "n_deactivated": (first.get("deactivation") or {}).get("n_deactivated", {}).get("total"),
                     "en_original": _Cell(boot, [idx[(model, task, "en", "original")]], key, (model, task, "en")),
-                    "en_deactivated": _Cell(boot, _draws(idx, model, task, "en", base, x), key, (model, task, "en")),
+                    "en_deactivated": _Cell(boot, en_draws, key, (model, task, "en")),
                     "lang_original": _Cell(boot, [idx[(model, task, x, "original")]], key, (model, task, x)),
-                    "lang_deactivated": _Cell(boot, _draws(idx, model, task, x, base, x), key, (model, task, x))})
+                    "lang_deactivated": _Cell(boot, x_draws, key, (model, task, x))})
     order = {n: i for i, n in enumerate(table["rows"])}
     return sorted(out, key=lambda c: (c["model"], order[c["setting"]], c["language"]))
 
@@ -187,7 +190,7 @@ def per_language(scores: list[dict], table: dict, n_boot: int = N_BOOT, seed: in
     for key in metric_keys(table["task"]):
         for c in _cells(scores, table, key, Bootstrap(n_boot, seed)):
             row = {"model": c["model"], "setting": c["setting"], "language": c["language"],
-                   "metric": TASKS[table["task"]].metric if key == "score" else key,
+                   "metric": metric_name(table["task"], key),
                    "n_deactivated": c["n_deactivated"], "n_draws": len(c["en_deactivated"].points)}
             for part in ("en_original", "en_deactivated", "lang_original", "lang_deactivated"):
                 row[part] = c[part].value
@@ -231,13 +234,16 @@ def deactivation_table(scores: list[dict], table: dict, settings: dict, number: 
             groups.setdefault((c["model"], c["setting"]), []).append(c)
         for (model, name), g in groups.items():
             spec = settings[name]
+            if len({len(c["en_deactivated"].points) for c in g}) > 1:
+                raise MworkError(f"{model}: setting {name} has different numbers of random draws per language; "
+                                 f"rerun the missing evaluations")
 
             def avg(part, g=g):
                 return (float(np.mean([c[part].value for c in g])), np.mean([c[part].boot for c in g], axis=0))
 
             (eng, eng_b), (n_eng, n_eng_b) = avg("en_deactivated"), avg("lang_deactivated")
             (en0, en0_b), (x0, x0_b) = avg("en_original"), avg("lang_original")
-            row = {"model": model, "setting": name, "metric": TASKS[task].metric if key == "score" else key,
+            row = {"model": model, "setting": name, "metric": metric_name(task, key),
                    **{col: bool(spec.get(st)) for st, col in STAGE_COLS.items()},
                    "neurons": spec["neurons"], "exclude": spec.get("exclude") or "",
                    "n_deactivated": float(np.mean([c["n_deactivated"] for c in g])),
@@ -247,11 +253,6 @@ def deactivation_table(scores: list[dict], table: dict, settings: dict, number: 
             _with_ci(row, "delta_eng", eng - en0, eng_b - en0_b)
             _with_ci(row, "delta_n_eng", n_eng - x0, n_eng_b - x0_b)
             _with_ci(row, "delta", (eng - en0) - (n_eng - x0), (eng_b - en0_b) - (n_eng_b - x0_b))
-            if len({len(c["en_deactivated"].points) for c in g}) > 1:
-                from .errors import MworkError
-
-                raise MworkError(f"{model}: setting {name} has different numbers of random draws per language; "
-                                 f"rerun the missing evaluations")
             per_draw = [np.mean([c["en_deactivated"].points[r] - c["en_original"].value
                                  - c["lang_deactivated"].points[r] + c["lang_original"].value for c in g])
                         for r in range(row["n_draws"])]
@@ -306,7 +307,7 @@ def table1(scores: list[dict], table: dict, settings: dict, models: list[str], n
     rows = []
     for key in metric_keys(task):
         cells = _cells(scores, table, key, Bootstrap(n_boot, seed))
-        metric = TASKS[task].metric if key == "score" else key
+        metric = metric_name(task, key)
         for model in models:
             by = {(c["setting"], c["language"]): c for c in cells if c["model"] == model}
             xs = sorted({x for _, x in by}, key=lambda x: [c["language"] for c in cells].index(x))
