@@ -3,6 +3,7 @@
   mwork config check FILE...   validate a workflow config (schema + cross-references; later files layered)
   mwork corpus show FILE       documents, splits and characters of a corpus file
   mwork neurons show FILE      per-layer counts and metadata of a neuron-set file
+  mwork neurons compare A B    how two neuron-set files of one model differ, per module kind
 """
 
 from __future__ import annotations
@@ -49,6 +50,18 @@ def _neurons_show(args) -> None:
     print(f"total: {total} of {size} neurons ({100 * total / size:.3f}%)")
 
 
+def _neurons_compare(args) -> None:
+    from .neuron_sets import compare_sets
+    from .neurons import load_neurons
+
+    a, meta_a = load_neurons(args.a)
+    b, meta_b = load_neurons(args.b)
+    if meta_a.get("model_fingerprint") != meta_b.get("model_fingerprint"):
+        raise MworkError(f"{args.a} and {args.b} are neuron files of different models "
+                         f"({meta_a.get('model')!r}, {meta_b.get('model')!r}); compare files of one model")
+    print(compare_sets(a, b).to_string(index=False))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mwork", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="group", required=True)
@@ -65,6 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     p = neurons.add_parser("show", help="per-layer counts of a neuron-set file")
     p.add_argument("file")
     p.set_defaults(func=_neurons_show)
+    p = neurons.add_parser("compare", help="neurons only in A, only in B and in both, per module kind")
+    p.add_argument("a")
+    p.add_argument("b")
+    p.set_defaults(func=_neurons_compare)
     args = parser.parse_args(argv)
     try:
         args.func(args)

@@ -161,3 +161,32 @@ def loss_matrix_figure(df, out_paths: list[str]):
         with atomic_path(path) as tmp:
             fig.savefig(tmp, dpi=130, bbox_inches="tight")
     plt.close(fig)
+
+
+def stability_figure(df, paths, title: str) -> None:
+    """Set size (left) and Jaccard stability between seeds (right) against documents, per language,
+    one line style per min_doc_fraction."""
+    from .io import atomic_path
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    styles = ["-", "--", ":", "-."]
+    colors = {lang: f"C{i}" for i, lang in enumerate(dict.fromkeys(df["language"]))}
+    for (lang, f), g in df.groupby(["language", "min_doc_fraction"], sort=False):
+        style = styles[sorted(df["min_doc_fraction"].unique()).index(f) % len(styles)]
+        label = f"{lang} f={f:g}"
+        axes[0].errorbar(g["n_docs"], g["size_mean"], yerr=g["size_sd"], ls=style, color=colors[lang], label=label,
+                         marker="o", ms=3, capsize=2)
+        axes[1].plot(g["n_docs"], g["jaccard_seeds"], ls=style, color=colors[lang], marker="o", ms=3)
+    for ax, ylabel in zip(axes, ("neurons in the set (mean ± sd over seeds)", "Jaccard between seeds' sets")):
+        ax.set_xscale("log")
+        ax.set_xlabel("documents PLND reads")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+    axes[0].set_yscale("symlog", linthresh=10)
+    axes[0].legend(fontsize=6, ncol=2)
+    fig.suptitle(title)
+    fig.tight_layout()
+    for path in paths:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=130)
+    plt.close(fig)

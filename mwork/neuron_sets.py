@@ -7,8 +7,7 @@ import torch
 
 from .batching import encode_prefixes, left_padded, pad_id
 from .keys import parse_key
-from .neurons import STRUCTURE, k_for, load_neurons, mask_keys
-from .plnd import neuron_importance
+from .neurons import STRUCTURE, Scoring, k_for, load_neurons, mask_keys
 
 
 def per_layer_counts(masks: dict[str, torch.Tensor]):
@@ -23,6 +22,27 @@ def per_layer_counts(masks: dict[str, torch.Tensor]):
     df = pd.DataFrame.from_dict(rows, orient="index").sort_index()
     df.index.name = "layer"
     return df
+
+
+def compare_sets(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]):
+    """DataFrame per module kind (and in all): neurons in A, in B, in both, only in A, only in B, Jaccard."""
+    import pandas as pd
+
+    from .keys import KINDS
+
+    keys = mask_keys(a)
+    if set(keys) != set(mask_keys(b)):
+        raise ValueError("the two neuron files have different layers or module kinds")
+    rows = []
+    for kind in [*KINDS, "all"]:
+        ks = [k for k in keys if kind == "all" or parse_key(k)[1] == kind]
+        if not ks:
+            continue
+        x, y = torch.cat([a[k] for k in ks]), torch.cat([b[k] for k in ks])
+        both, union = int((x & y).sum()), int((x | y).sum())
+        rows.append({"kind": kind, "a": int(x.sum()), "b": int(y.sum()), "both": both, "only_a": int((x & ~y).sum()),
+                     "only_b": int((y & ~x).sum()), "jaccard": both / union if union else 1.0})
+    return pd.DataFrame(rows)
 
 
 def structure_sets(masks: dict[str, torch.Tensor]) -> dict[str, set]:
@@ -73,15 +93,17 @@ def neuron_summary(files_by_lang: dict[str, str]):
 
 
 def activated_per_layer(model, tokenizer, texts: list[str], masks: dict[str, torch.Tensor], top_k: dict,
-                        batch_size: int = 8, max_length: int = 256, chunk_elems: int = 1 << 22):
+                        batch_size: int = 8, max_length: int = 256, scoring: Scoring | None = None):
     """Figure 3: per layer and structure, the mean number of language-specific neurons *activated* by a query.
 
     A neuron is activated by a query when it is among that query's top-k neurons of its layer and kind
-    (the same k as the selection); it counts when it is also in the language's set ``masks``.
+    (the same k and the same ``scoring`` as the selection); it counts when it is also in the language's set
+    ``masks``.
     Returns a DataFrame (layer, structure, activated) averaged over the queries.
     """
     import pandas as pd
 
+    scoring = scoring or Scoring()
     sums: dict[tuple[int, str], float] = {}
     n = 0
     enc = [ids for ids, _ in encode_prefixes(tokenizer, texts, max_length) if ids]
@@ -91,7 +113,7 @@ def activated_per_layer(model, tokenizer, texts: list[str], masks: dict[str, tor
     for start in range(0, len(enc), batch_size):
         batch = enc[start:start + batch_size]
         ids, att = left_padded(batch, pad)
-        imp = neuron_importance(model, ids.to(device), att.to(device), chunk_elems=chunk_elems)
+        imp = scoring(model, tokenizer, ids.to(device), att.to(device))
         n_q = next((v.shape[1] for k, v in imp.items() if k.endswith("attn.q")), None)
         for name, scores in imp.items():
             layer, kind = parse_key(name)

@@ -7,7 +7,9 @@ Selection (``selection.method``):
   ``min_doc_fraction`` of the language's documents. k is a fraction of the layer's neurons (< 1) or an
   absolute count (>= 1), per structure (``attn`` for q/k/v, ``ffn``).
 * ``threshold``: Eq. 2 of the paper — importance >= ``epsilon`` in (at least ``min_doc_fraction`` of)
-  the documents.
+  the documents. ``epsilon`` is one number or one per module kind (``attn.q``, ``attn.k``, ``attn.v``,
+  ``ffn``): q/k importance is a change of attention probabilities, v/FFN importance a change of a
+  block's output, so one ε rarely suits both.
 
 The corpus is streamed in batches of documents of similar length; only per-neuron counts and sums are
 kept, never all scores. A neuron-set file is a safetensors file with, per key ``layers.{i}.{kind}``, a
@@ -58,7 +60,7 @@ class Selector:
     method: str = "topk_intersection"
     top_k: dict = field(default_factory=lambda: {"attn": 0.05, "ffn": 0.05})
     min_doc_fraction: float = 1.0
-    epsilon: float | None = None
+    epsilon: float | dict | None = None
     counts: dict = field(default_factory=dict)
     sums: dict = field(default_factory=dict)
     n_docs: int = 0
@@ -68,24 +70,44 @@ class Selector:
             raise MworkError(f"plnd.selection.method: {self.method!r} is not one of topk_intersection, threshold")
         if self.method == "threshold" and self.epsilon is None:
             raise MworkError("plnd.selection.epsilon: the threshold method needs epsilon (Eq. 2)")
+        if isinstance(self.epsilon, dict):
+            unknown = sorted(set(self.epsilon) - set(KINDS))
+            if unknown:
+                raise MworkError(f"plnd.selection.epsilon: {', '.join(unknown)} not a module kind; give one number "
+                                 f"or one per kind ({', '.join(KINDS)})")
         if not 0 < self.min_doc_fraction <= 1:
             raise MworkError("plnd.selection.min_doc_fraction: must be in (0, 1]")
 
-    def update(self, importance: dict[str, torch.Tensor]) -> None:
-        """importance: ``{key: (b, n)}`` for one batch of documents."""
-        b = None
+    def hits(self, importance: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``{key: (b, n) bool}``: the neurons each document of a batch selects (its top-k, or >= epsilon)."""
         n_q = next((imp.shape[1] for key, imp in importance.items() if key.endswith("attn.q")), None)
+        out = {}
         for key, imp in importance.items():
             kind = parse_key(key)[1]
             b, n = imp.shape
             if self.method == "topk_intersection":
                 idx = imp.topk(k_for(self.top_k, kind, n, n_q), dim=-1).indices
-                hit = torch.zeros(b, n, dtype=torch.int32).scatter_(1, idx, 1)
+                out[key] = torch.zeros(b, n, dtype=torch.bool).scatter_(1, idx, True)
             else:
-                hit = (imp >= self.epsilon).to(torch.int32)
-            self.counts[key] = self.counts.get(key, 0) + hit.sum(0)
-            self.sums[key] = self.sums.get(key, 0) + imp.double().sum(0)
+                out[key] = imp >= self._epsilon(kind)
+        return out
+
+    def update(self, importance: dict[str, torch.Tensor]) -> None:
+        """importance: ``{key: (b, n)}`` for one batch of documents."""
+        b = None
+        for key, hit in self.hits(importance).items():
+            b = hit.shape[0]
+            self.counts[key] = self.counts.get(key, 0) + hit.sum(0, dtype=torch.int32)
+            self.sums[key] = self.sums.get(key, 0) + importance[key].double().sum(0)
         self.n_docs += b or 0
+
+    def _epsilon(self, kind: str) -> float:
+        if not isinstance(self.epsilon, dict):
+            return float(self.epsilon)
+        if kind not in self.epsilon:
+            raise MworkError(f"plnd.selection.epsilon: no epsilon for {kind}; give one per module kind "
+                             f"({', '.join(KINDS)}) or one number")
+        return float(self.epsilon[kind])
 
     def result(self) -> dict[str, torch.Tensor]:
         """``{key: bool mask, key.count: int32, key.mean: float32}``."""
@@ -104,16 +126,17 @@ class Selector:
                 "epsilon": self.epsilon}
 
 
-def released_code_ffn_score(model, input_ids, attention_mask) -> dict[str, torch.Tensor]:
+def released_code_ffn_score(model, input_ids, attention_mask, score_mask=None) -> dict[str, torch.Tensor]:
     """The released code's FFN score: sum over tokens of |up_proj(x)| (no activation, no W_down).
 
     Offered as ``plnd.score: released_code`` to reproduce the released code; it is *not* the paper's
-    Eq. 4-5 (the default). Only the FFN differs; attention scores stay exact.
+    Eq. 4-5 (the default). Only the FFN differs; attention scores stay exact. ``score_mask``: the
+    positions counted (default: the attention mask's).
     """
     from .arch import get_adapter
 
     adapter = get_adapter(model)
-    valid = attention_mask.bool()
+    valid = attention_mask.bool() if score_mask is None else attention_mask.bool() & score_mask.bool()
     out = {}
     with Hooks() as hooks:
         for i in range(adapter.n_layers):
@@ -129,17 +152,71 @@ def released_code_ffn_score(model, input_ids, attention_mask) -> dict[str, torch
     return out
 
 
-def detect(model, tokenizer, texts: list[str], selector: Selector, batch_size: int = 8, max_length: int = 256,
-           score: str = "paper", progress: bool = True, chunk_elems: int = 1 << 22) -> dict:
-    """Stream ``texts`` through PLND and the selector; returns stats (documents, truncated, empty).
+@dataclass(frozen=True)
+class Scoring:
+    """How PLND scores one batch of documents (``plnd.score``, ``plnd.special_tokens``, ``plnd.normalize``);
+    the selection and Figure 3 use it alike.
 
-    Documents are tokenized without special tokens beyond the tokenizer's own, truncated to
-    ``max_length`` tokens (keeping the beginning), sorted by length and batched, so padding is small.
+    * ``score``: ``paper`` (Eq. 1-10, exact) or ``released_code`` (its FFN score, see above).
+    * ``special_tokens``: ``exclude`` (default) leaves the positions of the tokenizer's special tokens
+      (BOS, EOS) out of the sum over a document's tokens — they carry no language; the model still sees
+      them and a neuron is still deactivated there. ``include`` counts them, as the released code does.
+    * ``normalize``: ``none`` (Eq. 1: a norm over the document's tokens, so long documents weigh more)
+      or ``per_token`` (divided by the square root of the number of counted tokens, a root mean square;
+      the released code's FFN sum is divided by the number). Within one document every neuron is scaled
+      alike, so only ``threshold`` selection and the mean importance change.
+    """
+
+    score: str = "paper"
+    special_tokens: str = "exclude"
+    normalize: str = "none"
+    chunk_elems: int = 1 << 22
+
+    def __post_init__(self):
+        for name, allowed in (("score", ("paper", "released_code")), ("special_tokens", ("exclude", "include")),
+                              ("normalize", ("none", "per_token"))):
+            if getattr(self, name) not in allowed:
+                raise MworkError(f"plnd.{name}: {getattr(self, name)!r} is not one of {', '.join(allowed)}")
+
+    def settings(self) -> dict:
+        return {"score": self.score, "special_tokens": self.special_tokens, "normalize": self.normalize}
+
+    def counted(self, tokenizer, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """(b, l) bool: the positions whose changes count."""
+        mask = attention_mask.bool()
+        if self.special_tokens == "exclude":
+            special = sorted(set(getattr(tokenizer, "all_special_ids", None) or []))
+            if special:
+                mask = mask & ~torch.isin(input_ids, torch.tensor(special, device=input_ids.device))
+        return mask
+
+    def __call__(self, model, tokenizer, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> dict:
+        """``{key: (b, n)}`` importance of every neuron for each document of the batch."""
+        rows = self.counted(tokenizer, input_ids, attention_mask)
+        kinds = KINDS if self.score == "paper" else ("attn.q", "attn.k", "attn.v")
+        imp = neuron_importance(model, input_ids, attention_mask, kinds=kinds, chunk_elems=self.chunk_elems,
+                                score_mask=rows)
+        if self.score == "released_code":
+            imp.update(released_code_ffn_score(model, input_ids, attention_mask, score_mask=rows))
+        if self.normalize == "per_token":
+            n = rows.sum(1).clamp(min=1).double().cpu()[:, None]
+            for key in imp:
+                div = n if (self.score == "released_code" and key.endswith("ffn")) else n.sqrt()
+                imp[key] = (imp[key].double() / div).float()
+        return imp
+
+
+def detect(model, tokenizer, texts: list[str], selector: Selector, batch_size: int = 8, max_length: int = 256,
+           scoring: Scoring | None = None, progress: bool = True) -> dict:
+    """Stream ``texts`` through PLND and the selector; returns stats (documents, truncated, empty, and the
+    special-token positions left out).
+
+    Documents are tokenized with the tokenizer's own special tokens, truncated to ``max_length`` tokens
+    (keeping the beginning), sorted by length and batched, so padding is small.
     """
     from tqdm import tqdm
 
-    if score not in ("paper", "released_code"):
-        raise MworkError(f"plnd.score: {score!r} is not one of paper, released_code")
+    scoring = scoring or Scoring()
     enc = encode_prefixes(tokenizer, texts, max_length)
     empty = sum(1 for t, (ids, _) in zip(texts, enc) if not t.strip() or not ids)
     kept = [(ids, longer) for t, (ids, longer) in zip(texts, enc) if t.strip() and ids]
@@ -148,18 +225,18 @@ def detect(model, tokenizer, texts: list[str], selector: Selector, batch_size: i
     pad = pad_id(tokenizer)
     device = next(model.parameters()).device
     bar = tqdm(total=len(docs), desc="PLND", disable=not progress, mininterval=5)
+    tokens = counted = 0
     for start in range(0, len(docs), batch_size):
         batch = docs[start:start + batch_size]
         ids, mask = left_padded(batch, pad)
         ids, mask = ids.to(device), mask.to(device)
-        kinds = KINDS if score == "paper" else ("attn.q", "attn.k", "attn.v")
-        imp = neuron_importance(model, ids, mask, kinds=kinds, chunk_elems=chunk_elems)
-        if score == "released_code":
-            imp.update(released_code_ffn_score(model, ids, mask))
-        selector.update(imp)
+        tokens += int(mask.sum())
+        counted += int(scoring.counted(tokenizer, ids, mask).sum())
+        selector.update(scoring(model, tokenizer, ids, mask))
         bar.update(len(batch))
     bar.close()
-    return {"documents": len(docs), "truncated": truncated, "empty_skipped": empty}
+    return {"documents": len(docs), "truncated": truncated, "empty_skipped": empty, "tokens": tokens,
+            "special_positions_left_out": tokens - counted}
 
 
 # --------------------------------------------------------------------------------------------------

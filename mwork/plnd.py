@@ -72,7 +72,7 @@ class _LayerQK:
     n_row_blocks = 4
 
     def __init__(self, adapter: Adapter, attn, call: dict, q: torch.Tensor, k: torch.Tensor, valid: torch.Tensor,
-                 chunk_elems: int):
+                 chunk_elems: int, rows: torch.Tensor | None = None):
         self.a, self.attn = adapter, attn
         b, l, _ = q.shape
         H, Hkv, hd = adapter.n_heads, adapter.n_kv_heads, adapter.head_dim
@@ -102,7 +102,8 @@ class _LayerQK:
         self.allowed = allowed | (eye & ~valid[:, None, :, None])
         self.neg = torch.zeros(self.allowed.shape, device=q.device).masked_fill_(~self.allowed, torch.finfo(
             torch.float32).min)
-        self.qvalid = valid[:, :, None].float()  # (b, l, 1): padding queries change nothing
+        # (b, l, 1): the query rows whose changes count (padding, and special tokens when left out, do not)
+        self.qvalid = (valid if rows is None else rows)[:, :, None].float()
         self.c = max(1, min(hd, chunk_elems // max(1, b * l * l)))
         nb = max(1, min(self.n_row_blocks, l // 16))
         edges = [round(i * l / nb) for i in range(nb + 1)]
@@ -161,7 +162,7 @@ class _LayerQK:
                                     scores = scores * (a_q[:, :, t0:t1] if side == 0 else a_k[..., :t1])
                                 scores = self._final(scores, h, t0, t1)
                             diff = torch.softmax(scores, dim=-1).sub_(p0_blk)
-                            if self.alpha_q is not None:  # padding query rows change nothing
+                            if self.alpha_q is not None:  # uncounted query rows (padding) change nothing
                                 diff.mul_(qvalid_rows[:, :, t0:t1])
                             acc[:, start:start + n] += diff.square_().sum(dim=(-1, -2))
         return sq_q.reshape(b, H * hd).sqrt(), sq_k.reshape(b, Hkv * hd).sqrt()
@@ -198,27 +199,32 @@ def _v_importance(adapter: Adapter, head_out: torch.Tensor, w_o: torch.Tensor, v
 
 @torch.no_grad()
 def neuron_importance(model, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                      kinds=KINDS, chunk_elems: int = 1 << 22) -> dict[str, torch.Tensor]:
+                      kinds=KINDS, chunk_elems: int = 1 << 22,
+                      score_mask: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Importance of every neuron for every document of a batch, in one forward pass.
 
     input_ids, attention_mask: (b, l); padding (left or right) is excluded, so a padded batch gives the
-    same numbers as each document alone. Returns ``{"layers.{i}.{kind}": float32 (b, n_neurons)}`` for
-    kind in ``kinds`` (``ffn``, ``attn.q``, ``attn.k``, ``attn.v``), on the CPU.
+    same numbers as each document alone. ``score_mask`` (b, l), within the attention mask: the positions
+    whose changes are counted (default all; PLND leaves out special tokens such as BOS) — the model still
+    sees every position, and a neuron is still deactivated everywhere. Returns
+    ``{"layers.{i}.{kind}": float32 (b, n_neurons)}`` for kind in ``kinds`` (``ffn``, ``attn.q``,
+    ``attn.k``, ``attn.v``), on the CPU.
     """
     adapter = get_adapter(model)
     if attention_mask is None:
         attention_mask = torch.ones_like(input_ids)
     valid = attention_mask.bool()
+    rows = valid if score_mask is None else valid & score_mask.bool().to(valid.device)
     out: dict[str, torch.Tensor] = {}
     want_qk = "attn.q" in kinds or "attn.k" in kinds
     with Hooks() as hooks:
-        _register(adapter, kinds, want_qk, valid, out, hooks, chunk_elems)
+        _register(adapter, kinds, want_qk, valid, rows, out, hooks, chunk_elems)
         # no importance depends on the logits: the output head runs for one position only
         model(**adapter.forward_kwargs(input_ids, attention_mask), logits_to_keep=1)
     return {k: out[k] for k in sorted(out, key=lambda s: (parse_key(s)[0], KINDS.index(parse_key(s)[1])))}
 
 
-def _register(adapter: Adapter, kinds, want_qk: bool, valid, out: dict, hooks: Hooks, chunk_elems: int) -> None:
+def _register(adapter: Adapter, kinds, want_qk: bool, valid, rows, out: dict, hooks: Hooks, chunk_elems: int) -> None:
     """Attach neuron_importance's hooks to ``hooks`` (which removes them all, also after a failure here)."""
     for i in range(adapter.n_layers):
         lm = adapter.layer(i)
@@ -239,11 +245,11 @@ def _register(adapter: Adapter, kinds, want_qk: bool, valid, out: dict, hooks: H
 
         def on_out_proj(mod, args, i=i, lm=lm, st=st):
             x = args[0]
-            v_valid = valid.to(x.device)
             if "attn.v" in kinds:
-                out[_key(i, "attn.v")] = _v_importance(adapter, x, mod.weight, v_valid).cpu()
+                out[_key(i, "attn.v")] = _v_importance(adapter, x, mod.weight, rows.to(x.device)).cpu()
             if want_qk:
-                imp_q, imp_k = _LayerQK(adapter, lm.attn, st["call"], st["q"], st["k"], v_valid, chunk_elems).run()
+                imp_q, imp_k = _LayerQK(adapter, lm.attn, st["call"], st["q"], st["k"], valid.to(x.device),
+                                        chunk_elems, rows.to(x.device)).run()
                 if "attn.q" in kinds:
                     out[_key(i, "attn.q")] = imp_q.cpu()
                 if "attn.k" in kinds:
@@ -253,7 +259,7 @@ def _register(adapter: Adapter, kinds, want_qk: bool, valid, out: dict, hooks: H
         def on_down(mod, args, i=i):
             h = args[0]
             w_norm = mod.weight.float().norm(dim=0)  # ||W_down[:, k]||
-            h_norm = (h.float().square() * valid.to(h.device)[..., None]).sum(dim=1).sqrt()
+            h_norm = (h.float().square() * rows.to(h.device)[..., None]).sum(dim=1).sqrt()
             out[_key(i, "ffn")] = (h_norm * w_norm).cpu()
 
         if want_qk:
@@ -316,7 +322,7 @@ def _zero_feature(module: torch.nn.Module, col: int, on_input: bool = False):
 @torch.no_grad()
 def neuron_importance_sequential(model, input_ids, attention_mask=None, layers=None, kinds=KINDS,
                                  neurons: dict[str, list[int]] | None = None,
-                                 qk_measure: str = "probs") -> dict[str, torch.Tensor]:
+                                 qk_measure: str = "probs", score_mask=None) -> dict[str, torch.Tensor]:
     """The reference: deactivate one neuron, rerun its block on the captured inputs, measure the change.
 
     ``layers``: which layers (default all); ``neurons``: optional ``{kind: [indices]}`` to compute only
@@ -328,6 +334,8 @@ def neuron_importance_sequential(model, input_ids, attention_mask=None, layers=N
     if attention_mask is None:
         attention_mask = torch.ones_like(input_ids)
     valid = attention_mask.bool()
+    if score_mask is not None:  # the positions whose changes are counted
+        valid = valid & score_mask.bool()
     layers = range(adapter.n_layers) if layers is None else layers
     sizes = adapter.sizes()
     out = {}

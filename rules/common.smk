@@ -24,6 +24,8 @@ MODELS = config["run_models"]
 EVAL_MODELS = config.get("eval_models") or MODELS  # the task experiments (Tables 1-5, 8, 9, 11-17)
 TASKS = config["tasks"]
 NON_EN_LANGS = [lang for lang in EVAL_LANGS if lang != "en"]
+# how PLND scores a document (mwork.neurons.Scoring): the plnd rule and Figure 3 alike
+PLND_SCORING = {k: config["plnd"][k] for k in ("score", "special_tokens", "normalize", "chunk_elems")}
 
 
 # Snakemake tracks a rule's script, not the library modules it imports: every rule lists as inputs the
@@ -223,6 +225,8 @@ def analyses_targets():
     out = ["results/table7.csv", "results/figure5.png", "results/figure3.png", "results/figure1.png",
            "results/loss_matrix.png"]
     out += expand("results/{model}/lens_stages.json", model=config["lens"].get("models") or MODELS)
+    stability = config["set_stability"]["models"]
+    out += expand("results/set_stability_{model}.png", model=MODELS if stability is None else stability)
     return out + expand("results/{model}/neurons/summary.csv", model=MODELS)
 
 

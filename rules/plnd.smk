@@ -16,8 +16,7 @@ rule plnd:
         n_docs=lambda wc: n_docs_for(config["plnd"], wc.lang),
         batch_size=config["plnd"]["batch_size"],
         max_length=config["plnd"]["max_length"],
-        score=config["plnd"]["score"],
-        chunk_elems=config["plnd"]["chunk_elems"],
+        scoring=PLND_SCORING,
         selection=config["plnd"]["selection"],
     log:
         "results/logs/plnd/{model}/{corpus}/{lang}.log",
@@ -51,6 +50,40 @@ rule neuron_summary:
         "../envs/core.yaml"
     script:
         "../workflow_scripts/neuron_summary.py"
+
+
+rule set_stability:
+    output:
+        csv="results/{model}/set_stability.csv",
+        png=report("results/set_stability_{model}.png", caption="../report/set_stability.rst",
+                   category="Language-specific neurons"),
+        pdf="results/set_stability_{model}.pdf",
+    input:
+        model=lambda wc: model_inputs(wc.model),
+        corpus=expand("results/corpus/{corpus}/{lang}.jsonl", corpus=CORPUS, lang=EVAL_LANGS),
+        code=code_of("set_stability"),
+    params:
+        model=lambda wc: model_params(wc.model),
+        languages=EVAL_LANGS,
+        split=config["plnd"]["split"],
+        selection=config["plnd"]["selection"],
+        scoring=PLND_SCORING,
+        batch_size=config["plnd"]["batch_size"],
+        max_length=config["plnd"]["max_length"],
+        spec=config["set_stability"],
+        seed=config["seed"],
+    log:
+        "results/logs/set_stability/{model}.log",
+    benchmark:
+        "results/benchmarks/set_stability/{model}.tsv"
+    threads: 2
+    resources:
+        gpu=lambda wc: int(model_spec(config, wc.model).get("gpu", False)),
+        mem_mb=lambda wc: model_mem_mb(wc.model),
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../workflow_scripts/set_stability.py"
 
 
 rule figure5:
@@ -88,6 +121,7 @@ rule figure3:
         per_task=config["figure3"]["per_task"],
         n_docs=config["figure3"]["n_docs"],
         top_k=config["plnd"]["selection"]["top_k"],
+        scoring=PLND_SCORING,
         batch_size=config["plnd"]["batch_size"],
         max_length=config["plnd"]["max_length"],
     log:

@@ -95,3 +95,25 @@ def test_long_documents_exercise_the_row_blocks(arch):
             s, p = ref[0], par[key][b]
             sel = s > 1e-6 * s.max()
             assert ((p - s).abs()[sel] / s[sel]).max().item() <= 1e-3, key
+
+
+@pytest.mark.parametrize("arch", ["llama", "gemma3_text", "bloom", "qwen2"])
+def test_positions_left_out_of_the_score_equal_the_reference(arch):
+    """score_mask (PLND's special tokens left out): the model still sees every position and every neuron is
+    still deactivated everywhere, but only the counted positions' changes enter the norm — the same in the
+    one-pass computation as in the literal definition, and different from counting every position."""
+    model = make_model(arch)
+    ids, mask = _batch()
+    counted = mask.clone()
+    first = mask.argmax(dim=1)  # each document's first token, as a BOS would be
+    counted[torch.arange(len(first)), first] = 0
+    counted[0, -3] = 0  # and one position inside a document
+    par = neuron_importance(model, ids, mask, score_mask=counted)
+    whole = neuron_importance(model, ids, mask)
+    seq = neuron_importance_sequential(model, ids, mask, score_mask=counted)
+    for key, ref in seq.items():
+        kind = key.split(".", 2)[2]
+        sel = ref > 1e-6 * ref.max()
+        rel = ((par[key] - ref).abs()[sel] / ref[sel]).max().item()
+        assert rel <= TOL[kind], f"{arch} {key}: relative error {rel:.2e}"
+        assert not torch.allclose(par[key], whole[key], rtol=1e-3), key

@@ -111,11 +111,16 @@ def test_tiny_dag_builds_neuron_sets_and_figures(tiny_run, root):
         assert meta["language"] == lang and meta["corpus"] == "catalogs" and int(meta["n_docs"]) > 40
         assert len(meta["corpus_sha256"]) == 64 and '"min_doc_fraction": 0.9' in meta["selection"]
         assert len(masks) == 4 * 3
+        # the organism's BOS starts every document; its position is not counted
+        assert meta["special_tokens"] == "exclude" and meta["special_positions_left_out"] == meta["n_docs"]
     summary = pd.read_csv(res / "organism" / "neurons" / "summary.csv")
     assert list(summary["language"]) == ["en", "de", "zh"] and (summary["share"] < 0.5).all()
     ov = pd.read_csv(res / "overlap" / "organism_ffn.csv", index_col="x")
     assert list(ov.columns) == ["en", "de", "zh"]
-    for fig in ("figure5.png", "figure5.pdf", "figure3.png", "figure3.csv"):
+    stability = pd.read_csv(res / "organism" / "set_stability.csv")
+    assert set(stability["language"]) == {"en", "de", "zh"} and set(stability["n_docs"]) >= {10, 20, 30}
+    assert (stability.loc[stability["n_docs"] < 30, "seeds"] == 2).all()
+    for fig in ("figure5.png", "figure5.pdf", "figure3.png", "figure3.csv", "set_stability_organism.png"):
         assert (res / fig).stat().st_size > 500, fig
     assert main(["neurons", "show", str(res / "organism" / "neurons" / "catalogs" / "de.safetensors")]) == 0
 

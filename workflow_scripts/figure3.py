@@ -5,7 +5,7 @@ from mwork.figures import activated_figure
 from mwork.io import write_table
 from mwork.models import load_model_params
 from mwork.neuron_sets import activated_per_layer
-from mwork.neurons import load_neurons
+from mwork.neurons import Scoring, load_neurons
 from mwork.queries import figure_queries
 from mwork.workflow import rule_script
 
@@ -17,7 +17,7 @@ with rule_script(snakemake) as log:
     for lang, neuron_file in zip(p.languages, smk.input.neurons):
         masks, _ = load_neurons(neuron_file, model=model)
         texts = figure_queries(list(smk.input.queries), lang, p.queries, p.per_task, corpus_limit=p.n_docs)
-        df = activated_per_layer(model, tok, texts, masks, p.top_k, p.batch_size, p.max_length)
+        df = activated_per_layer(model, tok, texts, masks, p.top_k, p.batch_size, p.max_length, Scoring(**p.scoring))
         df.insert(0, "language", lang)
         df.insert(0, "queries", f"{p.queries} ({len(texts)})")
         frames.append(df)
