@@ -50,6 +50,7 @@ report: setup
 bench: setup
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.eval
+	$(BIN)/python -m benchmarks.compute
 
 # Re-resolve requirements.in into exact pins (needs the registries; not part of a normal run).
 lock:

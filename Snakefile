@@ -16,16 +16,20 @@ include: "rules/plnd.smk"
 include: "rules/eval.smk"
 include: "rules/deactivate.smk"
 include: "rules/lens.smk"
+include: "rules/enhance.smk"
+include: "rules/report.smk"
 
 # Plots, tables and small aggregations run on the submitting node of a cluster, not as jobs.
 localrules: all, paper, analyses, table7, deactivation_table, language_table, table1, stage_tuning, stage_table,
-    table10, table11, paper_comparison, lens_stages, figure1, neuron_summary, figure5, figure3_main, loss_matrix_figure
+    table10, table11, paper_comparison, lens_stages, figure1, neuron_summary, figure5, figure3_main, loss_matrix_figure,
+    provenance, enhance_summary
 
 
 # Everything that is implemented today. `make run` builds it.
 rule all:
     input:
         implemented_targets(),
+        "results/provenance.md",
     default_target: True
 
 

@@ -8,6 +8,7 @@ config field and what to do.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import MworkError
@@ -20,6 +21,25 @@ def _require_key(mapping: dict, key: str, where: str, what: str) -> None:
     if key not in mapping:
         known = ", ".join(sorted(mapping)) or "none"
         raise MworkError(f"{where}: {key!r} is not an entry of {what} (entries: {known})")
+
+
+def _check_enhance(config: dict) -> None:
+    """Enhancement's fields (its corpus entry is checked when an enhancement target is asked for: a config
+    that never tunes needs none)."""
+    en = config.get("enhance")
+    if not en or "corpus" not in en:
+        return
+    if en["corpus"] == config["corpus"]:
+        raise MworkError(f"config.enhance.corpus: {en['corpus']!r} is the corpus PLND and the organism read; tuning "
+                         f"documents must be new to the model, so name another corpora entry")
+    for field, codes in (("languages", en.get("languages", [])),
+                         ("perplexity.languages", (en.get("perplexity") or {}).get("languages") or [])):
+        for i, code in enumerate(codes):
+            if code not in config["languages"]:
+                raise MworkError(f"config.enhance.{field}[{i}]: {code!r} is not in config.languages; add it there "
+                                 f"(it needs a corpus and a neuron set) or remove it")
+    for i, name in enumerate(en.get("models") or []):
+        _require_key(config["models"], name, f"config.enhance.models[{i}]", "config.models")
 
 
 def check_config(config: dict) -> None:
@@ -51,6 +71,7 @@ def check_config(config: dict) -> None:
                     raise MworkError(f"config.eval.extra_languages.{task}[{i}]: {code!r} is already in "
                                      f"config.eval.task_languages.{task}")
     _require_key(config["corpora"], config["corpus"], "config.corpus", "config.corpora")
+    _check_enhance(config)
     for name, spec in config["corpora"].items():
         where = f"config.corpora.{name}"
         src = spec["source"]
@@ -275,3 +296,46 @@ def _with_defaults(validator_cls):
         yield from validate_props(validator, properties, instance, schema)
 
     return jsonschema.validators.extend(validator_cls, {"properties": set_defaults})
+
+
+# --------------------------------------------------------------------------------------------------
+# enhancement: which tunings a language gets (mwork.enhance trains them)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One tuning of the grid: ``lang-<n>`` (language X's neurons on n documents), ``random-<n>-s<seed>``
+    (as many random neurons per layer and kind), ``lora-<n>`` (a LoRA adapter of as many parameters)."""
+
+    kind: str
+    n_docs: int
+    seed: int = 0
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}-{self.n_docs}" + (f"-s{self.seed}" if self.kind == "random" else "")
+
+    @classmethod
+    def parse(cls, name: str) -> Variant:
+        import re
+
+        m = re.fullmatch(r"(lang|lora)-(\d+)|random-(\d+)-s(\d+)", name)
+        if not m:
+            raise MworkError(f"enhancement variant {name!r}: expected lang-<n>, random-<n>-s<seed> or lora-<n>")
+        if m.group(1):
+            return cls(m.group(1), int(m.group(2)))
+        return cls("random", int(m.group(3)), int(m.group(4)))
+
+
+def enhance_grid(spec: dict, lang: str) -> list[Variant]:
+    """The tunings of ``lang`` under ``enhance``: its own neurons at each of its sizes (``sizes`` is a list
+    or a per-language mapping with ``default``), and, at ``control_size`` when the language has it, the
+    random controls (``random_seeds``) and the LoRA baseline (``lora``)."""
+    sizes = spec["sizes"]
+    sizes = sizes.get(lang, sizes.get("default", [])) if isinstance(sizes, dict) else sizes
+    out = [Variant("lang", n) for n in sizes]
+    if spec["control_size"] in sizes:
+        out += [Variant("random", spec["control_size"], s) for s in range(spec["random_seeds"])]
+        if spec["lora"]:
+            out.append(Variant("lora", spec["control_size"]))
+    return out

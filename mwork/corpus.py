@@ -156,7 +156,10 @@ def packaged_pool(spec: dict, lang: str, seed: int) -> Pool:
     if get_language(lang).unspaced:
         # one CJK/Thai character carries about as much as a short word; keep documents comparable
         doc_chars = max(1, doc_chars // 3)
-    seen: set[str] = set()
+    # text that other packages' catalogs hold (another corpus's) is never used
+    excluded = {clean_message(msgstr) for package in spec.get("exclude_packages") or []
+                for _, msgstr in catalog_messages(_wheel_for(wheel_dir, package), lang)}
+    seen: set[str] = set(excluded)
     messages: list[tuple[str, str]] = []
     for package in spec["packages"]:
         wheel = _wheel_for(wheel_dir, package)

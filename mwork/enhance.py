@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import torch
 
 from .arch import get_adapter
+from .config import Variant, enhance_grid  # noqa: F401  (the grid of tunings, torch-free for the DAG)
 from .errors import MworkError
 from .hooks import Hooks
 from .keys import parse_key
@@ -300,3 +301,31 @@ def load_deltas(path: str, model, fingerprint: str | None = None) -> list[Slice]
             if s.bias is not None:
                 s.bias.copy_(tensors[f"delta.{s.name}.bias"])
     return slices
+
+
+def token_batches(tokenizer, texts: list[str], batch_size: int, max_length: int, seed: int):
+    """The training batches: documents cut to ``max_length`` tokens, shuffled with ``seed``, left-padded."""
+    import random
+
+    from .batching import encode_prefixes, left_padded, pad_id
+
+    enc = [ids for ids, _ in encode_prefixes(tokenizer, texts, max_length) if len(ids) > 1]
+    random.Random(seed).shuffle(enc)
+    return [left_padded(enc[i:i + batch_size], pad_id(tokenizer)) for i in range(0, len(enc), batch_size)]
+
+
+def heldout_perplexity(model, tokenizer, paths, languages, n_docs: int, max_length: int) -> dict[str, float]:
+    """Per language: the perplexity of the first ``n_docs`` held-out documents of its corpus file."""
+    from .corpus import read_corpus
+    from .loss_matrix import token_losses
+
+    out = {}
+    for lang, path in zip(languages, paths):
+        texts = [d["text"] for d in read_corpus(path) if d["split"] == "heldout"][:n_docs]
+        if not texts:
+            raise MworkError(f"{path}: no held-out documents to measure {lang}'s perplexity on; raise the corpus's "
+                             f"heldout_fraction")
+        with torch.no_grad():
+            total, n = token_losses(model, tokenizer, texts, max_length=max_length)
+        out[lang] = math.exp(total / max(n, 1))
+    return out

@@ -190,3 +190,31 @@ def stability_figure(df, paths, title: str) -> None:
         with atomic_path(path) as tmp:
             fig.savefig(tmp, dpi=130)
     plt.close(fig)
+
+
+def enhance_figure(df, paths) -> None:
+    """Enhancement: change of held-out perplexity (%) against tuning documents, for the tuned language (left)
+    and the mean over the other languages (right); the controls at their size as markers."""
+    from .io import atomic_path
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=False)
+    for ax, own, title in zip(axes, (True, False), ("the tuned language", "the other languages (mean)")):
+        sub = df[df["own"] == own]
+        lang = sub[sub["kind"] == "lang"].groupby(["model", "tuned", "n_docs"])["change_pct"].mean().reset_index()
+        for i, ((model, tuned), g) in enumerate(lang.groupby(["model", "tuned"], sort=False)):
+            ax.plot(g["n_docs"], g["change_pct"], marker="o", ms=3, color=f"C{i % 10}", label=f"{tuned} ({model})")
+            for kind, marker in (("random", "x"), ("lora", "s")):
+                c = sub[(sub["model"] == model) & (sub["tuned"] == tuned) & (sub["kind"] == kind)]
+                if len(c):
+                    ax.scatter(c["n_docs"].iloc[0], c["change_pct"].mean(), marker=marker, color=f"C{i % 10}")
+        ax.axhline(0, color="grey", lw=0.5)
+        ax.set_xscale("log")
+        ax.set_xlabel("tuning documents")
+        ax.set_ylabel("held-out perplexity change (%)")
+        ax.set_title(f"{title}; x = random neurons, ■ = LoRA", fontsize=9)
+    axes[0].legend(fontsize=6, ncol=2)
+    fig.tight_layout()
+    for path in paths:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=130)
+    plt.close(fig)

@@ -9,7 +9,7 @@ sys.path.insert(0, workflow.basedir)
 
 from mwork.codedeps import module_closure  # noqa: E402
 from mwork.corpus import n_docs_for  # noqa: E402
-from mwork.config import check_config, model_dir, model_layers, model_spec, model_stages, tuning_grid, uses_organism  # noqa: E402
+from mwork.config import check_config, enhance_grid, model_dir, model_layers, model_spec, model_stages, tuning_grid, uses_organism  # noqa: E402
 from mwork import settings  # noqa: E402
 from mwork.errors import MworkError  # noqa: E402
 from mwork.tasks.data import task_languages  # noqa: E402
@@ -245,3 +245,14 @@ def stage_table_input(number, ext):
         raise ValueError(f"Table {number} is the stage tuning of evaluated model #{i + 1}, but config.eval_models "
                          f"(or run_models) has {len(EVAL_MODELS)}; see results/<model>/stage_tuning.{ext}")
     return f"results/{EVAL_MODELS[i]}/stage_tuning.{ext}"
+
+
+# Enhancement (rules/enhance.smk): the models, the perplexity languages and the grid of tunings
+ENHANCE = config["enhance"]
+ENHANCE_MODELS = ENHANCE["models"] if ENHANCE["models"] is not None else MODELS
+PPL_LANGS = ENHANCE["perplexity"]["languages"] or list(dict.fromkeys(EVAL_LANGS + ENHANCE["languages"]))
+
+
+def enhance_results(models=None):
+    return [f"results/{m}/enhance/{lang}/{v.name}.json" for m in (models or ENHANCE_MODELS)
+            for lang in ENHANCE["languages"] for v in enhance_grid(ENHANCE, lang)]

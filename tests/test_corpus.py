@@ -112,6 +112,24 @@ def test_catalog_messages_from_a_wheel(tmp_path):
     assert clean_message("%(count)s <b>Elemente</b> bei https://x.org {name}") == "Elemente bei"
 
 
+def test_a_packaged_corpus_can_exclude_another_corpus_text(tmp_path):
+    """exclude_packages: a message another package's catalog also holds is never used (the enhancement
+    corpus shares no text with the corpus the organism and PLND read)."""
+    def wheel(name, entries):
+        path = tmp_path / f"{name}-1.0-py3-none-any.whl"
+        with zipfile.ZipFile(path, "w") as zf:
+            zf.writestr(f"{name}/locale/de/LC_MESSAGES/django.po",
+                        _po([polib.POEntry(msgid=i, msgstr=s) for i, s in entries], "de"))
+        return path
+
+    wheel("base", [("Save the file", "Datei speichern"), ("Open", "Eine Datei öffnen")])
+    wheel("extra", [("Save the file", "Datei speichern"), ("Print it", "Das Dokument drucken"),
+                    ("Open a file", "Eine Datei öffnen")])
+    spec = {"source": "packaged", "packages": ["extra"], "wheel_dir": str(tmp_path), "doc_chars": 1}
+    assert sorted(build_pool(spec, "de", 0).texts) == ["Das Dokument drucken", "Datei speichern", "Eine Datei öffnen"]
+    assert build_pool({**spec, "exclude_packages": ["base"]}, "de", 0).texts == ["Das Dokument drucken"]
+
+
 def test_packaged_corpus_from_the_real_wheels(wheel_dir):
     spec = {"source": "packaged", "packages": ["django", "sphinx", "wagtail", "django-allauth"],
             "wheel_dir": str(wheel_dir), "doc_chars": 300, "min_message_chars": 8}

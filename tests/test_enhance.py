@@ -174,3 +174,19 @@ def test_lora_baseline_matches_the_parameter_count_and_trains():
         tuned = peft_model(**get_adapter(model).forward_kwargs(ids, att)).logits
     merged = peft_model.merge_and_unload()
     assert torch.allclose(_logits(merged, ids, att), tuned, atol=1e-4) and not torch.allclose(tuned, before)
+
+
+def test_the_grid_of_tunings_per_language():
+    from mwork.config import Variant, enhance_grid
+
+    spec = {"sizes": {"default": [100, 400, 800], "zh": [100], "sw": []}, "control_size": 400, "random_seeds": 2,
+            "lora": True}
+    assert [v.name for v in enhance_grid(spec, "de")] == ["lang-100", "lang-400", "lang-800", "random-400-s0",
+                                                          "random-400-s1", "lora-400"]
+    assert [v.name for v in enhance_grid(spec, "zh")] == ["lang-100"]  # no control size: no controls
+    assert enhance_grid(spec, "sw") == []
+    assert [v.name for v in enhance_grid({**spec, "sizes": [400], "lora": False, "random_seeds": 0}, "th")] == ["lang-400"]
+    for name in ("lang-100", "random-400-s2", "lora-400"):
+        assert Variant.parse(name).name == name
+    with pytest.raises(MworkError, match="expected lang-<n>"):
+        Variant.parse("lang-x")

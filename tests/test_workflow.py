@@ -260,7 +260,7 @@ def test_rerun_one_deactivation_setting(root, tiny_run, tmp_path):
                       "deactivation:\n  settings:\n    S_lang: {s_attn: true, s_ffn: false, neurons: lang}\n")
     rules = {r for r, _ in jobs}
     # the paper comparison matches the paper's rows by the settings' specs: it is redone too
-    assert rules <= {"evaluate", "deactivation_table", "paper_comparison", "all"}, rules
+    assert rules <= {"evaluate", "deactivation_table", "paper_comparison", "provenance", "all"}, rules
     settings = {w["setting"].split("@")[0] for r, w in jobs if r == "evaluate"}
     assert settings == {"S_lang", "S_random", "S_random~1"}, settings
     assert ("deactivation_table", {"n": "3"}) in jobs
@@ -277,7 +277,7 @@ def test_rerun_one_task_generation_settings(root, tiny_run, tmp_path):
                       "eval:\n  generation:\n    knowledge: {max_new_tokens: 12, stop: ['\\n']}\n")
     evals = [w for r, w in jobs if r == "evaluate"]
     assert evals and {w["task"] for w in evals} == {"knowledge"}, evals
-    assert {r for r, _ in jobs} <= {"evaluate", "table10", "table11", "paper_comparison", "all"}, jobs
+    assert {r for r, _ in jobs} <= {"evaluate", "table10", "table11", "paper_comparison", "provenance", "all"}, jobs
 
 
 def test_rerun_adding_a_language(root, tiny_run, tmp_path):
@@ -327,6 +327,17 @@ def test_report_and_paper_comparison(root, tiny_run):
 
     names = zipfile.ZipFile(work / "results" / "report.zip").namelist()
     assert any(n.endswith("table3.csv") for n in names) and any(n.endswith("figure1.png") for n in names)
+    assert any(n.endswith("provenance.md") for n in names)
+    # provenance: the organism's fingerprint as its neuron files record it, every neuron file's hash, the
+    # package versions and a run time for every benchmarked job
+    from mwork.neurons import load_neurons
+
+    text = (work / "results" / "provenance.md").read_text(encoding="utf-8")
+    _, meta = load_neurons(work / "results" / "organism" / "neurons" / "catalogs" / "de.safetensors")
+    assert meta["model_fingerprint"] in text and "| torch |" in text and "| snakemake |" in text
+    assert text.count("results/organism/neurons/catalogs/") == 3
+    runtimes = pd.read_csv(work / "results" / "runtimes.csv")
+    assert {"plnd", "eval", "organism", "set_stability"} <= set(runtimes["stage"]) and (runtimes["seconds"] > 0).all()
 
 
 def test_stage_tuning_and_auto_stages(root, tiny_run, tmp_path):
@@ -445,3 +456,45 @@ def test_a_moved_checkout_with_its_results_reruns_nothing(root, tmp_path):
     assert "Nothing to be done" in plan, plan[-2000:]
     records = list((moved / ".snakemake" / "metadata").iterdir())
     assert records and not any(str(first) in f.read_text(encoding="utf-8", errors="replace") for f in records)
+
+
+def test_enhancement_grid_on_the_tiny_dag(root, tiny_run):
+    """Tuning only a language's neurons, a random draw and LoRA at the control size: every tuning has a
+    delta file that loads onto its base model only, a parameter count equal to the neurons' (random) or
+    the closest LoRA rank's, and the held-out perplexity of every language after it; a size larger than
+    the language's documents is refused before any training."""
+    from mwork.enhance import delta_metadata, load_deltas
+    from mwork.errors import MworkError
+    from mwork.models import load_model, model_fingerprint
+
+    work, configs = tiny_run
+    snakemake(root, "results/enhance_perplexity.csv", "--cores", "2", "--directory", str(work), *configs)
+    res = work / "results"
+    df = pd.read_csv(res / "enhance_perplexity.csv")
+    assert set(df["tuned"]) == {"de"} and set(df["evaluated"]) == {"en", "de"}
+    assert set(df["variant"]) == {"lang-10", "lang-20", "random-20-s0", "lora-20"}
+    per = df.drop_duplicates(["tuned", "variant"]).set_index(["tuned", "variant"])["trainable_params"]
+    model, _ = load_model(str(res / "organism" / "model"))
+    from mwork.enhance import lora_rank, lora_targets
+
+    per_rank = sum(m.in_features + m.out_features for n, m in model.named_modules() if n in set(lora_targets(model)))
+    for lang in ("de",):
+        assert per[(lang, "random-20-s0")] == per[(lang, "lang-20")]
+        lora = json.loads((res / "organism" / "enhance" / lang / "lora-20.json").read_text(encoding="utf-8"))
+        # the rank closest to the neurons' count (at least 1: on this 32-wide model rank 1 already has more)
+        assert lora["lora_rank"] == lora_rank(model, per[(lang, "lang-20")]) >= 1
+        assert per[(lang, "lora-20")] == lora["lora_rank"] * per_rank
+    assert (df["ppl_before"] > 1).all() and (df["ppl_after"] > 1).all() and (df["ppl_after"] != df["ppl_before"]).any()
+    delta = res / "organism" / "enhance" / "de" / "lang-20.safetensors"
+    meta = delta_metadata(str(delta))
+    assert meta["language"] == "de" and meta["n_docs"] == 20 and len(meta["neuron_file_sha256"]) == 64
+    assert load_deltas(str(delta), model, model_fingerprint(model))
+    with pytest.raises(MworkError, match="not this one"):
+        load_deltas(str(delta), model, "0" * 64)
+    assert (res / "enhance_perplexity.png").stat().st_size > 1000
+    bad = snakemake(root, "results/organism/enhance/de/lang-999.json", "--cores", "1", "--directory", str(work),
+                    *configs, check=False)
+    assert bad.returncode != 0
+    log = (res / "logs" / "enhance" / "organism" / "de" / "lang-999.log").read_text(encoding="utf-8")
+    assert "training documents in 'de', but lang-999 needs 999" in log
+    assert not (res / "organism" / "enhance" / "de" / "lang-999.json").exists()
