@@ -1,5 +1,6 @@
 # Enhancement (#15): tune only a language's neurons, against random neurons and LoRA with as many
-# parameters; held-out perplexity of every language before and after. The grid is mwork.enhance.grid.
+# parameters; held-out perplexity of every language before and after. The grid is mwork.config.enhance_grid;
+# each job gets only the settings it uses, so editing another language's sizes reruns nothing here.
 
 rule enhance_base:
     output:
@@ -11,7 +12,7 @@ rule enhance_base:
     params:
         model=lambda wc: model_params(wc.model),
         languages=PPL_LANGS,
-        spec=ENHANCE,
+        perplexity=ENHANCE["perplexity"],
     log:
         "results/logs/enhance/{model}/base.log",
     threads: 2
@@ -37,7 +38,9 @@ rule enhance:
     params:
         model=lambda wc: model_params(wc.model),
         languages=PPL_LANGS,
-        spec=ENHANCE,
+        corpus=ENHANCE["corpus"],
+        train=ENHANCE["train"],
+        perplexity=ENHANCE["perplexity"],
         seed=config["seed"],
     log:
         "results/logs/enhance/{model}/{lang}/{variant}.log",

@@ -70,7 +70,7 @@ rule set_stability:
         scoring=PLND_SCORING,
         batch_size=config["plnd"]["batch_size"],
         max_length=config["plnd"]["max_length"],
-        spec=config["set_stability"],
+        spec={k: v for k, v in config["set_stability"].items() if k != "models"},  # which models: not this job's
         seed=config["seed"],
     log:
         "results/logs/set_stability/{model}.log",

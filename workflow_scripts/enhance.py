@@ -32,13 +32,13 @@ from mwork.workflow import rule_script
 with rule_script(snakemake) as log:
     smk = snakemake
     p, wc = smk.params, smk.wildcards
-    spec, hp = p.spec, p.spec["train"]
+    hp = p.train
     variant = Variant.parse(wc.variant)
     docs = [d for d in read_corpus(smk.input.corpus) if d["split"] == "train"]
     if len(docs) < variant.n_docs:
-        raise MworkError(f"enhance.sizes: corpus {spec['corpus']!r} has {len(docs)} training documents in {wc.lang!r}, "
+        raise MworkError(f"enhance.sizes: corpus {p.corpus!r} has {len(docs)} training documents in {wc.lang!r}, "
                          f"but {wc.variant} needs {variant.n_docs}; give {wc.lang} smaller sizes "
-                         f"(enhance.sizes.{wc.lang}) or add sources to corpora.{spec['corpus']}")
+                         f"(enhance.sizes.{wc.lang}) or add sources to corpora.{p.corpus}")
     texts = [d["text"] for d in docs[:variant.n_docs]]
     model, tok = load_model_params(p.model)
     fingerprint = model_fingerprint(model)
@@ -56,7 +56,7 @@ with rule_script(snakemake) as log:
     kwargs = dict(lr=hp["lr"], weight_decay=hp["weight_decay"], warmup=hp["warmup"], max_grad_norm=hp["max_grad_norm"],
                   seed=p.seed)
     meta = {"base_model": p.model["location"], "base_fingerprint": fingerprint, "language": wc.lang,
-            "variant": wc.variant, "neuron_file_sha256": file_sha256(smk.input.neurons), "corpus": spec["corpus"],
+            "variant": wc.variant, "neuron_file_sha256": file_sha256(smk.input.neurons), "corpus": p.corpus,
             "n_docs": variant.n_docs, "data_sha256": file_sha256(smk.input.corpus), "seed": p.seed,
             "hyperparameters": hp}
     start = time.perf_counter()
@@ -83,8 +83,8 @@ with rule_script(snakemake) as log:
     seconds = time.perf_counter() - start
     model.eval()
     with torch.no_grad():
-        after = heldout_perplexity(model, tok, list(smk.input.heldout), p.languages, spec["perplexity"]["n_docs"],
-                                   spec["perplexity"]["max_length"])
+        after = heldout_perplexity(model, tok, list(smk.input.heldout), p.languages, p.perplexity["n_docs"],
+                                   p.perplexity["max_length"])
     total = sum(x.numel() for x in model.parameters())
     result = {**meta, "kind": variant.kind, "trainable_params": n_params, "neuron_params": n_neuron_params,
               "model_params": total, "lora_rank": rank, "steps": len(batches), "train_seconds": seconds,

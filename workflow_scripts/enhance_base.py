@@ -8,7 +8,7 @@ with rule_script(snakemake) as log:
     smk = snakemake
     p = smk.params
     model, tok = load_model_params(p.model)
-    ppl = heldout_perplexity(model, tok, list(smk.input.heldout), p.languages, p.spec["perplexity"]["n_docs"],
-                             p.spec["perplexity"]["max_length"])
+    ppl = heldout_perplexity(model, tok, list(smk.input.heldout), p.languages, p.perplexity["n_docs"],
+                             p.perplexity["max_length"])
     write_json(smk.output[0], {"base_fingerprint": model_fingerprint(model), "perplexity": ppl})
     log.info("perplexity before tuning: %s", ppl)
