@@ -8,6 +8,7 @@ config field and what to do.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +33,8 @@ def _check_enhance(config: dict) -> None:
     if en["corpus"] == config["corpus"]:
         raise MworkError(f"config.enhance.corpus: {en['corpus']!r} is the corpus PLND and the organism read; tuning "
                          f"documents must be new to the model, so name another corpora entry")
-    for field, codes in (("languages", en.get("languages", [])),
+    for field, codes in (("languages", en.get("languages", [])), ("figure4", en.get("figure4") or []),
+                         ("table6", en.get("table6") or []),
                          ("perplexity.languages", (en.get("perplexity") or {}).get("languages") or [])):
         for i, code in enumerate(codes):
             if code not in config["languages"]:
@@ -115,6 +117,16 @@ def check_config(config: dict) -> None:
                 if not spec.get(field):
                     raise MworkError(f"{where}.{field}: a gguf model needs `wheels` (name, version, sha256, chunk "
                                      f"of each, in order), the assembled `file` name and its `sha256`")
+        if src == "delta":
+            for field in ("base", "delta"):
+                if not spec.get(field):
+                    raise MworkError(f"{where}.{field}: a delta model needs `base` (the models entry it was trained "
+                                     f"on) and `delta` (the delta file, e.g. results/organism/enhance/de/lang-400"
+                                     f".safetensors)")
+            _require_key(config["models"], spec["base"], f"{where}.base", "config.models")
+            if config["models"][spec["base"]]["source"] == "delta":
+                raise MworkError(f"{where}.base: {spec['base']!r} is itself a delta model; name the model it was "
+                                 f"tuned from (one delta per model)")
         if src in ("organism", "local") and not spec.get("path"):
             raise MworkError(f"{where}.path: a {src} model needs the directory it lives in")
         if src == "local" and name in config["run_models"] and not os.path.isdir(spec["path"]):
@@ -122,7 +134,7 @@ def check_config(config: dict) -> None:
                              f"{os.getcwd()}); give the model folder's path, or `source: hub` with `id` for a hub id")
         if src == "organism" and name in config["run_models"] and "organism" not in config:
             raise MworkError(f"{where}: source organism needs the `organism` section (see config.yaml)")
-    if "organism" in config and any(config["models"][m]["source"] == "organism" for m in config["run_models"]):
+    if "organism" in config and any(model_spec(config, m)["source"] == "organism" for m in config["run_models"]):
         _require_key(config["corpora"], config["organism"]["corpus"], "config.organism.corpus", "config.corpora")
         arch = config["organism"]["arch"]
         kv = arch.get("num_kv_heads", arch["num_heads"])
@@ -205,7 +217,7 @@ def check_deactivation(config: dict) -> None:
                          f"neurons deactivation.budget caps, while Table 1 deactivates all of X's neurons; give "
                          f"Table 1 settings of its own (e.g. Full_random / Full_lang)")
     for name in config["run_models"]:
-        if "stages" in config["models"][name]:
+        if "stages" in model_spec(config, name):
             model_stages(config, name)
     tuning = config.get("stage_tuning", {})
     if tuning and tuning.get("language") not in config.get("eval_languages", []):
@@ -215,17 +227,42 @@ def check_deactivation(config: dict) -> None:
 
 def model_dir(config: dict, name: str) -> str | None:
     """The local directory a model is loaded from (None for a hub id): its path, or results/models/<name>
-    for a gguf model (written by the packaged_model rule)."""
+    for a gguf model (written by the packaged_model rule); a tuned model's is its base's."""
     spec = model_spec(config, name)
     if spec["source"] == "gguf":
-        return f"results/models/{name}"
+        return f"results/models/{spec.get('base', name)}"
     return spec.get("path") if spec["source"] in ("organism", "local") else None
 
 
+# a tuning of the enhancement grid as a model: <base>+<language>-<variant>, e.g. organism+de-lang-400
+TUNED = re.compile(r"(?P<base>[A-Za-z0-9_.-]+)\+(?P<lang>[a-z]{2,3})-(?P<variant>(?:lang|lora)-\d+|random-\d+-s\d+)")
+
+
+def tuned_name(base: str, lang: str, variant: str) -> str:
+    """The model name of a tuning of the grid (``mwork.config.TUNED``)."""
+    return f"{base}+{lang}-{variant}"
+
+
+def delta_file(base: str, lang: str, variant: str) -> str:
+    """Where rule enhance writes a tuning's delta."""
+    return f"results/{base}/enhance/{lang}/{variant}.safetensors"
+
+
 def model_spec(config: dict, name: str) -> dict:
-    """The ``models`` entry called ``name`` (error lists the entries)."""
-    _require_key(config["models"], name, "model", "config.models")
-    return config["models"][name]
+    """The ``models`` entry called ``name`` (error lists the entries). A tuned model -- an entry with
+    ``source: delta``, or a name ``<base>+<language>-<variant>`` of the enhancement grid -- is its base's
+    entry (source, stages, layers, task data) plus ``base`` and the ``delta`` file to merge in."""
+    models = config["models"]
+    if name in models and models[name]["source"] == "delta":
+        entry = models[name]
+        base = model_spec(config, entry["base"])
+        return {**base, **{k: v for k, v in entry.items() if k != "source"}}
+    m = TUNED.fullmatch(name) if name not in models else None
+    if m and m["base"] in models and models[m["base"]]["source"] != "delta":
+        return {**models[m["base"]], "base": m["base"], "delta": delta_file(m["base"], m["lang"], m["variant"]),
+                "tuned": {"language": m["lang"], "variant": m["variant"]}}
+    _require_key(models, name, "model", "config.models")
+    return models[name]
 
 
 def uses_organism(config: dict) -> bool:
@@ -325,6 +362,15 @@ class Variant:
         if m.group(1):
             return cls(m.group(1), int(m.group(2)))
         return cls("random", int(m.group(3)), int(m.group(4)))
+
+
+def enhance_languages(config: dict, which: str) -> list[str]:
+    """Figure 4's (``figure4``) or Table 6's (``table6``) languages: as configured, else the tuned languages
+    that are (Figure 4) or are not (Table 6) evaluation languages -- the paper's high- and low-resource sets."""
+    en = config["enhance"]
+    if en.get(which) is not None:
+        return en[which]
+    return [x for x in en["languages"] if (x in config["eval_languages"]) == (which == "figure4")]
 
 
 def enhance_grid(spec: dict, lang: str) -> list[Variant]:

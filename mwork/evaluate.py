@@ -156,3 +156,24 @@ def evaluate(model, tokenizer, task: str, lang: str, records: list[dict], max_ne
     if get_task(task).long_field:
         summary["n_context_cut"] = sum(cut for _, cut in built)
     return summary, rows
+
+
+def run_task(model, tokenizer, *, model_name: str, task: str, lang: str, setting: str, source: str, records: list[dict],
+             generation: dict, batch_size: int, n_items, chat_template: bool, seed: int,
+             deactivation: dict | None = None) -> tuple[dict, list[dict]]:
+    """One evaluation as the scores files hold it: (the scores with every setting that made them, the
+    per-item rows). ``generation``: the task's eval.generation entry (max_new_tokens, stop,
+    max_context_tokens). The evaluation rule and the tuned models' evaluation both write this."""
+    from .tasks.data import TASK_DATA
+
+    gen = {"max_new_tokens": 32, "stop": [], "max_context_tokens": None, **generation}
+    scores, rows = evaluate(model, tokenizer, task, lang, records, gen["max_new_tokens"], gen["stop"],
+                            batch_size=batch_size, chat_template=chat_template,
+                            max_context_tokens=gen["max_context_tokens"])
+    out = {"model": model_name, "task": task, "dataset": TASK_DATA[task].dataset if source == "hub" else
+           f"suite:{task}", "language": lang, "setting": setting, **scores, "deactivation": deactivation or None,
+           "settings": {"source": source, "max_new_tokens": gen["max_new_tokens"],
+                        "stop": task_stops(task, lang, gen["stop"]), "max_context_tokens": gen["max_context_tokens"],
+                        "batch_size": batch_size, "n_items": n_items, "chat_template": chat_template,
+                        "seed": seed, "decoding": "greedy"}}
+    return out, rows

@@ -82,6 +82,12 @@ def model_fingerprint(model) -> str:
 
 
 def load_model_params(spec: dict):
-    """(model, tokenizer) from a rule's ``params.model`` (location, revision, dtype, device_map)."""
-    return load_model(spec["location"], dtype=spec.get("dtype", "auto"), device_map=spec.get("device_map", "auto"),
-                      revision=spec.get("revision"))
+    """(model, tokenizer) from a rule's ``params.model`` (location, revision, dtype, device_map; ``delta``: a
+    tuned model, the base with an enhancement delta file merged in, ``mwork.deltas.apply_delta``)."""
+    model, tok = load_model(spec["location"], dtype=spec.get("dtype", "auto"),
+                            device_map=spec.get("device_map", "auto"), revision=spec.get("revision"))
+    if spec.get("delta"):
+        from .deltas import apply_delta
+
+        model = apply_delta(model, spec["delta"])
+    return model, tok

@@ -9,7 +9,7 @@ sys.path.insert(0, workflow.basedir)
 
 from mwork.codedeps import module_closure  # noqa: E402
 from mwork.corpus import n_docs_for  # noqa: E402
-from mwork.config import check_config, enhance_grid, model_dir, model_layers, model_spec, model_stages, tuning_grid, uses_organism  # noqa: E402
+from mwork.config import check_config, enhance_grid, enhance_languages, model_dir, model_layers, model_spec, model_stages, tuned_name, tuning_grid, uses_organism  # noqa: E402
 from mwork import settings  # noqa: E402
 from mwork.errors import MworkError  # noqa: E402
 from mwork.tasks.data import task_languages  # noqa: E402
@@ -48,13 +48,15 @@ def repo_file(path):
 def configured(**fields):
     """An input function for the rules a target enters the DAG by: a wildcard value that the config does
     not name (a language, model, corpus or task) is an error saying where to add it, not a corpus built
-    for an unplanned language or a missing-input message. ``fields``: wildcard -> (allowed values, field)."""
+    for an unplanned language or a missing-input message. ``fields``: wildcard -> (allowed values or a
+    predicate, field)."""
     def check(wc):
         for name, (allowed, field) in fields.items():
             value = getattr(wc, name, None)
-            if value is not None and value not in allowed:
-                raise MworkError(f"{name} {value!r} (from the requested path) is not in {field} "
-                                 f"({', '.join(allowed)}); add it there or ask for a configured one")
+            if value is not None and not (allowed(value) if callable(allowed) else value in allowed):
+                listing = "" if callable(allowed) else f" ({', '.join(allowed)})"
+                raise MworkError(f"{name} {value!r} (from the requested path) is not in {field}{listing}; add it "
+                                 f"there or ask for a configured one")
         return []
     return check
 
@@ -65,8 +67,19 @@ def corpus_files(corpus):
 
 def model_inputs(model):
     """Files needed to load ``model``: the organism's or the converted gguf model's directory (built by
-    the DAG); nothing for a hub id or a local directory."""
-    return [model_dir(config, model)] if model_spec(config, model)["source"] in ("organism", "gguf") else []
+    the DAG; nothing for a hub id or a local directory), and a tuned model's delta file."""
+    spec = model_spec(config, model)
+    out = [model_dir(config, model)] if spec["source"] in ("organism", "gguf") else []
+    return out + ([spec["delta"]] if spec.get("delta") else [])
+
+
+def known_model(name):
+    """A models entry or a tuning of the enhancement grid (`<base>+<language>-<variant>`)."""
+    try:
+        model_spec(config, name)
+    except MworkError:
+        return False
+    return True
 
 
 def model_location(model):
@@ -85,8 +98,9 @@ def model_mem_mb(model):
 def model_params(model):
     """How to load ``model``; passed through params, so editing the model entry reruns its jobs."""
     spec = model_spec(config, model)
-    return {"location": model_location(model), "revision": spec.get("revision"), "dtype": spec.get("dtype", "auto"),
-            "device_map": spec.get("device_map", "auto")}
+    out = {"location": model_location(model), "revision": spec.get("revision"), "dtype": spec.get("dtype", "auto"),
+           "device_map": spec.get("device_map", "auto")}
+    return {**out, "delta": spec["delta"]} if spec.get("delta") else out
 
 
 def task_source(model):
@@ -250,9 +264,42 @@ def stage_table_input(number, ext):
 # Enhancement (rules/enhance.smk): the models, the perplexity languages and the grid of tunings
 ENHANCE = config["enhance"]
 ENHANCE_MODELS = ENHANCE["models"] if ENHANCE["models"] is not None else MODELS
+FIGURE4_LANGS, TABLE6_LANGS = enhance_languages(config, "figure4"), enhance_languages(config, "table6")
+ENHANCE_GRID = {k: ENHANCE[k] for k in ("languages", "sizes", "control_size", "random_seeds", "lora")}  # the tunings
 PPL_LANGS = ENHANCE["perplexity"]["languages"] or list(dict.fromkeys(EVAL_LANGS + ENHANCE["languages"]))
 
 
 def enhance_results(models=None):
     return [f"results/{m}/enhance/{lang}/{v.name}.json" for m in (models or ENHANCE_MODELS)
             for lang in ENHANCE["languages"] for v in enhance_grid(ENHANCE, lang)]
+
+
+def parse_tuning(tuning):
+    """`original` -> (None, None); `<language>/<variant>` -> (language, variant)."""
+    return (None, None) if tuning == "original" else tuple(tuning.split("/"))
+
+
+def tuning_model(model, tuning):
+    """The model a tuning's evaluation loads: the base, or `<base>+<language>-<variant>`."""
+    lang, variant = parse_tuning(tuning)
+    return model if lang is None else tuned_name(model, lang, variant)
+
+
+def enhance_eval_pairs(model, tuning):
+    """(task, language) pairs a tuning is scored on: every task in its language and in English; the
+    original model and the tuning of the language's own neurons at the control size also in every other
+    evaluation language (does tuning X harm the others?), the original in the enhancement languages too."""
+    lang, variant = parse_tuning(tuning)
+    if lang is None:
+        langs = list(dict.fromkeys(EVAL_LANGS + ENHANCE["languages"] + FIGURE4_LANGS + TABLE6_LANGS))
+    elif variant == f"lang-{ENHANCE['control_size']}":
+        langs = list(dict.fromkeys([lang, "en"] + EVAL_LANGS))
+    else:
+        langs = [lang, "en"]
+    return [[task, x] for task in TASKS for x in task_languages(task, task_source(model), langs)]
+
+
+def enhance_scores(model, langs, variants=None):
+    """Scores files of the tunings of ``langs`` (only ``variants``' kinds when given: e.g. the control size)."""
+    return [f"results/{model}/enhance/{lang}/{v.name}.scores.json" for lang in langs if lang in ENHANCE["languages"]
+            for v in enhance_grid(ENHANCE, lang) if variants is None or variants(v)]

@@ -77,3 +77,89 @@ rule enhance_summary:
         "../envs/core.yaml"
     script:
         "../workflow_scripts/enhance_summary.py"
+
+
+# Task scores of the original model and of every tuning (the evaluation rule's harness and settings, one job
+# per model: the tunings are many and each evaluation of a tiny model costs less than loading torch).
+rule enhance_eval:
+    output:
+        scores="results/{model}/enhance/{tuning}.scores.json",
+        predictions="results/{model}/enhance/{tuning}.predictions.jsonl",
+    input:
+        model=lambda wc: model_inputs(tuning_model(wc.model, wc.tuning)),
+        data=lambda wc: [f for task, lang in enhance_eval_pairs(wc.model, wc.tuning) for f in task_inputs(wc.model, task, lang)],
+        code=code_of("enhance_eval"),
+    params:
+        model=lambda wc: model_params(tuning_model(wc.model, wc.tuning)),
+        name=lambda wc: tuning_model(wc.model, wc.tuning),
+        pairs=lambda wc: enhance_eval_pairs(wc.model, wc.tuning),
+        source=lambda wc: task_source(wc.model),
+        chat_template=lambda wc: model_spec(config, wc.model).get("chat_template", False),
+        generation={t: config["eval"]["generation"].get(t, {}) for t in TASKS},
+        batch_size=config["eval"]["batch_size"],
+        n_items=config["eval"]["n_items"],
+        dataset={t: config["eval"]["datasets"].get(t, {}) for t in TASKS},
+        seed=config["seed"],
+    log:
+        "results/logs/enhance/{model}/{tuning}.eval.log",
+    benchmark:
+        "results/benchmarks/enhance/{model}/{tuning}.eval.tsv"
+    threads: lambda wc: 2 if model_spec(config, wc.model).get("gpu") else 1
+    resources:
+        gpu=lambda wc: int(model_spec(config, wc.model).get("gpu", False)),
+        mem_mb=lambda wc: model_mem_mb(wc.model),
+    wildcard_constraints:
+        tuning=r"original|[a-z]{2,3}/((lang|lora)-\d+|random-\d+-s\d+)",
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../workflow_scripts/enhance_eval.py"
+
+
+rule figure4:
+    output:
+        csv="results/figure4.csv",
+        png=report("results/figure4.png", caption="../report/figure4.rst", category="Enhancement"),
+        pdf="results/figure4.pdf",
+    input:
+        original=expand("results/{model}/enhance/original.scores.json", model=ENHANCE_MODELS),
+        scores=[f for m in ENHANCE_MODELS for f in enhance_scores(m, FIGURE4_LANGS)],
+        code=code_of("figure4"),
+    params:
+        models=ENHANCE_MODELS,
+        languages=FIGURE4_LANGS,
+        tasks=TASKS,
+        enhance=ENHANCE_GRID,
+        seed=config["seed"],
+    log:
+        "results/logs/enhance/figure4.log",
+    conda:
+        "../envs/core.yaml"
+    script:
+        "../workflow_scripts/figure4.py"
+
+
+rule table6:
+    output:
+        csv=report("results/table6.csv", caption="../report/table6.rst", category="Enhancement"),
+        md="results/table6.md",
+    input:
+        original=expand("results/{model}/enhance/original.scores.json", model=ENHANCE_MODELS),
+        scores=[f for m in ENHANCE_MODELS for f in enhance_scores(m, TABLE6_LANGS,
+                                                                     lambda v: v.n_docs == ENHANCE["control_size"])],
+        corpus=expand("results/corpus/{corpus}/{lang}.jsonl", corpus=ENHANCE["corpus"], lang=TABLE6_LANGS),
+        code=code_of("table6"),
+    params:
+        models=ENHANCE_MODELS,
+        languages=TABLE6_LANGS,
+        tuned=[x for x in TABLE6_LANGS if x in ENHANCE["languages"] and
+               any(v.name == f"lang-{ENHANCE['control_size']}" for v in enhance_grid(ENHANCE, x))],
+        tasks=TASKS,
+        enhance=ENHANCE_GRID,
+        seed=config["seed"],
+    log:
+        "results/logs/enhance/table6.log",
+    conda:
+        "../envs/core.yaml"
+    script:
+        "../workflow_scripts/table6.py"

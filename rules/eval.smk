@@ -12,7 +12,7 @@ rule evaluate:
         data=lambda wc: task_inputs(wc.model, wc.task, wc.lang),
         neurons=lambda wc: setting_inputs(wc.model, wc.setting),
         code=code_of("evaluate"),
-        configured=configured(model=(list(config["models"]), "config.models"), task=(TASKS, "config.tasks"),
+        configured=configured(model=(known_model, "config.models (nor a tuning <base>+<language>-<variant>)"), task=(TASKS, "config.tasks"),
                               lang=(EVAL_LANGS, "config.eval_languages")),
     params:
         model=lambda wc: model_params(wc.model),

@@ -9,7 +9,7 @@ rule plnd:
         model=lambda wc: model_inputs(wc.model),
         corpus="results/corpus/{corpus}/{lang}.jsonl",
         code=code_of("plnd"),
-        configured=configured(model=(list(config["models"]), "config.models")),
+        configured=configured(model=(known_model, "config.models (nor a tuning <base>+<language>-<variant>)")),
     params:
         model=lambda wc: model_params(wc.model),
         split=config["plnd"]["split"],

@@ -149,3 +149,37 @@ def test_check_config_local_corpus_needs_path(default_cfg):
     default_cfg["corpora"]["mine"] = {"source": "local"}
     with pytest.raises(MworkError, match=re.escape("config.corpora.mine.path")):
         check_config(default_cfg)
+
+
+def test_tuned_models_are_their_base_plus_a_delta(tmp_path, default_cfg):
+    """A tuning of the enhancement grid is a model by name (`<base>+<lang>-<variant>`), and an entry with
+    `source: delta` names a base and a delta file: both are the base's entry plus the delta."""
+    from mwork.config import delta_file, model_dir, model_spec, tuned_name
+
+    cfg = copy.deepcopy(default_cfg)
+    cfg["models"]["de_tuned"] = {"source": "delta", "base": "organism", "delta": "tuned/de.safetensors"}
+    cfg = load_config(_write(tmp_path, cfg))
+    name = tuned_name("organism", "de", "random-400-s1")
+    spec = model_spec(cfg, name)
+    assert spec["delta"] == delta_file("organism", "de", "random-400-s1") == \
+        "results/organism/enhance/de/random-400-s1.safetensors"
+    assert spec["source"] == "organism" and spec["stages"] == cfg["models"]["organism"]["stages"]
+    assert model_dir(cfg, name) == model_dir(cfg, "organism")
+    explicit = model_spec(cfg, "de_tuned")
+    assert explicit["delta"] == "tuned/de.safetensors" and explicit["source"] == "organism"
+    for bad in ("organism+de-lang", "nobody+de-lang-400", "organism+de-lora-400-s1"):
+        with pytest.raises(MworkError, match="not an entry of config.models"):
+            model_spec(cfg, bad)
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({"source": "delta", "base": "organism"}, r"config.models.t.delta: a delta model needs"),
+    ({"source": "delta", "base": "nobody", "delta": "x.safetensors"}, r"config.models.t.base: 'nobody' is not an entry"),
+    ({"source": "delta", "base": "t2", "delta": "x.safetensors"}, r"config.models.t.base: 't2' is itself a delta"),
+])
+def test_a_bad_delta_entry_names_the_field(tmp_path, default_cfg, entry, message):
+    cfg = copy.deepcopy(default_cfg)
+    cfg["models"]["t"] = entry
+    cfg["models"]["t2"] = {"source": "delta", "base": "organism", "delta": "y.safetensors"}
+    with pytest.raises(MworkError, match=message):
+        load_config(_write(tmp_path, cfg))

@@ -6,16 +6,8 @@ import torch
 from tinymodels import make_model, random_batch
 
 from mwork.arch import get_adapter
-from mwork.enhance import (
-    build_slices,
-    load_deltas,
-    merge_deltas,
-    n_trainable,
-    random_like,
-    save_deltas,
-    train,
-    with_deltas,
-)
+from mwork.deltas import build_slices, load_deltas, merge_deltas, n_trainable, save_deltas, with_deltas
+from mwork.enhance import random_like, train
 from mwork.errors import MworkError
 
 ARCHS = ["llama", "qwen2", "gemma3_text", "gpt_neox", "bloom"]
@@ -156,7 +148,8 @@ def test_random_control_matches_counts_per_layer_and_kind():
 
 
 def test_lora_baseline_matches_the_parameter_count_and_trains():
-    from mwork.enhance import lora_model, lora_rank, train_lora
+    from mwork.deltas import lora_model
+    from mwork.enhance import lora_rank, train_lora
 
     model = make_model("llama")
     slices = build_slices(model, _neurons(model, seed=5, p=0.5))
@@ -190,3 +183,49 @@ def test_the_grid_of_tunings_per_language():
         assert Variant.parse(name).name == name
     with pytest.raises(MworkError, match="expected lang-<n>"):
         Variant.parse("lang-x")
+
+
+@pytest.mark.parametrize("kind", ["neurons", "lora"])
+def test_a_delta_file_applied_to_a_fresh_base_is_the_tuned_model(kind, tmp_path):
+    """``apply_delta`` (what a model entry with a delta loads): the saved neuron slices or LoRA adapter merged
+    into a freshly built base give the tuned model's logits, the tuned model's fingerprint is not its base's,
+    and a delta trained on another base is refused."""
+    import json
+
+    from safetensors.torch import save_file
+
+    from mwork.deltas import apply_delta, lora_model
+    from mwork.enhance import lora_rank, train_lora
+    from mwork.models import model_fingerprint
+
+    model = make_model("llama")
+    fingerprint = model_fingerprint(model)
+    slices = build_slices(model, _neurons(model, seed=6))
+    batches = [random_batch(5, (12, 12, 9))] * 4
+    ids, att = random_batch(8)
+    path = tmp_path / f"{kind}.safetensors"
+    meta = {"base_model": "llama", "base_fingerprint": fingerprint, "language": "de"}
+    if kind == "neurons":
+        train(model, slices, batches, lr=3e-2, seed=0, progress=False)
+        with with_deltas(model, slices):
+            tuned = _logits(model, ids, att)
+        save_deltas(str(path), slices, meta)
+    else:
+        from peft import get_peft_model_state_dict
+
+        rank = lora_rank(model, n_trainable(slices))
+        peft_model = lora_model(copy.deepcopy(model), rank)
+        train_lora(peft_model, batches, lr=3e-2, progress=False)
+        with torch.no_grad():
+            tuned = peft_model(**get_adapter(model).forward_kwargs(ids, att)).logits
+        state = {k: v.detach().contiguous() for k, v in get_peft_model_state_dict(peft_model).items()}
+        save_file(state, str(path), metadata={"mwork": json.dumps({**meta, "lora_rank": rank})})
+    fresh = make_model("llama")
+    assert model_fingerprint(fresh) == fingerprint
+    base_logits = _logits(fresh, ids, att)
+    applied = apply_delta(fresh, str(path))
+    got = _logits(applied, ids, att)
+    assert torch.allclose(got, tuned, atol=1e-4, rtol=1e-4) and not torch.allclose(got, base_logits, atol=1e-3)
+    assert model_fingerprint(applied) != fingerprint
+    with pytest.raises(MworkError, match="not this one"):
+        apply_delta(make_model("qwen2"), str(path))

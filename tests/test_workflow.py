@@ -463,7 +463,7 @@ def test_enhancement_grid_on_the_tiny_dag(root, tiny_run):
     delta file that loads onto its base model only, a parameter count equal to the neurons' (random) or
     the closest LoRA rank's, and the held-out perplexity of every language after it; a size larger than
     the language's documents is refused before any training."""
-    from mwork.enhance import delta_metadata, load_deltas
+    from mwork.deltas import delta_metadata, load_deltas
     from mwork.errors import MworkError
     from mwork.models import load_model, model_fingerprint
 
@@ -475,7 +475,8 @@ def test_enhancement_grid_on_the_tiny_dag(root, tiny_run):
     assert set(df["variant"]) == {"lang-20", "random-20-s0", "lora-20"}
     per = df.drop_duplicates(["tuned", "variant"]).set_index(["tuned", "variant"])["trainable_params"]
     model, _ = load_model(str(res / "organism" / "model"))
-    from mwork.enhance import lora_rank, lora_targets
+    from mwork.deltas import lora_targets
+    from mwork.enhance import lora_rank
 
     per_rank = sum(m.in_features + m.out_features for n, m in model.named_modules() if n in set(lora_targets(model)))
     for lang in ("de",):

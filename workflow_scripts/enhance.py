@@ -10,19 +10,8 @@ import torch
 from mwork.arch import get_adapter
 from mwork.config import Variant
 from mwork.corpus import read_corpus
-from mwork.enhance import (
-    build_slices,
-    heldout_perplexity,
-    lora_model,
-    lora_rank,
-    merge_deltas,
-    n_trainable,
-    random_like,
-    save_deltas,
-    token_batches,
-    train,
-    train_lora,
-)
+from mwork.deltas import build_slices, lora_model, merge_deltas, n_trainable, save_deltas
+from mwork.enhance import heldout_perplexity, lora_rank, random_like, token_batches, train, train_lora
 from mwork.errors import MworkError
 from mwork.io import file_sha256, write_json
 from mwork.models import load_model_params, model_fingerprint
