@@ -51,6 +51,8 @@ bench: setup
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.eval
 	$(BIN)/python -m benchmarks.compute
+	$(BIN)/python -m benchmarks.enhance
+	$(BIN)/python -m benchmarks.enhance --qwen
 
 # Re-resolve requirements.in into exact pins (needs the registries; not part of a normal run).
 lock:

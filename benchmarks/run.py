@@ -1,34 +1,57 @@
 """`make bench`: speed and memory of PLND, measured in one run on the same batch.
 
-Prints one `name: value` line per measurement. On the organism (the trained one if
-results/organism/model exists, else a random-weight model of config.yaml's shape), CPU, batch 8 x 256:
+Prints one `name: value` line per measurement and writes results/bench/plnd_<shape>.json (with the machine).
+Shapes (`--shape`): the organism (the trained one if results/organism/model exists, else a random-weight
+model of config.yaml's shape), `qwen` (Qwen2.5-0.5B: the converted real weights if results/models/qwen
+exists, else random weights of its shape -- no download), `gemma` (Gemma-3-270M, likewise), `mistral7b`
+(random weights, bf16, on a GPU). CPU, float32, batch 8 x 256 with some left padding by default:
 
-  forward_s, plnd_ffn_v_s, plnd_full_s, plnd_ffn_v_over_forward, plnd_full_over_forward,
-  plnd_peak_mem_over_forward, sequential_one_layer_s, parallel_speedup_vs_sequential,
-  qk_proxy_spearman_q / _k (how well the change of attention probabilities ranks q/k features like the
-  change of the attention block's output, Eq. 1 literally).
-
-With a GPU: the same on a random-weight Mistral-7B-shaped model in bf16 at length 512 (`--mistral7b`).
+  forward_s (the decoder stack PLND needs: the output head for one position only), forward_with_head_s,
+  plnd_ffn_v_s, plnd_full_s, plnd_ffn_v_over_forward, plnd_full_over_forward, plnd_peak_mem_over_forward,
+  sequential_one_layer_s (the definition taken literally for one layer; on the large shapes timed on a
+  sample of each kind's neurons and scaled to all), parallel_speedup_vs_sequential (and for FFN+V and
+  Q/K apart), qk_proxy_spearman_q / _k (how well the change of attention probabilities ranks q/k features
+  like the change of the attention block's output, Eq. 1 literally).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import time
-from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchmarks.machine import ROOT, write_result
+
+# the real models' shapes (../shared/REAL-MODELS.md), for random weights when the converted model is absent
+SHAPES = {
+    "qwen": ("Qwen2Config", dict(vocab_size=151936, hidden_size=896, intermediate_size=4864, num_hidden_layers=24,
+                                 num_attention_heads=14, num_key_value_heads=2, tie_word_embeddings=False)),
+    "gemma": ("Gemma3TextConfig", dict(vocab_size=262144, hidden_size=640, intermediate_size=2048,
+                                       num_hidden_layers=18, num_attention_heads=4, num_key_value_heads=1,
+                                       head_dim=256, sliding_window=512, query_pre_attn_scalar=256,
+                                       tie_word_embeddings=True)),
+}
 
 
 def build_model(kind: str, device: str):
     import yaml
     from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM, MistralConfig
 
+    if kind in SHAPES:
+        import transformers
+
+        real = ROOT / "results" / "models" / kind
+        if real.is_dir():
+            model = AutoModelForCausalLM.from_pretrained(real, dtype=torch.float32).eval()
+            return model, f"{kind} (real weights, {real.relative_to(ROOT)})", model.config.vocab_size
+        cls, fields = SHAPES[kind]
+        cfg = getattr(transformers, cls)(**fields)
+        torch.manual_seed(0)
+        model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32).eval()
+        return model, f"random-weight {kind} shape", cfg.vocab_size
     if kind == "mistral7b":
         cfg = MistralConfig()  # Mistral-7B's shape: 32 layers, d=4096, FFN 14336, 32 heads, 8 KV heads
         with torch.device(device):
@@ -101,71 +124,101 @@ def peak_alloc_mb(fn) -> float:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--mistral7b", action="store_true", help="the GPU benchmark (random Mistral-7B shape, bf16)")
+    ap.add_argument("--shape", choices=["organism", "qwen", "gemma", "mistral7b"], default="organism")
+    ap.add_argument("--mistral7b", action="store_true", help="= --shape mistral7b (the GPU benchmark, bf16)")
     ap.add_argument("--batch", type=int, default=None)
     ap.add_argument("--length", type=int, default=None)
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--sample", type=int, default=16,
+                    help="neurons per kind the sequential reference is timed on, for the real shapes")
     args = ap.parse_args(argv)
     from scipy.stats import spearmanr
 
     from mwork.plnd import neuron_importance, neuron_importance_sequential
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
-    kind = "mistral7b" if args.mistral7b else "organism"
-    device = "cuda" if args.mistral7b else "cpu"
-    batch = args.batch or (1 if args.mistral7b else 8)
-    length = args.length or (512 if args.mistral7b else 256)
+    kind = "mistral7b" if args.mistral7b else args.shape
+    device = "cuda" if kind == "mistral7b" else "cpu"
+    batch = args.batch or 8
+    length = args.length or (512 if kind == "mistral7b" else 256)
     model, desc, vocab = build_model(kind, device)
-    ids = torch.randint(3, vocab, (batch, length), generator=torch.Generator().manual_seed(0)).to(device)
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(3, vocab, (batch, length), generator=g).to(device)
+    # some left padding: document i is 16 i tokens shorter (up to a quarter of the length)
+    att = torch.ones_like(ids)
+    for i in range(batch):
+        att[i, :min(16 * i, length // 4)] = 0
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
-    print(f"model: {desc}; batch {batch} x {length}; device {device}; threads {torch.get_num_threads()}")
+    print(f"model: {desc}; batch {batch} x {length} ({int(att.sum())} tokens); device {device}; "
+          f"threads {torch.get_num_threads()}")
+    from mwork.arch import get_adapter
+
+    fkw = get_adapter(model).forward_kwargs(ids, att)
     with torch.no_grad():
-        fwd = timed(lambda: model(input_ids=ids, use_cache=False), args.reps, sync)
-    ffn_v = timed(lambda: neuron_importance(model, ids, kinds=("ffn", "attn.v")), args.reps, sync)
-    full = timed(lambda: neuron_importance(model, ids), args.reps, sync)
-    res = {"forward_s": fwd, "plnd_ffn_v_s": ffn_v, "plnd_full_s": full, "plnd_ffn_v_over_forward": ffn_v / fwd,
+        fwd = timed(lambda: model(**{**fkw, "use_cache": False}, logits_to_keep=1), args.reps, sync)
+        fwd_head = timed(lambda: model(**{**fkw, "use_cache": False}), args.reps, sync)
+    ffn_v = timed(lambda: neuron_importance(model, ids, att, kinds=("ffn", "attn.v")), args.reps, sync)
+    full = timed(lambda: neuron_importance(model, ids, att), args.reps, sync)
+    res = {"model": desc, "batch": batch, "length": length, "forward_s": fwd, "forward_with_head_s": fwd_head,
+           "plnd_ffn_v_s": ffn_v, "plnd_full_s": full, "plnd_ffn_v_over_forward": ffn_v / fwd,
            "plnd_full_over_forward": full / fwd}
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()
         with torch.no_grad():
-            model(input_ids=ids, use_cache=False)
+            model(**{**fkw, "use_cache": False}, logits_to_keep=1)
         fwd_mem = torch.cuda.max_memory_allocated() - base
         torch.cuda.reset_peak_memory_stats()
-        neuron_importance(model, ids)
+        neuron_importance(model, ids, att)
         res["plnd_peak_mem_over_forward"] = (torch.cuda.max_memory_allocated() - base) / fwd_mem
     else:
         with torch.no_grad():
-            fwd_mb = peak_alloc_mb(lambda: model(input_ids=ids, use_cache=False))
-        plnd_mb = peak_alloc_mb(lambda: neuron_importance(model, ids))
+            fwd_mb = peak_alloc_mb(lambda: model(**{**fkw, "use_cache": False}, logits_to_keep=1))
+        plnd_mb = peak_alloc_mb(lambda: neuron_importance(model, ids, att))
         res["forward_peak_mb"], res["plnd_peak_mb"] = fwd_mb, plnd_mb
         res["plnd_peak_mem_over_forward"] = plnd_mb / fwd_mb
-    # the definition taken literally, one layer (all its neurons), and the Spearman diagnostic
+    # the definition taken literally, one layer, and the Spearman diagnostic; on the real shapes a sample of
+    # each kind's neurons is timed and the time scaled to all of them
     n_layers = model.config.num_hidden_layers
-    seq_ids = ids[:1] if device == "cuda" else ids
-    t = time.perf_counter()
-    seq = neuron_importance_sequential(model, seq_ids, layers=[n_layers // 2], kinds=("attn.q", "attn.k"))
-    sync()
-    t_qk = time.perf_counter() - t
-    t = time.perf_counter()
-    seq.update(neuron_importance_sequential(model, seq_ids, layers=[n_layers // 2], kinds=("attn.v", "ffn")))
-    sync()
-    t_fv = time.perf_counter() - t
+    layer = n_layers // 2
+    seq_ids, seq_att = (ids[:1], att[:1]) if device == "cuda" else (ids, att)
+    sizes = get_adapter(model).sizes()
+    sample = None if kind == "organism" else {k: list(range(min(args.sample, n))) for k, n in sizes.items()}
+
+    def run_seq(kinds, neurons):
+        t = time.perf_counter()
+        out = neuron_importance_sequential(model, seq_ids, seq_att, layers=[layer], kinds=kinds, neurons=neurons)
+        sync()
+        return out, time.perf_counter() - t
+
+    def seq_time(kinds):
+        if sample is None:
+            return run_seq(kinds, None)
+        # the captured forward is paid once (timed with no neuron, after a warm-up); the reruns scale with the count
+        run_seq(kinds, {k: [] for k in kinds})
+        fixed = run_seq(kinds, {k: [] for k in kinds})[1]
+        out, spent = run_seq(kinds, sample)
+        per = max(spent - fixed, 0.0) / sum(len(sample[k]) for k in kinds)
+        return out, fixed + per * sum(sizes[k] for k in kinds)
+
+    seq, t_qk = seq_time(("attn.q", "attn.k"))
+    more, t_fv = seq_time(("attn.v", "ffn"))
+    seq.update(more)
     scale = batch / len(seq_ids)  # on GPU the sequential pass runs on one document: scale to the batch
     res["sequential_one_layer_s"] = (t_qk + t_fv) * scale
+    res["sequential_sampled"] = sample is not None
     res["parallel_speedup_vs_sequential"] = res["sequential_one_layer_s"] * n_layers / full
     res["parallel_speedup_ffn_v_vs_sequential"] = t_fv * scale * n_layers / ffn_v
     res["parallel_speedup_qk_vs_sequential"] = t_qk * scale * n_layers / max(full - ffn_v, 1e-9)
-    out_change = neuron_importance_sequential(model, seq_ids[:2], layers=[n_layers // 2],
-                                              kinds=("attn.q", "attn.k"), qk_measure="output")
+    probe = None if sample is None else {k: sample[k] for k in ("attn.q", "attn.k")}
+    out_change = neuron_importance_sequential(model, seq_ids[:2], seq_att[:2], layers=[layer],
+                                              kinds=("attn.q", "attn.k"), qk_measure="output", neurons=probe)
     for kind_ in ("attn.q", "attn.k"):
-        key = f"layers.{n_layers // 2}.{kind_}"
-        rho = spearmanr(seq[key][:2].flatten().float().cpu(), out_change[key].flatten().float().cpu()).statistic
-        res[f"qk_proxy_spearman_{kind_.split('.')[1]}"] = rho
-    for k, v in res.items():
-        print(f"{k}: {v:.4g}")
-    (ROOT / "benchmarks" / "out").mkdir(exist_ok=True)
-    (ROOT / "benchmarks" / "out" / f"plnd_{kind}.json").write_text(json.dumps({"model": desc, **res}, indent=2))
+        key = f"layers.{layer}.{kind_}"
+        a, b = seq[key][:2].flatten().float().cpu(), out_change[key].flatten().float().cpu()
+        keep = ~(a.isnan() | b.isnan())
+        res[f"qk_proxy_spearman_{kind_.split('.')[1]}"] = float(spearmanr(a[keep], b[keep]).statistic)
+    write_result(f"plnd_{kind}", res)
 
 
 if __name__ == "__main__":

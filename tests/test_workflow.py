@@ -493,6 +493,23 @@ def test_enhancement_grid_on_the_tiny_dag(root, tiny_run):
     with pytest.raises(MworkError, match="not this one"):
         load_deltas(str(delta), model, "0" * 64)
     assert (res / "enhance_perplexity.png").stat().st_size > 1000
+    # the tuned models scored (Figure 4, Table 6), and a tuning is a model every rule runs on: the
+    # evaluation rule on organism+de-lang-20 gives the scores enhance_eval gave it
+    tuned_eval = "results/eval/organism+de-lang-20/reasoning/de/original.json"
+    snakemake(root, "results/figure4.png", "results/table6.csv", tuned_eval, "--cores", "2", "--directory", str(work),
+              *configs)
+    fig4 = pd.read_csv(res / "figure4.csv")
+    assert set(fig4["tuning"]) == {"20", "Random", "LoRA"} and set(fig4["language"]) == {"de", "avg"}
+    assert "Zh (not in enhance.languages" in (res / "table6.md").read_text(encoding="utf-8")
+    scored = json.loads((res / "organism" / "enhance" / "de" / "lang-20.scores.json").read_text(encoding="utf-8"))
+    assert scored["delta"].endswith("organism/enhance/de/lang-20.safetensors")
+    # the control size is scored in every evaluation language (harm to the others?), the others in X and English
+    assert {s["language"] for s in scored["scores"]} == {"en", "de", "zh"}
+    lora = json.loads((res / "organism" / "enhance" / "de" / "lora-20.scores.json").read_text(encoding="utf-8"))
+    assert {s["language"] for s in lora["scores"]} == {"en", "de"}
+    direct = json.loads((work / tuned_eval).read_text(encoding="utf-8"))
+    same = next(s for s in scored["scores"] if (s["task"], s["language"]) == ("reasoning", "de"))
+    assert direct["model"] == same["model"] == "organism+de-lang-20" and direct["items"] == same["items"]
     bad = snakemake(root, "results/organism/enhance/de/lang-999.json", "--cores", "1", "--directory", str(work),
                     *configs, check=False)
     assert bad.returncode != 0
