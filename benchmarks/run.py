@@ -11,7 +11,9 @@ exists, else random weights of its shape -- no download), `gemma` (Gemma-3-270M,
   sequential_one_layer_s (the definition taken literally for one layer; on the large shapes timed on a
   sample of each kind's neurons and scaled to all), parallel_speedup_vs_sequential (and for FFN+V and
   Q/K apart), qk_proxy_spearman_q / _k (how well the change of attention probabilities ranks q/k features
-  like the change of the attention block's output, Eq. 1 literally).
+  like the change of the attention block's output, Eq. 1 literally), lens_over_forward (the logit lens,
+  every layer's top-1 token at every position, per query token, in forwards of the same tokens) and
+  lens_last8_over_forward (only the last 8 positions decoded, `lens.last`).
 """
 
 from __future__ import annotations
@@ -122,6 +124,17 @@ def peak_alloc_mb(fn) -> float:
     return max(peak[0], now()) / 1e6 - base / 1e6
 
 
+def profile(fn, what: str, top: int = 12) -> None:
+    """Where the time of one call goes: the operators with the most self CPU time."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    with torch.no_grad(), torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+        fn()
+    print(f"--- profile: {what}")
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=top))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--shape", choices=["organism", "qwen", "gemma", "mistral7b"], default="organism")
@@ -129,6 +142,9 @@ def main(argv=None):
     ap.add_argument("--batch", type=int, default=None)
     ap.add_argument("--length", type=int, default=None)
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--profile", action="store_true",
+                    help="also profile one forward and one full PLND pass (torch.profiler, top operators by self time)")
+    ap.add_argument("--chunk-elems", type=int, default=1 << 22, help="plnd.chunk_elems (the Q/K work per step)")
     ap.add_argument("--sample", type=int, default=16,
                     help="neurons per kind the sequential reference is timed on, for the real shapes")
     args = ap.parse_args(argv)
@@ -158,10 +174,20 @@ def main(argv=None):
         fwd = timed(lambda: model(**{**fkw, "use_cache": False}, logits_to_keep=1), args.reps, sync)
         fwd_head = timed(lambda: model(**{**fkw, "use_cache": False}), args.reps, sync)
     ffn_v = timed(lambda: neuron_importance(model, ids, att, kinds=("ffn", "attn.v")), args.reps, sync)
-    full = timed(lambda: neuron_importance(model, ids, att), args.reps, sync)
-    res = {"model": desc, "batch": batch, "length": length, "forward_s": fwd, "forward_with_head_s": fwd_head,
+    full = timed(lambda: neuron_importance(model, ids, att, chunk_elems=args.chunk_elems), args.reps, sync)
+    # the logit lens: every layer's top-1 token at every position (or the last 8), chunked over the vocabulary
+    from mwork.lens import lens_top_tokens
+
+    with torch.no_grad():
+        lens = timed(lambda: lens_top_tokens(model, ids, att), args.reps, sync)
+        lens_last = timed(lambda: lens_top_tokens(model, ids, att, last=8), args.reps, sync)
+    if args.profile:
+        profile(lambda: model(**{**fkw, "use_cache": False}, logits_to_keep=1), "forward")
+        profile(lambda: neuron_importance(model, ids, att, chunk_elems=args.chunk_elems), "full PLND")
+    res = {"model": desc, "batch": batch, "length": length, "chunk_elems": args.chunk_elems, "forward_s": fwd, "forward_with_head_s": fwd_head,
            "plnd_ffn_v_s": ffn_v, "plnd_full_s": full, "plnd_ffn_v_over_forward": ffn_v / fwd,
-           "plnd_full_over_forward": full / fwd}
+           "plnd_full_over_forward": full / fwd, "lens_s": lens, "lens_over_forward": lens / fwd,
+           "lens_last8_over_forward": lens_last / fwd}
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()

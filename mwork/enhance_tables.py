@@ -73,30 +73,33 @@ def figure4_table(scores: dict, models: list[str], languages: list[str], tasks: 
     """Figure 4's numbers (long DataFrame): per model, task and tuning (each size of the language's own
     neurons; Random and LoRA at the control size), the change of each language's score against the original
     and its mean over the languages that have that tuning (``language`` = ``avg``), with 95% CIs; and the
-    change of English's score under the same tunings (``en_change``: English is not tuned, only scored).
-    ``grids``: {language: [Variant]}. Random draws are averaged per language before the mean."""
+    change of English's score under the same tunings (``en_change``: English is not tuned, only scored) and
+    of the other languages' where they were scored (``others_change``: the own-neuron tuning at the control
+    size is scored in every evaluation language). Rows with ``task`` = ``all`` average the tasks (the
+    paper's "average of all tasks"). ``grids``: {language: [Variant]}. Random draws are averaged per
+    language before the mean."""
     import pandas as pd
 
     paired = _Paired(scores, n_boot, seed)
     rows = []
     for model in models:
+        overall: dict[str, dict[str, list]] = {}  # tuning -> {column: [(value, replicates) per task]}
         for task in tasks:
             labels: dict[str, list] = {}
             for lang in languages:
                 for v in grids.get(lang, []):
                     labels.setdefault(tuning_label(v), []).append((lang, v))
             for label, members in labels.items():
-                per_lang, en_parts = {}, []
+                per_lang, en_parts, other_parts = {}, [], []
                 for lang, v in members:
                     got = paired.get(model, f"{lang}/{v.name}", task, lang)
-                    en = paired.get(model, f"{lang}/{v.name}", task, "en")
                     if got is None:
                         continue
                     base = paired.original(model, task, lang)
                     per_lang.setdefault(lang, []).append((got[0] - base[0], got[1] - base[1], got[0], base[0]))
-                    if en is not None:
-                        base_en = paired.original(model, task, "en")
-                        en_parts.append((en[0] - base_en[0], en[1] - base_en[1]))
+                    for y in sorted({k[3] for k in scores if k[:3] == (model, f"{lang}/{v.name}", task)} - {lang}):
+                        after, before = paired.get(model, f"{lang}/{v.name}", task, y), paired.original(model, task, y)
+                        (en_parts if y == "en" else other_parts).append((after[0] - before[0], after[1] - before[1]))
                 if not per_lang:
                     continue
                 kind = members[0][1].kind
@@ -117,9 +120,21 @@ def figure4_table(scores: dict, models: list[str], languages: list[str], tasks: 
                        "original": float(np.mean([d[0][3] for d in per_lang.values()])),
                        "tuned": float(np.mean([np.mean([t for _, _, t, _ in d]) for d in per_lang.values()]))}
                 _ci_row(row, "change", delta, boot)
-                if en_parts:
-                    _ci_row(row, "en_change", *_mean(en_parts))
+                acc = overall.setdefault(label, {"kind": kind, "n_docs": n_docs, "change": [], "en_change": [],
+                                                 "others_change": []})
+                acc["change"].append((delta, boot))
+                for name, parts in (("en_change", en_parts), ("others_change", other_parts)):
+                    if parts:
+                        _ci_row(row, name, *_mean(parts))
+                        acc[name].append(_mean(parts))
                 rows.append(row)
+        for label, acc in overall.items():
+            row = {"model": model, "task": "all", "dataset": "all tasks", "tuning": label, "kind": acc["kind"],
+                   "n_docs": acc["n_docs"], "language": "avg", "n_tasks": len(acc["change"])}
+            for name in ("change", "en_change", "others_change"):
+                if acc[name]:
+                    _ci_row(row, name, *_mean(acc[name]))
+            rows.append(row)
     return pd.DataFrame(rows)
 
 

@@ -226,29 +226,27 @@ def figure4_plot(df, paths) -> None:
     bars with 95% paired bootstrap CIs, one colour per model."""
     from .io import atomic_path
 
-    avg = df[df["language"] == "avg"]
+    everything = df[(df["language"] == "avg") & (df["task"] == "all")]
+    avg = df[(df["language"] == "avg") & (df["task"] != "all")]
     tasks = list(dict.fromkeys(avg["task"]))
     labels = sorted({t for t in avg["tuning"] if t.isdigit()}, key=int) + [t for t in ("Random", "LoRA")
                                                                             if t in set(avg["tuning"])]
     models = list(dict.fromkeys(avg["model"]))
     panels = [(t, avg[avg["task"] == t], "change") for t in tasks]
-    if "en_change" in avg:
-        panels.append(("en", avg, "en_change"))
+    if "en_change" in everything and everything["en_change"].notna().any():
+        panels.append(("en", everything, "en_change"))
     fig, axes = plt.subplots(1, len(panels), figsize=(2.9 * len(panels), 3.2), squeeze=False)
     width = 0.8 / max(len(models), 1)
     for ax, (task, sub, col) in zip(axes[0], panels):
         for j, model in enumerate(models):
-            if task == "en":  # English under every task's tunings: mean over the tasks
-                g = sub[sub["model"] == model].groupby("tuning")[[col, f"{col}_lo", f"{col}_hi"]].mean()
-            else:
-                g = sub[sub["model"] == model].set_index("tuning")
+            g = sub[sub["model"] == model].set_index("tuning")
             xs = [i + (j - (len(models) - 1) / 2) * width for i, lab in enumerate(labels) if lab in g.index]
             rows = g.loc[[lab for lab in labels if lab in g.index]]
             err = [(rows[col] - rows[f"{col}_lo"]).clip(lower=0), (rows[f"{col}_hi"] - rows[col]).clip(lower=0)]
             ax.bar(xs, rows[col], width=width, yerr=err, capsize=2, color=f"C{j % 10}", label=model)
         ax.axhline(0, color="grey", lw=0.5)
         ax.set_xticks(range(len(labels)), labels, fontsize=7)
-        ax.set_title("English (scored, not tuned)" if task == "en" else str(sub["dataset"].iloc[0]), fontsize=9)
+        ax.set_title("English, all tasks (not tuned)" if task == "en" else str(sub["dataset"].iloc[0]), fontsize=9)
         ax.set_xlabel("tuning documents")
     axes[0][0].set_ylabel("score change (points)")
     if len(models) > 1:

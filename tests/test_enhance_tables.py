@@ -39,7 +39,7 @@ def _scores():
 
 def test_figure4_averages_paired_changes_over_languages_and_draws():
     df = figure4_table(_scores(), ["m"], ["de", "fr"], ["reasoning"], GRIDS, n_boot=200)
-    avg = df[df["language"] == "avg"].set_index("tuning")
+    avg = df[(df["language"] == "avg") & (df["task"] == "reasoning")].set_index("tuning")
     # 100 documents: de 40 -> 60, fr 50 -> 60: mean +15; English +0 (de) and +10 (fr): +5
     assert avg.loc["100", "change"] == pytest.approx(15) and avg.loc["100", "n_languages"] == 2
     assert avg.loc["100", "en_change"] == pytest.approx(5)
@@ -52,6 +52,17 @@ def test_figure4_averages_paired_changes_over_languages_and_draws():
     assert avg.loc["LoRA", "change"] == pytest.approx(10)
     row = avg.loc["100"]
     assert row["change_lo"] < row["change"] < row["change_hi"]
+
+
+def test_figure4_all_tasks_and_the_other_languages():
+    scores = _scores()
+    scores.update(dict([_score("m", "de/lang-400", "reasoning", "fr", _items(3))]))  # fr under de's tuning: -20
+    df = figure4_table(scores, ["m"], ["de"], ["reasoning", "knowledge"], GRIDS, n_boot=200)
+    allrow = df[(df["task"] == "all") & (df["language"] == "avg")].set_index("tuning")
+    # 400: de reasoning +0, knowledge +30: +15 over the tasks; English +0 and +0; the others -20 (reasoning only)
+    assert allrow.loc["400", "change"] == pytest.approx(15) and allrow.loc["400", "n_tasks"] == 2
+    assert allrow.loc["400", "en_change"] == pytest.approx(0)
+    assert allrow.loc["400", "others_change"] == pytest.approx(-20)
 
 
 def test_table6_averages_tasks_and_marks_untuned_languages():

@@ -15,5 +15,8 @@ with rule_script(snakemake) as log:
     write_table(df, smk.output.csv)
     figure4_plot(df, [smk.output.png, smk.output.pdf])
     avg = df[df["language"] == "avg"]
-    log.info("mean change over %s (points):\n%s", ", ".join(p.languages),
+    log.info("mean change over %s (points; task all = the mean over the tasks):\n%s", ", ".join(p.languages),
              avg.pivot_table(index="tuning", columns="task", values="change").to_string())
+    log.info("English and the other evaluation languages under the same tunings, all tasks:\n%s",
+             avg[avg["task"] == "all"].set_index("tuning")[[c for c in ("en_change", "others_change") if c in avg]]
+             .to_string())
