@@ -1,4 +1,8 @@
-"""`make bench` (evaluation part): generation throughput per task on the organism, batched vs one by one.
+"""`make bench` (evaluation part): generation throughput per task, batched vs one by one.
+
+`--model organism` (default; results/organism/model, config.yaml) or `--model qwen` / `gemma` (the converted
+real model in results/models/<name>, with configs/real.yaml's generation settings and chat template);
+`--items` per task (German test prompts of the suites). Writes results/bench/eval_<model>.json.
 
 Prints `eval_<task>_items_per_s` at the configured batch size and `eval_<task>_batched_over_unbatched`
 (throughput ratio), measured in one run on the same items; and `masked_generation_over_unmasked`: the
@@ -20,30 +24,46 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def main():
+def main(argv=None):
+    import argparse
+
+    from mwork.config import layered
     from mwork.evaluate import evaluate
     from mwork.models import load_model
     from mwork.tasks.data import load_items
 
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", default="organism")
+    ap.add_argument("--items", type=int, default=64)
+    ap.add_argument("--tasks", nargs="*", default=None, help="default: the config's tasks")
+    ap.add_argument("--reps", type=int, default=12, help="runs of each (masked, unmasked) generation")
+    args = ap.parse_args(argv)
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     cfg = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
-    model_dir = ROOT / "results" / "organism" / "model"
+    if args.model != "organism":
+        cfg = layered(cfg, yaml.safe_load((ROOT / "configs" / "real.yaml").read_text(encoding="utf-8")))
+    model_dir = ROOT / "results" / ("organism/model" if args.model == "organism" else f"models/{args.model}")
     if not model_dir.is_dir():
-        raise SystemExit("eval benchmark: build the organism first (make run)")
+        raise SystemExit(f"eval benchmark: {model_dir} does not exist; build it first (make run)")
     model, tok = load_model(str(model_dir))
-    bs, n = cfg["eval"]["batch_size"], 64
-    print(f"model: trained organism; {n} items per task (German); batch size {bs}; threads {torch.get_num_threads()}")
-    for task, gen in cfg["eval"]["generation"].items():
+    chat = bool(cfg["models"].get(args.model, {}).get("chat_template", False))
+    bs, n = cfg["eval"]["batch_size"], args.items
+    print(f"model: {args.model}; {n} items per task (German); batch size {bs}; threads {torch.get_num_threads()}")
+    res = {"model": args.model, "items": n, "batch_size": bs}
+    for task in args.tasks or cfg["tasks"]:
+        gen = cfg["eval"]["generation"].get(task, {})
         items = load_items(task, "de", "suites", str(ROOT / "results" / "suites" / task / "de.test.jsonl"))[:n]
         rates = {}
         for b in (bs, 1):
             t = time.perf_counter()
             evaluate(model, tok, task, "de", items, gen["max_new_tokens"], gen.get("stop", []), batch_size=b,
-                     progress=False)
+                     progress=False, chat_template=chat, max_context_tokens=gen.get("max_context_tokens"))
             rates[b] = len(items) / (time.perf_counter() - t)
+        res[f"eval_{task}_items_per_s"] = rates[bs]
+        res[f"eval_{task}_batched_over_unbatched"] = rates[bs] / rates[1]
         print(f"eval_{task}_items_per_s: {rates[bs]:.4g}")
-        print(f"eval_{task}_batched_over_unbatched: {rates[bs] / rates[1]:.4g}")
-    neuron_file = ROOT / "results" / "organism" / "neurons" / cfg["corpus"] / "de.safetensors"
+        print(f"eval_{task}_batched_over_unbatched: {rates[bs] / rates[1]:.4g}", flush=True)
+    neuron_file = ROOT / "results" / args.model / "neurons" / cfg["corpus"] / "de.safetensors"
     if neuron_file.exists():
         from mwork.masking import deactivate
         from mwork.neurons import load_neurons
@@ -52,7 +72,7 @@ def main():
         items = load_items("generation", "de", "suites", str(ROOT / "results" / "suites" / "generation" / "de.test.jsonl"))
         from mwork.evaluate import build_prompt
 
-        prompts = [build_prompt(tok, "generation", r, "de", False)[0] for r in items[:bs]]
+        prompts = [build_prompt(tok, "generation", r, "de", chat)[0] for r in items[:bs]]
         enc = tok(prompts, return_tensors="pt", padding=True)
         n_new = cfg["eval"]["generation"]["generation"]["max_new_tokens"]
 
@@ -73,7 +93,7 @@ def main():
 
         run()
         times = {"plain": [], "masked": []}
-        for i in range(12):  # interleaved in alternating order (ABBA), so drift and order cancel; medians
+        for i in range(args.reps):  # interleaved in alternating order (ABBA), so drift and order cancel; medians
             for masked in ((False, True) if i % 2 == 0 else (True, False)):
                 times["masked" if masked else "plain"].append(timed(masked))
         n = sum(int(m.sum()) for m in masks.values())
@@ -82,7 +102,12 @@ def main():
 
         ratio = statistics.median(times["masked"]) / statistics.median(times["plain"])
         print(f"masked_generation_over_unmasked: {ratio:.4g}")
-    wide_model_hook_overhead()
+        res["masked_neurons"], res["masked_generation_over_unmasked"] = n, ratio
+    if args.model == "organism":
+        res["masked_generation_over_unmasked_width1024"] = wide_model_hook_overhead()
+    from benchmarks.machine import write_result
+
+    write_result(f"eval_{args.model}", res)
 
 
 def wide_model_hook_overhead():
@@ -125,6 +150,7 @@ def wide_model_hook_overhead():
                 times["masked" if masked else "plain"].append(time.perf_counter() - t)
     ratio = statistics.median(times["masked"]) / statistics.median(times["plain"])
     print(f"masked_generation_over_unmasked_width1024: {ratio:.4g}")
+    return ratio
 
 
 if __name__ == "__main__":
