@@ -1,11 +1,9 @@
-"""What a benchmark ran on, and where its numbers go: results/bench/<name>.json with the machine (cores,
-torch threads, CPU model, accelerator), so runs on different machines compare as ratios."""
+"""Where a benchmark's numbers go: results/bench/<name>.json with the machine (cores, torch threads, CPU
+model, accelerator: ``mwork.provenance.machine``), so runs on different machines compare as ratios."""
 
 from __future__ import annotations
 
 import json
-import os
-import platform
 from pathlib import Path
 
 import torch
@@ -15,17 +13,10 @@ OUT = ROOT / "results" / "bench"
 
 
 def machine() -> dict:
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    return {"cores": os.cpu_count(), "torch_threads": torch.get_num_threads(), "cpu": cpu, "device": gpu or "cpu",
-            "torch": torch.__version__, "python": platform.python_version()}
+    """The machine as the provenance page records it, and the torch version."""
+    from mwork.provenance import machine as run_machine
+
+    return {**run_machine(), "torch": torch.__version__}
 
 
 def write_result(name: str, result: dict) -> Path:

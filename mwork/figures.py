@@ -8,10 +8,18 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
-def overlap_figure(panels: list[tuple[str, object]], out_paths: list[str]):
-    """Heatmaps of overlap(x, y) (rows x, columns y), one panel per (title, DataFrame); saved to each path."""
+def _save(fig, paths, **kwargs) -> None:
+    """Write the figure to each path (atomically: a killed job leaves no half-written file) and close it."""
     from .io import atomic_path
 
+    for path in paths:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=130, **kwargs)
+    plt.close(fig)
+
+
+def overlap_figure(panels: list[tuple[str, object]], out_paths: list[str]):
+    """Heatmaps of overlap(x, y) (rows x, columns y), one panel per (title, DataFrame); saved to each path."""
     n = len(panels)
     fig, axes = plt.subplots(1, n, figsize=(3.9 * n, 3.4), squeeze=False)
     fig.subplots_adjust(wspace=0.4)
@@ -29,16 +37,11 @@ def overlap_figure(panels: list[tuple[str, object]], out_paths: list[str]):
         ax.set_xlabel("y")
         ax.set_ylabel("x")
     fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8, label="|N_x ∩ N_y| / |N_y|")
-    for path in out_paths:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=130, bbox_inches="tight")
-    plt.close(fig)
+    _save(fig, out_paths, bbox_inches="tight")
 
 
 def activated_figure(df, out_paths: list[str], title: str):
     """Figure 3: mean activated language-specific neurons per layer, attention and FFN, one line per language."""
-    from .io import atomic_path
-
     fig, axes = plt.subplots(1, 2, figsize=(8, 3.2), sharex=True)
     for ax, structure, name in zip(axes, ("attn", "ffn"), ("self-attention", "feed-forward")):
         sub = df[df["structure"] == structure]
@@ -49,10 +52,7 @@ def activated_figure(df, out_paths: list[str], title: str):
         ax.set_ylabel("activated language-specific neurons")
     axes[1].legend(fontsize=7)
     fig.tight_layout()
-    for path in out_paths:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=130)
-    plt.close(fig)
+    _save(fig, out_paths)
 
 
 def language_ratio_figure(ratios, out_paths: list[str]):
@@ -60,8 +60,6 @@ def language_ratio_figure(ratios, out_paths: list[str]):
     lens-decoded words, given non-English queries (mean over the query languages; thin lines: each
     language), one column per model. Top row: among all detected words; bottom row (when the ratios
     have it): among the words detected as one of the query languages (the released code's view)."""
-    from .io import atomic_path
-
     models = list(dict.fromkeys(ratios["model"]))
     views = [("all detected words", {"english": ("tab:blue", "English"), "non_english": ("tab:orange", "Non-English"),
                                      "query_language": ("tab:green", "query's language")})]
@@ -83,18 +81,13 @@ def language_ratio_figure(ratios, out_paths: list[str]):
             ax.set_ylabel(f"ratio among {view}", fontsize=8)
             ax.legend(fontsize=7)
     fig.tight_layout()
-    for path in out_paths:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=130)
-    plt.close(fig)
+    _save(fig, out_paths)
 
 
 def languages_per_layer_figure(counts, out_paths: list[str], top: int = 4):
     """Figure 7: for each model (rows) and query language (columns), the share of each detected language
     among the decoded words per layer: the ``top`` most frequent languages of the model given non-English
     queries, the rest as other."""
-    from .io import atomic_path
-
     words = counts[counts["detected"] != "non-word"]  # mwork.lens.NON_WORD (not imported: lens needs torch)
     models = list(dict.fromkeys(counts["model"]))
     langs = list(dict.fromkeys(counts["language"]))
@@ -119,17 +112,12 @@ def languages_per_layer_figure(counts, out_paths: list[str], top: int = 4):
         axes[r][0].set_ylabel("ratio among decoded words", fontsize=7)
         axes[r][-1].legend(fontsize=6)
     fig.tight_layout()
-    for path in out_paths:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=130)
-    plt.close(fig)
+    _save(fig, out_paths)
 
 
 def loss_matrix_figure(df, out_paths: list[str]):
     """Heatmaps of Δ held-out loss (rows: whose neurons are deactivated, columns: the language measured),
     language-specific and random-control panels side by side, one row of panels per model, one colour scale."""
-    from .io import atomic_path
-
     models = list(dict.fromkeys(df["model"]))
     titles = {"lang": "X's set", "lang_random": "random (size of X's set)",
               "specific": "X's set minus every language's", "specific_random": "random (size of that)"}
@@ -157,17 +145,12 @@ def loss_matrix_figure(df, out_paths: list[str]):
             if ax is row[0]:
                 ax.set_ylabel("neurons of language X deactivated")
         fig.colorbar(im, ax=row.tolist(), shrink=0.8, label="Δ loss (nats / token)")
-    for path in out_paths:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=130, bbox_inches="tight")
-    plt.close(fig)
+    _save(fig, out_paths, bbox_inches="tight")
 
 
 def stability_figure(df, paths, title: str) -> None:
     """Set size (left) and Jaccard stability between seeds (right) against documents, per language,
     one line style per min_doc_fraction."""
-    from .io import atomic_path
-
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     styles = ["-", "--", ":", "-."]
     colors = {lang: f"C{i}" for i, lang in enumerate(dict.fromkeys(df["language"]))}
@@ -186,17 +169,12 @@ def stability_figure(df, paths, title: str) -> None:
     axes[0].legend(fontsize=6, ncol=2)
     fig.suptitle(title)
     fig.tight_layout()
-    for path in paths:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=130)
-    plt.close(fig)
+    _save(fig, paths)
 
 
 def enhance_figure(df, paths) -> None:
     """Enhancement: change of held-out perplexity (%) against tuning documents, for the tuned language (left)
     and the mean over the other languages (right); the controls at their size as markers."""
-    from .io import atomic_path
-
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=False)
     for ax, own, title in zip(axes, (True, False), ("the tuned language", "the other languages (mean)")):
         sub = df[df["own"] == own]
@@ -214,18 +192,13 @@ def enhance_figure(df, paths) -> None:
         ax.set_title(f"{title}; x = random neurons, ■ = LoRA", fontsize=9)
     axes[0].legend(fontsize=6, ncol=2)
     fig.tight_layout()
-    for path in paths:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=130)
-    plt.close(fig)
+    _save(fig, paths)
 
 
 def figure4_plot(df, paths) -> None:
     """Figure 4: the mean change of the tuned languages' task scores (points) per number of tuning documents,
     and Random and LoRA at the control size, one panel per task and one for English (scored, not tuned);
     bars with 95% paired bootstrap CIs, one colour per model."""
-    from .io import atomic_path
-
     everything = df[(df["language"] == "avg") & (df["task"] == "all")]
     avg = df[(df["language"] == "avg") & (df["task"] != "all")]
     tasks = list(dict.fromkeys(avg["task"]))
@@ -252,7 +225,4 @@ def figure4_plot(df, paths) -> None:
     if len(models) > 1:
         axes[0][-1].legend(fontsize=7)
     fig.tight_layout()
-    for path in paths:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=130)
-    plt.close(fig)
+    _save(fig, paths)

@@ -1,6 +1,7 @@
 # Enhancement (#15): tune only a language's neurons, against random neurons and LoRA with as many
-# parameters; held-out perplexity of every language before and after. The grid is mwork.config.enhance_grid;
-# each job gets only the settings it uses, so editing another language's sizes reruns nothing here.
+# parameters; held-out perplexity of every language before and after; task scores of every tuning (Figure 4,
+# Table 6). The grid is mwork.config.enhance_grid; each job gets only the settings it uses, so editing
+# another language's sizes reruns nothing here.
 
 rule enhance_base:
     output:
@@ -80,7 +81,8 @@ rule enhance_summary:
 
 
 # Task scores of the original model and of every tuning (the evaluation rule's harness and settings, one job
-# per model: the tunings are many and each evaluation of a tiny model costs less than loading torch).
+# per tuning for all its (task, language) pairs: the tunings are many, and scoring one pair on a tiny model
+# costs less than loading torch).
 rule enhance_eval:
     output:
         scores="results/{model}/enhance/{tuning}.scores.json",
