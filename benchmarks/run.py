@@ -7,13 +7,16 @@ exists, else random weights of its shape -- no download), `gemma` (Gemma-3-270M,
 (random weights, bf16, on a GPU). CPU, float32, batch 8 x 256 with some left padding by default:
 
   forward_s (the decoder stack PLND needs: the output head for one position only), forward_with_head_s,
-  plnd_ffn_v_s, plnd_full_s, plnd_ffn_v_over_forward, plnd_full_over_forward, plnd_peak_mem_over_forward,
+  plnd_ffn_v_s, plnd_full_s, plnd_ffn_v_over_forward, plnd_full_over_forward (with `plnd.qk_kernel`, default
+  auto: the fused CPU kernel where it builds; then also plnd_full_torch_s / _over_forward, the PyTorch path,
+  and fused_speedup_full), plnd_peak_mem_over_forward,
   sequential_one_layer_s (the definition taken literally for one layer; on the large shapes timed on a
   sample of each kind's neurons and scaled to all), parallel_speedup_vs_sequential (and for FFN+V and
   Q/K apart), qk_proxy_spearman_q / _k (how well the change of attention probabilities ranks q/k features
   like the change of the attention block's output, Eq. 1 literally), lens_over_forward (the logit lens,
   every layer's top-1 token at every position, per query token, in forwards of the same tokens) and
-  lens_last8_over_forward (only the last 8 positions decoded, `lens.last`).
+  lens_last8_over_forward (only the last 8 positions decoded, `lens.last`). Timings are medians of --reps
+  interleaved rounds (forward, PLND, ... in turn), so the ratios share the machine's drift.
 """
 
 from __future__ import annotations
@@ -69,6 +72,22 @@ def build_model(kind: str, device: str):
                       num_key_value_heads=arch.get("num_kv_heads", arch["num_heads"]))
     torch.manual_seed(0)
     return LlamaForCausalLM(cfg).eval(), "random-weight organism shape", 8192
+
+
+def timed_together(fns: dict, reps: int, sync) -> dict:
+    """Median seconds of each function, timed in interleaved rounds (one call of each per round, after one
+    warm-up call each), so a drift of the machine's speed affects every ratio alike."""
+    for fn in fns.values():
+        fn()
+        sync()
+    times: dict = {name: [] for name in fns}
+    for _ in range(reps):
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            sync()
+            times[name].append(time.perf_counter() - t)
+    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def timed(fn, reps: int, sync) -> float:
@@ -145,12 +164,16 @@ def main(argv=None):
     ap.add_argument("--profile", action="store_true",
                     help="also profile one forward and one full PLND pass (torch.profiler, top operators by self time)")
     ap.add_argument("--chunk-elems", type=int, default=1 << 22, help="plnd.chunk_elems (the Q/K work per step)")
+    ap.add_argument("--qk-kernel", choices=["auto", "fused", "torch"], default="auto",
+                    help="plnd.qk_kernel; with the fused kernel the PyTorch path is timed beside it")
+    ap.add_argument("--no-lens", action="store_true", help="skip the logit lens timings")
+    ap.add_argument("--no-sequential", action="store_true", help="skip the sequential reference and the Spearman check")
     ap.add_argument("--sample", type=int, default=16,
                     help="neurons per kind the sequential reference is timed on, for the real shapes")
     args = ap.parse_args(argv)
     from scipy.stats import spearmanr
 
-    from mwork.plnd import neuron_importance, neuron_importance_sequential
+    from mwork.plnd import KINDS, neuron_importance, neuron_importance_sequential
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     kind = "mistral7b" if args.mistral7b else args.shape
@@ -170,24 +193,43 @@ def main(argv=None):
     from mwork.arch import get_adapter
 
     fkw = get_adapter(model).forward_kwargs(ids, att)
-    with torch.no_grad():
-        fwd = timed(lambda: model(**{**fkw, "use_cache": False}, logits_to_keep=1), args.reps, sync)
-        fwd_head = timed(lambda: model(**{**fkw, "use_cache": False}), args.reps, sync)
-    ffn_v = timed(lambda: neuron_importance(model, ids, att, kinds=("ffn", "attn.v")), args.reps, sync)
-    full = timed(lambda: neuron_importance(model, ids, att, chunk_elems=args.chunk_elems), args.reps, sync)
+    from mwork.qk_kernel import resolve
+
+    fused = resolve(args.qk_kernel, torch.device(device))
+
+    def plnd(kernel, kinds=KINDS):
+        return neuron_importance(model, ids, att, kinds=kinds, chunk_elems=args.chunk_elems, qk_kernel=kernel)
+
+    def forward(**kw):
+        with torch.no_grad():
+            return model(**{**fkw, "use_cache": False}, **kw)
+
+    fns = {"forward": lambda: forward(logits_to_keep=1), "forward_with_head": forward,
+           "ffn_v": lambda: plnd(args.qk_kernel, ("ffn", "attn.v")), "full": lambda: plnd(args.qk_kernel)}
+    if fused:  # the PyTorch path beside it, measured in the same run
+        fns["full_torch"] = lambda: plnd("torch")
+    t = timed_together(fns, args.reps, sync)
+    fwd, fwd_head, ffn_v, full = t["forward"], t["forward_with_head"], t["ffn_v"], t["full"]
     # the logit lens: every layer's top-1 token at every position (or the last 8), chunked over the vocabulary
     from mwork.lens import lens_top_tokens
 
-    with torch.no_grad():
-        lens = timed(lambda: lens_top_tokens(model, ids, att), args.reps, sync)
-        lens_last = timed(lambda: lens_top_tokens(model, ids, att, last=8), args.reps, sync)
+    if not args.no_lens:
+        with torch.no_grad():
+            lens = timed(lambda: lens_top_tokens(model, ids, att), args.reps, sync)
+            lens_last = timed(lambda: lens_top_tokens(model, ids, att, last=8), args.reps, sync)
     if args.profile:
         profile(lambda: model(**{**fkw, "use_cache": False}, logits_to_keep=1), "forward")
-        profile(lambda: neuron_importance(model, ids, att, chunk_elems=args.chunk_elems), "full PLND")
-    res = {"model": desc, "batch": batch, "length": length, "chunk_elems": args.chunk_elems, "forward_s": fwd, "forward_with_head_s": fwd_head,
+        profile(lambda: plnd(args.qk_kernel), "full PLND")
+    res = {"model": desc, "batch": batch, "length": length, "reps": args.reps, "chunk_elems": args.chunk_elems,
+           "qk_kernel": "fused" if fused else "torch", "forward_s": fwd, "forward_with_head_s": fwd_head,
            "plnd_ffn_v_s": ffn_v, "plnd_full_s": full, "plnd_ffn_v_over_forward": ffn_v / fwd,
-           "plnd_full_over_forward": full / fwd, "lens_s": lens, "lens_over_forward": lens / fwd,
-           "lens_last8_over_forward": lens_last / fwd}
+           "plnd_full_over_forward": full / fwd}
+    if fused:
+        res["plnd_full_torch_s"] = t["full_torch"]
+        res["plnd_full_torch_over_forward"] = t["full_torch"] / fwd
+        res["fused_speedup_full"] = t["full_torch"] / full
+    if not args.no_lens:
+        res.update({"lens_s": lens, "lens_over_forward": lens / fwd, "lens_last8_over_forward": lens_last / fwd})
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()
@@ -195,14 +237,17 @@ def main(argv=None):
             model(**{**fkw, "use_cache": False}, logits_to_keep=1)
         fwd_mem = torch.cuda.max_memory_allocated() - base
         torch.cuda.reset_peak_memory_stats()
-        neuron_importance(model, ids, att)
+        plnd(args.qk_kernel)
         res["plnd_peak_mem_over_forward"] = (torch.cuda.max_memory_allocated() - base) / fwd_mem
     else:
         with torch.no_grad():
             fwd_mb = peak_alloc_mb(lambda: model(**{**fkw, "use_cache": False}, logits_to_keep=1))
-        plnd_mb = peak_alloc_mb(lambda: neuron_importance(model, ids, att))
+        plnd_mb = peak_alloc_mb(lambda: plnd(args.qk_kernel))
         res["forward_peak_mb"], res["plnd_peak_mb"] = fwd_mb, plnd_mb
         res["plnd_peak_mem_over_forward"] = plnd_mb / fwd_mb
+    name = f"plnd_{kind}" + ("_partial" if args.no_lens or args.no_sequential else "")  # a full run's file stays
+    if args.no_sequential:
+        return write_result(name, res)
     # the definition taken literally, one layer, and the Spearman diagnostic; on the real shapes a sample of
     # each kind's neurons is timed and the time scaled to all of them
     n_layers = model.config.num_hidden_layers
@@ -244,7 +289,7 @@ def main(argv=None):
         a, b = seq[key][:2].flatten().float().cpu(), out_change[key].flatten().float().cpu()
         keep = ~(a.isnan() | b.isnan())
         res[f"qk_proxy_spearman_{kind_.split('.')[1]}"] = float(spearmanr(a[keep], b[keep]).statistic)
-    write_result(f"plnd_{kind}", res)
+    write_result(name, res)
 
 
 if __name__ == "__main__":

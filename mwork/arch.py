@@ -100,6 +100,12 @@ class Adapter:
         rope = sys.modules[type(attn).__module__].apply_rotary_pos_emb
         return lambda x: rope(x, x, cos, sin)[0]
 
+    def rotary_key(self, attn, call: dict):
+        """Identifies ``rotary(attn, call)`` within one forward pass: layers with equal keys rotate alike
+        (Gemma-3's local and global layers differ), so what is derived from the rotation can be shared."""
+        cos, sin = call["position_embeddings"]
+        return type(attn).__module__, cos.data_ptr(), sin.data_ptr(), tuple(cos.shape), tuple(sin.shape)
+
     def qk_norms(self, attn) -> tuple[torch.nn.Module, torch.nn.Module] | None:
         """Per-head RMS norms applied to q and k after the projections, before the rotary embedding
         (Gemma-3, Qwen3), or None. A q/k neuron is the projection's output feature, before the norm."""
@@ -179,6 +185,9 @@ class BloomAdapter(Adapter):
 
     def rotary(self, attn, call):
         return None  # ALiBi, no rotary embedding
+
+    def rotary_key(self, attn, call):
+        return None
 
     def scaling(self, attn):
         return float(attn.inv_norm_factor)

@@ -33,6 +33,8 @@ from .hooks import Hooks
 from .keys import key as neuron_key
 from .keys import parse_key
 from .plnd import KINDS, neuron_importance
+from .qk_kernel import CHOICES
+from .qk_kernel import resolve as resolve_kernel
 
 STRUCTURE = {"attn.q": "attn", "attn.k": "attn", "attn.v": "attn", "ffn": "ffn"}
 
@@ -165,21 +167,34 @@ class Scoring:
       or ``per_token`` (divided by the square root of the number of counted tokens, a root mean square;
       the released code's FFN sum is divided by the number). Within one document every neuron is scaled
       alike, so only ``threshold`` selection and the mean importance change.
+    * ``chunk_elems``, ``qk_kernel``: how the Q/K part is computed (block size; the fused CPU kernel of
+      ``mwork.qk_kernel`` or PyTorch) — the same numbers up to float rounding.
     """
 
     score: str = "paper"
     special_tokens: str = "exclude"
     normalize: str = "none"
     chunk_elems: int = 1 << 22
+    qk_kernel: str = "auto"
 
     def __post_init__(self):
         for name, allowed in (("score", ("paper", "released_code")), ("special_tokens", ("exclude", "include")),
-                              ("normalize", ("none", "per_token"))):
+                              ("normalize", ("none", "per_token")), ("qk_kernel", CHOICES)):
             if getattr(self, name) not in allowed:
                 raise MworkError(f"plnd.{name}: {getattr(self, name)!r} is not one of {', '.join(allowed)}")
 
     def settings(self) -> dict:
         return {"score": self.score, "special_tokens": self.special_tokens, "normalize": self.normalize}
+
+    def qk_path(self, model) -> str:
+        """``fused`` or ``torch``: what computes the Q/K part for ``model`` (recorded in the neuron file)."""
+        from .arch import get_adapter
+
+        if not resolve_kernel(self.qk_kernel, next(model.parameters()).device):
+            return "torch"
+        a = get_adapter(model)
+        capped = any(a.softcap(a.layer(i).attn) for i in range(a.n_layers))  # the kernel has no soft-capping
+        return "torch" if capped else "fused"
 
     def counted(self, tokenizer, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """(b, l) bool: the positions whose changes count."""
@@ -195,7 +210,7 @@ class Scoring:
         rows = self.counted(tokenizer, input_ids, attention_mask)
         kinds = KINDS if self.score == "paper" else ("attn.q", "attn.k", "attn.v")
         imp = neuron_importance(model, input_ids, attention_mask, kinds=kinds, chunk_elems=self.chunk_elems,
-                                score_mask=rows)
+                                score_mask=rows, qk_kernel=self.qk_kernel)
         if self.score == "released_code":
             imp.update(released_code_ffn_score(model, input_ids, attention_mask, score_mask=rows))
         if self.normalize == "per_token":

@@ -32,6 +32,8 @@ from .arch import Adapter, get_adapter
 from .hooks import Hooks
 from .keys import KINDS, parse_key
 from .keys import key as _key
+from .qk_kernel import resolve as resolve_kernel
+from .qk_kernel import rows_sq_diff
 
 
 def _masks(adapter: Adapter, attn, valid: torch.Tensor):
@@ -72,8 +74,10 @@ class _LayerQK:
     n_row_blocks = 4
 
     def __init__(self, adapter: Adapter, attn, call: dict, q: torch.Tensor, k: torch.Tensor, valid: torch.Tensor,
-                 chunk_elems: int, rows: torch.Tensor | None = None):
-        self.a, self.attn = adapter, attn
+                 chunk_elems: int, rows: torch.Tensor | None = None, shared: dict | None = None):
+        self.a, self.attn, self.chunk_elems = adapter, attn, chunk_elems
+        # what layers that rotate alike can share within one forward pass (the rotary support)
+        self.shared, self.rot_key = ({} if shared is None else shared), adapter.rotary_key(attn, call)
         b, l, _ = q.shape
         H, Hkv, hd = adapter.n_heads, adapter.n_kv_heads, adapter.head_dim
         self.b, self.l, self.H, self.Hkv, self.hd, self.G = b, l, H, Hkv, hd, H // Hkv
@@ -117,6 +121,94 @@ class _LayerQK:
             bias = self.bias[:, h:h + 1]
             scores = scores + (bias[..., t0:t1, :t1] if bias.shape[-2] > 1 else bias[..., :t1])
         return scores + self.neg[:, :, t0:t1, :t1]
+
+    def fusable(self) -> bool:
+        """Whether the fused kernel computes this layer (it has no soft-capping; everything else it does)."""
+        return not self.softcap and self.q.device.type == "cpu"
+
+    def _support(self):
+        """Every feature's rotary support at once: r_sup (b, hd, l, m), sup (hd, m), built in feature chunks
+        of at most ``chunk_elems`` basis entries; computed once per rotation (``shared``)."""
+        key = ("support", self.rot_key) if self.rot_key is not None else None
+        if key is not None and key in self.shared:
+            return self.shared[key]
+        out = self._build_support()
+        if key is not None:
+            self.shared[key] = out
+        return out
+
+    def _build_support(self):
+        b, l, hd, dev = self.b, self.l, self.hd, self.q.device
+        step = max(1, min(hd, self.chunk_elems // max(1, b * l * hd)))
+        parts = [_rotary_support(self.rot, b, l, hd, torch.arange(s, min(hd, s + step), device=dev), dev)
+                 for s in range(0, hd, step)]
+        m = max(sup.shape[1] for _, sup in parts)
+        r_all, sup_all = [], []
+        for r_sup, sup in parts:  # pad to m columns: the feature itself with weight 0
+            pad = m - sup.shape[1]
+            r_all.append(torch.nn.functional.pad(r_sup, (0, pad)))
+            sup_all.append(torch.cat([sup, sup[:, :1].expand(-1, pad)], dim=1))
+        return torch.cat(r_all, dim=1), torch.cat(sup_all, dim=0)
+
+    def _key_ranges(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(b, l) int32 lo, hi: each counted query row's visible keys lie in [lo, hi) (the kernel touches no
+        other entry; masked entries inside still carry the mask); rows not counted get lo = hi = 0."""
+        allowed = self.allowed[:, 0]  # (b, l, l)
+        l = self.l
+        lo = allowed.int().argmax(dim=-1)
+        hi = l - allowed.flip(-1).int().argmax(dim=-1)
+        counted = self.qvalid[..., 0] > 0
+        return (torch.where(counted, lo, 0).int().contiguous(), torch.where(counted, hi, 0).int().contiguous())
+
+    def run_fused(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """As ``run``, with the fused kernel (``mwork.qk_kernel``): one call per block of query heads covers
+        both sides of every feature (a (document, head) pair is one of the kernel's documents); what depends
+        only on the keys (R, the key-side rescaling) is built once per key/value group."""
+        b, l, H, hd, G, dev = self.b, self.l, self.H, self.hd, self.G, self.q.device
+        r_sup, sup = self._support()  # (b, hd, l, m), (hd, m)
+        m = sup.shape[1]
+        lo, hi = self._key_ranges()
+        sq_q = torch.zeros(b, H, hd, dtype=torch.float64)
+        sq_k = torch.zeros(b, self.Hkv, hd, dtype=torch.float64)
+        scaled = self.alpha_q is not None
+        # heads per call: at most chunk_elems entries in the (b, n, l, l) scores and in L (b, n, 2 hd, l, m)
+        step = max(1, min(H, self.chunk_elems // max(1, b * l * max(l, 2 * hd * m))))
+        for h0 in range(0, H, step):
+            h1 = min(H, h0 + step)
+            n, g0, g1 = h1 - h0, h0 // G, (h1 - 1) // G + 1
+            ng = g1 - g0
+            groups = torch.arange(h0, h1, device=dev) // G
+            # the kernel's documents are (document, head) pairs; each reads its group's R and key rescaling
+            ridx = (torch.arange(b)[:, None] * ng + (groups.cpu() - g0)[None]).int().reshape(b * n)
+            qr = self.qr[:, h0:h1] * self.scale  # (b, n, l, hd)
+            kr = self.kr[:, g0:g1]  # (b, ng, l, hd)
+            A = torch.matmul(qr, kr[:, groups - g0].transpose(-1, -2))  # (b, n, l, l) scaled scores
+            additive = self.neg if self.bias is None else self.bias[:, h0:h1] + self.neg
+            L = torch.empty(b, n, 2 * hd, l, m, device=dev)  # features: q of the head, then k of its group
+            R = torch.empty(b, ng, 2 * hd, m, l, device=dev)
+            # zeroing q_j(t): score(t, s) drops by scale * q_j(t) * sum_m r_sup[t, m] * kr(s)[sup_m]
+            torch.mul(self.q[:, h0:h1].transpose(-1, -2)[..., None], r_sup[:, None], out=L[:, :, :hd])
+            L[:, :, :hd] *= self.scale
+            R[:, :, :hd] = kr[..., sup].permute(0, 1, 3, 4, 2)
+            # zeroing k_j(s): drops by scale * sum_m qr(t)[sup_m] * k_j(s) r_sup[s, m]
+            L[:, :, hd:] = qr[..., sup].permute(0, 1, 3, 2, 4)
+            torch.mul(self.k[:, g0:g1].transpose(-1, -2)[..., None], r_sup[:, None],
+                      out=R[:, :, hd:].transpose(-1, -2))
+            L, R = L.view(b * n, 2 * hd, l, m), R.view(b * ng, 2 * hd, m, l)
+            if scaled:  # the changed scores are rescaled (query rows / key columns), then bias and mask added
+                rs = torch.ones(b, n, 2 * hd, l, device=dev)
+                rs[:, :, :hd] = self.alpha_q[:, h0:h1].transpose(-1, -2)
+                cs = torch.ones(b, ng, 2 * hd, l, device=dev)
+                cs[:, :, hd:] = self.alpha_k[:, g0:g1].transpose(-1, -2)
+                rs, cs = rs.view(b * n, 2 * hd, l), cs.view(b * ng, 2 * hd, l)
+                A, badd = A.reshape(b * n, l, l), additive.expand(b, n, l, l).reshape(b * n, l, l).contiguous()
+            else:
+                A, badd, rs, cs = A.add_(additive).view(b * n, l, l), None, None, None
+            rows = [x[:, None].expand(b, n, l).reshape(b * n, l).contiguous() for x in (lo, hi)]
+            out = rows_sq_diff(A, L, R, *rows, Badd=badd, rs=rs, cs=cs, ridx=ridx).view(b, n, 2 * hd)
+            sq_q[:, h0:h1] = out[..., :hd]
+            sq_k.index_add_(1, groups.cpu(), out[..., hd:])
+        return sq_q.reshape(b, H * hd).sqrt().float(), sq_k.reshape(b, self.Hkv * hd).sqrt().float()
 
     def run(self) -> tuple[torch.Tensor, torch.Tensor]:
         b, l, H, Hkv, hd, G = self.b, self.l, self.H, self.Hkv, self.hd, self.G
@@ -200,7 +292,7 @@ def _v_importance(adapter: Adapter, head_out: torch.Tensor, w_o: torch.Tensor, v
 @torch.no_grad()
 def neuron_importance(model, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                       kinds=KINDS, chunk_elems: int = 1 << 22,
-                      score_mask: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+                      score_mask: torch.Tensor | None = None, qk_kernel: str = "auto") -> dict[str, torch.Tensor]:
     """Importance of every neuron for every document of a batch, in one forward pass.
 
     input_ids, attention_mask: (b, l); padding (left or right) is excluded, so a padded batch gives the
@@ -208,7 +300,8 @@ def neuron_importance(model, input_ids: torch.Tensor, attention_mask: torch.Tens
     whose changes are counted (default all; PLND leaves out special tokens such as BOS) — the model still
     sees every position, and a neuron is still deactivated everywhere. Returns
     ``{"layers.{i}.{kind}": float32 (b, n_neurons)}`` for kind in ``kinds`` (``ffn``, ``attn.q``,
-    ``attn.k``, ``attn.v``), on the CPU.
+    ``attn.k``, ``attn.v``), on the CPU. ``qk_kernel``: ``auto`` (the fused CPU kernel of
+    ``mwork.qk_kernel`` where it builds, else PyTorch), ``fused`` (required) or ``torch``; same numbers.
     """
     adapter = get_adapter(model)
     if attention_mask is None:
@@ -217,15 +310,18 @@ def neuron_importance(model, input_ids: torch.Tensor, attention_mask: torch.Tens
     rows = valid if score_mask is None else valid & score_mask.bool().to(valid.device)
     out: dict[str, torch.Tensor] = {}
     want_qk = "attn.q" in kinds or "attn.k" in kinds
+    fused = want_qk and resolve_kernel(qk_kernel, input_ids.device)
     with Hooks() as hooks:
-        _register(adapter, kinds, want_qk, valid, rows, out, hooks, chunk_elems)
+        _register(adapter, kinds, want_qk, valid, rows, out, hooks, chunk_elems, fused)
         # no importance depends on the logits: the output head runs for one position only
         model(**adapter.forward_kwargs(input_ids, attention_mask), logits_to_keep=1)
     return {k: out[k] for k in sorted(out, key=lambda s: (parse_key(s)[0], KINDS.index(parse_key(s)[1])))}
 
 
-def _register(adapter: Adapter, kinds, want_qk: bool, valid, rows, out: dict, hooks: Hooks, chunk_elems: int) -> None:
+def _register(adapter: Adapter, kinds, want_qk: bool, valid, rows, out: dict, hooks: Hooks, chunk_elems: int,
+              fused: bool) -> None:
     """Attach neuron_importance's hooks to ``hooks`` (which removes them all, also after a failure here)."""
+    shared: dict = {}  # shared by the layers' Q/K computations within this forward pass
     for i in range(adapter.n_layers):
         lm = adapter.layer(i)
         st: dict = {}
@@ -248,8 +344,9 @@ def _register(adapter: Adapter, kinds, want_qk: bool, valid, rows, out: dict, ho
             if "attn.v" in kinds:
                 out[_key(i, "attn.v")] = _v_importance(adapter, x, mod.weight, rows.to(x.device)).cpu()
             if want_qk:
-                imp_q, imp_k = _LayerQK(adapter, lm.attn, st["call"], st["q"], st["k"], valid.to(x.device),
-                                        chunk_elems, rows.to(x.device)).run()
+                qk = _LayerQK(adapter, lm.attn, st["call"], st["q"], st["k"], valid.to(x.device), chunk_elems,
+                              rows.to(x.device), shared)
+                imp_q, imp_k = qk.run_fused() if fused and qk.fusable() else qk.run()
                 if "attn.q" in kinds:
                     out[_key(i, "attn.q")] = imp_q.cpu()
                 if "attn.k" in kinds:
@@ -259,7 +356,7 @@ def _register(adapter: Adapter, kinds, want_qk: bool, valid, rows, out: dict, ho
         def on_down(mod, args, i=i):
             h = args[0]
             w_norm = mod.weight.float().norm(dim=0)  # ||W_down[:, k]||
-            h_norm = (h.float().square() * rows.to(h.device)[..., None]).sum(dim=1).sqrt()
+            h_norm = torch.linalg.vector_norm(h.float() * rows.to(h.device)[..., None], dim=1)
             out[_key(i, "ffn")] = (h_norm * w_norm).cpu()
 
         if want_qk:

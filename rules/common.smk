@@ -25,7 +25,7 @@ EVAL_MODELS = config.get("eval_models") or MODELS  # the task experiments (Table
 TASKS = config["tasks"]
 NON_EN_LANGS = [lang for lang in EVAL_LANGS if lang != "en"]
 # how PLND scores a document (mwork.neurons.Scoring): the plnd rule and Figure 3 alike
-PLND_SCORING = {k: config["plnd"][k] for k in ("score", "special_tokens", "normalize", "chunk_elems")}
+PLND_SCORING = {k: config["plnd"][k] for k in ("score", "special_tokens", "normalize", "chunk_elems", "qk_kernel")}
 
 
 # Snakemake tracks a rule's script, not the library modules it imports: every rule lists as inputs the

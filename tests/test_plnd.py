@@ -13,11 +13,15 @@ def _batch(seed=1, lengths=(11, 7, 9)):
     return random_batch(seed, lengths)
 
 
+KERNELS = ["fused", "torch"]  # the fused CPU kernel (mwork.qk_kernel) and the PyTorch path: both exact
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("arch", sorted(ARCHS))
-def test_parallel_equals_sequential_with_padding(arch):
+def test_parallel_equals_sequential_with_padding(arch, kernel):
     model = make_model(arch)
     ids, mask = _batch()
-    par = neuron_importance(model, ids, mask)
+    par = neuron_importance(model, ids, mask, qk_kernel=kernel)
     assert len(par) == 4 * model.config.num_hidden_layers
     for b in range(ids.shape[0]):
         keep = mask[b].bool()
@@ -82,12 +86,13 @@ def test_keys_and_shapes():
     assert out["layers.1.attn.q"].shape == (3, 32) and out["layers.1.attn.k"].shape == (3, 16)
 
 
-@pytest.mark.parametrize("arch", ["llama", "gemma2", "gemma3_text", "bloom"])
-def test_long_documents_exercise_the_row_blocks(arch):
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("arch", ["llama", "gemma2", "gemma3_text", "bloom", "mistral"])
+def test_long_documents_exercise_the_row_blocks(arch, kernel):
     """Lengths >= 32 split query rows into causal blocks (and exceed the sliding windows)."""
     model = make_model(arch, max_position_embeddings=64)
     ids, mask = _batch(seed=5, lengths=(40, 33))
-    par = neuron_importance(model, ids, mask, kinds=("attn.q", "attn.k"))
+    par = neuron_importance(model, ids, mask, kinds=("attn.q", "attn.k"), qk_kernel=kernel)
     for b in range(2):
         keep = mask[b].bool()
         seq = neuron_importance_sequential(model, ids[b:b + 1, keep], layers=[1], kinds=("attn.q", "attn.k"))
@@ -97,8 +102,9 @@ def test_long_documents_exercise_the_row_blocks(arch):
             assert ((p - s).abs()[sel] / s[sel]).max().item() <= 1e-3, key
 
 
+@pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("arch", ["llama", "gemma3_text", "bloom", "qwen2"])
-def test_positions_left_out_of_the_score_equal_the_reference(arch):
+def test_positions_left_out_of_the_score_equal_the_reference(arch, kernel):
     """score_mask (PLND's special tokens left out): the model still sees every position and every neuron is
     still deactivated everywhere, but only the counted positions' changes enter the norm — the same in the
     one-pass computation as in the literal definition, and different from counting every position."""
@@ -108,8 +114,8 @@ def test_positions_left_out_of_the_score_equal_the_reference(arch):
     first = mask.argmax(dim=1)  # each document's first token, as a BOS would be
     counted[torch.arange(len(first)), first] = 0
     counted[0, -3] = 0  # and one position inside a document
-    par = neuron_importance(model, ids, mask, score_mask=counted)
-    whole = neuron_importance(model, ids, mask)
+    par = neuron_importance(model, ids, mask, score_mask=counted, qk_kernel=kernel)
+    whole = neuron_importance(model, ids, mask, qk_kernel=kernel)
     seq = neuron_importance_sequential(model, ids, mask, score_mask=counted)
     for key, ref in seq.items():
         kind = key.split(".", 2)[2]

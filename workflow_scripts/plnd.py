@@ -36,7 +36,8 @@ with rule_script(snakemake) as log:
             "model_fingerprint": model_fingerprint(model), "language": wc.lang, "corpus": wc.corpus,
             "corpus_sha256": file_sha256(smk.input.corpus), "split": p.split, "n_docs": stats["documents"],
             "truncated_docs": stats["truncated"], "empty_docs": stats["empty_skipped"], "max_length": p.max_length,
-            "selection": sel.settings(), **scoring.settings(), "tokens": stats["tokens"],
+            "selection": sel.settings(), **scoring.settings(), "qk_kernel": scoring.qk_path(model),
+            "tokens": stats["tokens"],
             "special_positions_left_out": stats["special_positions_left_out"], "mwork_version": mwork.__version__}
     save_neurons(smk.output[0], tensors, meta)
     counts = per_layer_counts(tensors)

@@ -1,0 +1,305 @@
+"""A fused CPU kernel for the exact Q/K importance: score change, softmax, difference, square and sum in one
+pass per attention row, so no (features x queries x keys) tensor is ever written to memory.
+
+PLND's exact Q/K part (``mwork.plnd``) needs, for every q/k feature and every query row, a softmax over the
+row's keys with that feature zeroed, and the squared difference to the unchanged probabilities. In eager
+PyTorch each of those steps is its own pass over (features x rows x keys) blocks, and on the CPU the time is
+the number of passes (~8), not the arithmetic. This kernel does the arithmetic once, row by row: for a row
+(document b, query t) it computes the unchanged probabilities once, then for every feature c
+
+    x[s] = (A[b,t,s] - sum_m L[b,c,t,m] * R[g,c,m,s]) * rs[b,c,t] * cs[g,c,s] + Badd[b,t,s],  g = ridx[b]
+    out[b,c] += sum_s (softmax(x)[s] - softmax(A[b,t,:] + Badd[b,t,:])[s])^2
+
+over the row's visible keys ``lo[b,t] <= s < hi[b,t]`` only (the causal triangle, no masked block work);
+``rs``, ``cs`` and ``Badd`` are optional. ``R`` and ``cs`` are indexed through ``ridx`` so that the query
+heads of one key/value group share theirs (they depend on the group's keys only). Its exp is Cephes' single-precision polynomial (relative error
+~1e-7, like the library's), written so the compiler vectorizes it.
+
+The C source below is compiled on first use with the machine's C compiler (``$CC``, else ``cc``) into a
+cache (``$MWORK_KERNEL_DIR``, else ``~/.cache/mwork/kernels``), keyed by the source, the flags, the
+compiler's version and the CPU's feature flags (``-march=native``), and loaded with ``ctypes``. Nothing
+here is needed for correctness: ``plnd.qk_kernel: torch`` (or no compiler, with ``auto``) uses the eager
+PyTorch path, and the tests prove both equal to each other and to the one-neuron-at-a-time reference.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+import warnings
+from functools import cache
+from pathlib import Path
+
+import torch
+
+from .errors import MworkError
+
+CHOICES = ("auto", "fused", "torch")
+
+SOURCE = r"""
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PAD 16              /* rows are processed in whole vectors; the tail is padded with NEG */
+#define NEG (-3.0e38f)      /* a masked score: exp(NEG - max) is 0 */
+
+/* exp(x), vectorizable: Cephes' expf (range reduction by ln 2, degree-6 polynomial); 0 below -87.3 */
+static inline float vexp(float x) {
+    float xc = x < -87.3f ? -87.3f : (x > 88.3f ? 88.3f : x);
+    float fx = floorf(xc * 1.44269504088896341f + 0.5f);
+    float r = xc - fx * 0.693359375f + fx * 2.12194440e-4f;
+    float r2 = r * r;
+    float y = 1.9875691500e-4f;
+    y = y * r + 1.3981999507e-3f;
+    y = y * r + 8.3334519073e-3f;
+    y = y * r + 4.1665795894e-2f;
+    y = y * r + 1.6666665459e-1f;
+    y = y * r + 5.0000001201e-1f;
+    y = y * r2 + r + 1.0f;
+    int32_t e = ((int32_t)fx + 127) << 23;
+    float p;
+    memcpy(&p, &e, 4);
+    float v = y * p;
+    return x < -87.3f ? 0.0f : v;
+}
+
+/* x[0:n] -> softmax in place; x must have room for n rounded up to PAD */
+static inline void softmax_row(float *restrict x, int64_t n, float mx) {
+    int64_t np = (n + PAD - 1) & ~(int64_t)(PAD - 1);
+    for (int64_t s = n; s < np; s++) x[s] = NEG;
+    float z = 0.0f;
+    for (int64_t s = 0; s < np; s++) { float e = vexp(x[s] - mx); x[s] = e; z += e; }
+    float iz = 1.0f / z;
+    for (int64_t s = 0; s < np; s++) x[s] *= iz;
+}
+
+typedef struct {
+    int64_t nb, nc, nt, ns, nm;
+    const float *A, *Badd, *L, *R, *rs, *cs;
+    const int32_t *ridx, *lo, *hi;
+    double *out;
+    int nthreads, tid;
+    int failed;
+} job_t;
+
+static void *work(void *arg) {
+    job_t *j = (job_t *)arg;
+    const int64_t S = j->ns, T = j->nt, C = j->nc, M = j->nm;
+    float *p0 = malloc(sizeof(float) * (S + PAD));
+    float *x = malloc(sizeof(float) * (S + PAD));
+    if (!p0 || !x) { free(p0); free(x); j->failed = 1; return NULL; }
+    double *out = j->out + (int64_t)j->tid * j->nb * C;
+    const int plain = !j->rs && !j->cs && !j->Badd;
+    int64_t item = 0;
+    for (int64_t b = 0; b < j->nb; b++) {
+        for (int64_t t = 0; t < T; t++) {
+            const int64_t lo = j->lo[b * T + t], hi = j->hi[b * T + t];
+            if (hi <= lo) continue;
+            if ((item++ % j->nthreads) != j->tid) continue;  /* rows dealt round-robin: balanced triangles */
+            const int64_t n = hi - lo, np = (n + PAD - 1) & ~(int64_t)(PAD - 1);
+            const float *a = j->A + (b * T + t) * S + lo;
+            const float *badd = j->Badd ? j->Badd + (b * T + t) * S + lo : NULL;
+            const int64_t g = j->ridx[b];
+            float mx = NEG;
+            for (int64_t s = 0; s < n; s++) { float v = a[s] + (badd ? badd[s] : 0.0f); p0[s] = v; mx = fmaxf(mx, v); }
+            softmax_row(p0, n, mx);
+            for (int64_t c = 0; c < C; c++) {
+                const float *l = j->L + ((b * C + c) * T + t) * M;
+                const float *r = j->R + (g * C + c) * M * S + lo;
+                mx = NEG;
+                if (M == 2 && plain) {  /* the common case (RoPE, no q/k norm, bias folded into A): one pass */
+                    const float l0 = l[0], l1 = l[1];
+                    const float *r0 = r, *r1 = r + S;
+                    for (int64_t s = 0; s < n; s++) { float v = a[s] - (l0 * r0[s] + l1 * r1[s]); x[s] = v; mx = fmaxf(mx, v); }
+                } else {
+                    for (int64_t s = 0; s < n; s++) x[s] = a[s];
+                    for (int64_t m = 0; m < M; m++) {
+                        const float lm = l[m], *rm = r + m * S;
+                        for (int64_t s = 0; s < n; s++) x[s] -= lm * rm[s];
+                    }
+                    if (j->rs) { const float k = j->rs[(b * C + c) * T + t]; for (int64_t s = 0; s < n; s++) x[s] *= k; }
+                    if (j->cs) { const float *k = j->cs + (g * C + c) * S + lo; for (int64_t s = 0; s < n; s++) x[s] *= k[s]; }
+                    if (badd) for (int64_t s = 0; s < n; s++) x[s] += badd[s];
+                    for (int64_t s = 0; s < n; s++) mx = fmaxf(mx, x[s]);
+                }
+                for (int64_t s = n; s < np; s++) x[s] = NEG;
+                float z = 0.0f;
+                for (int64_t s = 0; s < np; s++) { float e = vexp(x[s] - mx); x[s] = e; z += e; }
+                const float iz = 1.0f / z;
+                float acc = 0.0f;
+                for (int64_t s = 0; s < np; s++) { float d = x[s] * iz - p0[s]; acc += d * d; }
+                out[b * C + c] += acc;
+            }
+        }
+    }
+    free(p0);
+    free(x);
+    return NULL;
+}
+
+int mwork_qk_rows(int64_t nb, int64_t nc, int64_t nt, int64_t ns, int64_t nm,
+                  const float *A, const float *Badd, const float *L, const float *R, const int32_t *ridx,
+                  const float *rs, const float *cs, const int32_t *lo, const int32_t *hi,
+                  double *out, int nthreads) {
+    enum { MAXT = 256 };
+    job_t jobs[MAXT];
+    pthread_t th[MAXT];
+    if (nthreads < 1) nthreads = 1;
+    if (nthreads > MAXT) nthreads = MAXT;
+    for (int k = 0; k < nthreads; k++)
+        jobs[k] = (job_t){nb, nc, nt, ns, nm, A, Badd, L, R, rs, cs, ridx, lo, hi, out, nthreads, k, 0};
+    int created[MAXT] = {0};
+    for (int k = 1; k < nthreads; k++) created[k] = pthread_create(&th[k], NULL, work, &jobs[k]) == 0;
+    work(&jobs[0]);
+    for (int k = 1; k < nthreads; k++) {
+        if (created[k]) pthread_join(th[k], NULL);
+        else work(&jobs[k]);  /* no thread for this share: do it here */
+    }
+    int failed = 0;
+    for (int k = 0; k < nthreads; k++) failed |= jobs[k].failed;
+    return failed ? -1 : 0;
+}
+"""
+
+# -O3 with the CPU's vector units; the reductions may be reassociated (the library's softmax does the same),
+# no math errno/traps, values are finite. Not -ffast-math: on GCC < 13 a shared library built with it sets
+# flush-to-zero for the whole process at load.
+FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-fassociative-math",
+         "-fno-signed-zeros", "-ffinite-math-only", "-fPIC", "-shared"]
+
+
+def _cache_dir() -> Path:
+    if os.environ.get("MWORK_KERNEL_DIR"):
+        return Path(os.environ["MWORK_KERNEL_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "mwork" / "kernels"
+
+
+def _cpu_flags() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("flags", "Features")):
+                return line
+    except OSError:
+        pass
+    import platform
+
+    return platform.machine() + platform.processor()
+
+
+def _compiler() -> str | None:
+    cc = os.environ.get("CC") or "cc"
+    return shutil.which(cc)
+
+
+@cache
+def _build() -> tuple[ctypes.CDLL | None, str]:
+    """(the loaded library, "") or (None, why not)."""
+    cc = _compiler()
+    if cc is None:
+        return None, f"no C compiler ({os.environ.get('CC') or 'cc'} not found; set CC)"
+    try:
+        version = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=60).stdout
+    except (OSError, subprocess.SubprocessError) as e:
+        return None, f"{cc} --version failed: {e}"
+    key = hashlib.sha256("\0".join([SOURCE, *FLAGS, version, _cpu_flags()]).encode()).hexdigest()[:20]
+    target = _cache_dir() / f"qk_rows-{key}.so"
+    if not target.is_file():
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+                src = Path(tmp) / "qk_rows.c"
+                src.write_text(SOURCE)
+                lib = Path(tmp) / target.name
+                res = subprocess.run([cc, *FLAGS, "-o", str(lib), str(src), "-lpthread"], capture_output=True,
+                                     text=True, timeout=300)
+                if res.returncode != 0:
+                    return None, f"{cc} failed: {res.stderr.strip()[-500:]}"
+                os.replace(lib, target)  # atomic: a concurrent job sees the whole library or none
+        except (OSError, subprocess.SubprocessError) as e:
+            return None, f"building {target} failed: {e}"
+    try:
+        lib = ctypes.CDLL(str(target))
+    except OSError as e:
+        return None, f"loading {target} failed: {e}"
+    fn = lib.mwork_qk_rows
+    fn.restype = ctypes.c_int
+    fn.argtypes = [ctypes.c_int64] * 5 + [ctypes.c_void_p] * 10 + [ctypes.c_int]
+    return lib, ""
+
+
+def resolve(choice: str, device: torch.device) -> bool:
+    """Whether to use the fused kernel for ``plnd.qk_kernel = choice`` on ``device``.
+
+    ``auto``: on the CPU when the kernel builds (a warning once, naming why, when it does not); ``fused``:
+    required (an error naming why when it cannot be had); ``torch``: never."""
+    if choice not in CHOICES:
+        raise MworkError(f"plnd.qk_kernel: {choice!r} is not one of {', '.join(CHOICES)}")
+    if choice == "torch":
+        return False
+    if torch.device(device).type != "cpu":
+        if choice == "fused":
+            raise MworkError(f"plnd.qk_kernel: fused is a CPU kernel; the model is on {device} (use auto or torch)")
+        return False
+    lib, why = _build()
+    if lib is None:
+        if choice == "fused":
+            raise MworkError(f"plnd.qk_kernel: fused is not available: {why}. Use auto or torch.")
+        _warn_once(why)
+        return False
+    return True
+
+
+@cache
+def _warn_once(why: str) -> None:
+    warnings.warn(f"PLND's fused Q/K kernel is not available ({why}); using the PyTorch path (same numbers, "
+                  "slower). Set plnd.qk_kernel: torch to silence this.", stacklevel=3)
+
+
+def _ptr(t: torch.Tensor | None):
+    return None if t is None else ctypes.c_void_p(t.data_ptr())
+
+
+def rows_sq_diff(A: torch.Tensor, L: torch.Tensor, R: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor,
+                 Badd: torch.Tensor | None = None, rs: torch.Tensor | None = None,
+                 cs: torch.Tensor | None = None, ridx: torch.Tensor | None = None) -> torch.Tensor:
+    """sum over rows t and keys s of the squared change of softmax probabilities, per (document, feature).
+
+    A, Badd: (b, l, l) scores; L: (b, c, l, m); R: (r, c, m, l); rs: (b, c, l); cs: (r, c, l); ridx: (b,) int32,
+    the R/cs slab of each document (default: its own, r = b); lo, hi: (b, l) int32, the visible keys of each
+    row (hi <= lo: the row is not counted). Float32, CPU. Returns (b, c) float64.
+    """
+    lib, why = _build()
+    if lib is None:
+        raise MworkError(f"PLND's fused Q/K kernel is not available: {why}")
+    b, l, _ = A.shape
+    c, m = L.shape[1], L.shape[3]
+    if ridx is None:
+        ridx = torch.arange(b, dtype=torch.int32)
+    nr = R.shape[0]
+    shapes = {"A": (A, (b, l, l)), "L": (L, (b, c, l, m)), "R": (R, (nr, c, m, l)), "Badd": (Badd, (b, l, l)),
+              "rs": (rs, (b, c, l)), "cs": (cs, (nr, c, l))}
+    for name, (t, shape) in shapes.items():
+        if t is not None and (tuple(t.shape) != shape or t.dtype != torch.float32 or not t.is_contiguous()
+                              or t.device.type != "cpu"):
+            raise ValueError(f"rows_sq_diff: {name} must be a contiguous float32 CPU tensor of shape {shape}, "
+                             f"got {tuple(t.shape)} {t.dtype} on {t.device}")
+    for name, t, shape in (("lo", lo, (b, l)), ("hi", hi, (b, l)), ("ridx", ridx, (b,))):
+        if tuple(t.shape) != shape or t.dtype != torch.int32 or not t.is_contiguous() or t.device.type != "cpu":
+            raise ValueError(f"rows_sq_diff: {name} must be contiguous int32 of shape {shape}")
+    if b and (int(lo.min()) < 0 or int(hi.max()) > l or int(ridx.min()) < 0 or int(ridx.max()) >= nr):
+        raise ValueError("rows_sq_diff: key ranges outside [0, l] or slab indices outside R")
+    threads = max(1, torch.get_num_threads())
+    out = torch.zeros(threads, b, c, dtype=torch.float64)
+    rc = lib.mwork_qk_rows(b, c, l, l, m, _ptr(A), _ptr(Badd), _ptr(L), _ptr(R), _ptr(ridx), _ptr(rs), _ptr(cs),
+                           _ptr(lo), _ptr(hi), _ptr(out), threads)
+    if rc != 0:
+        raise MemoryError("PLND's fused Q/K kernel could not allocate its row buffers")
+    return out.sum(0)
