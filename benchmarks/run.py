@@ -163,7 +163,7 @@ def main(argv=None):
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--profile", action="store_true",
                     help="also profile one forward and one full PLND pass (torch.profiler, top operators by self time)")
-    ap.add_argument("--chunk-elems", type=int, default=1 << 22, help="plnd.chunk_elems (the Q/K work per step)")
+    ap.add_argument("--chunk-elems", type=int, default=1 << 20, help="plnd.chunk_elems (the Q/K work per step)")
     ap.add_argument("--qk-kernel", choices=["auto", "fused", "torch"], default="auto",
                     help="plnd.qk_kernel; with the fused kernel the PyTorch path is timed beside it")
     ap.add_argument("--no-lens", action="store_true", help="skip the logit lens timings")

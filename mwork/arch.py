@@ -98,7 +98,7 @@ class Adapter:
         """x (b, n, l, hd) -> x with the rotary embedding of each position applied (None: no rotary)."""
         cos, sin = call["position_embeddings"]
         rope = sys.modules[type(attn).__module__].apply_rotary_pos_emb
-        return lambda x: rope(x, x, cos, sin)[0]
+        return lambda x: rope(x, x[:, :0], cos, sin)[0]  # the key slot gets no heads: only q is rotated
 
     def rotary_key(self, attn, call: dict):
         """Identifies ``rotary(attn, call)`` within one forward pass: layers with equal keys rotate alike

@@ -42,3 +42,30 @@ def encode_prefixes(tokenizer, texts: list[str], max_length: int, chars_per_toke
                 again.append(i)
         todo, limit = again, limit * 2
     return out
+
+
+class Documents:
+    """Texts as the forward passes over a corpus see them (PLND, set stability, Figure 3 alike): each text's
+    first ``max_length`` tokens with the tokenizer's special tokens; blank texts and texts with no token are
+    left out (counted in ``empty``), ``truncated`` counts the texts that had more tokens."""
+
+    def __init__(self, tokenizer, texts: list[str], max_length: int):
+        enc = encode_prefixes(tokenizer, texts, max_length)
+        keep = [i for i, (t, (ids, _)) in enumerate(zip(texts, enc)) if t.strip() and ids]
+        self.ids = [enc[i][0] for i in keep]
+        self.index = keep  # position of each kept document in ``texts``
+        self.truncated = sum(enc[i][1] for i in keep)
+        self.empty = len(texts) - len(keep)
+        self.pad = pad_id(tokenizer)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def batches(self, batch_size: int, device=None):
+        """(positions in ``self.ids``, input_ids, attention_mask) per batch, shortest documents first, so
+        padding is small; left-padded."""
+        order = sorted(range(len(self.ids)), key=lambda i: len(self.ids[i]))
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            ids, mask = left_padded([self.ids[i] for i in idx], self.pad)
+            yield idx, ids.to(device), mask.to(device)

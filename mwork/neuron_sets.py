@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from .batching import encode_prefixes, left_padded, pad_id
+from .batching import Documents
 from .keys import parse_key
 from .neurons import STRUCTURE, Scoring, k_for, load_neurons, mask_keys
 
@@ -106,14 +106,8 @@ def activated_per_layer(model, tokenizer, texts: list[str], masks: dict[str, tor
     scoring = scoring or Scoring()
     sums: dict[tuple[int, str], float] = {}
     n = 0
-    enc = [ids for ids, _ in encode_prefixes(tokenizer, texts, max_length) if ids]
-    enc.sort(key=len)
-    pad = pad_id(tokenizer)
-    device = next(model.parameters()).device
-    for start in range(0, len(enc), batch_size):
-        batch = enc[start:start + batch_size]
-        ids, att = left_padded(batch, pad)
-        imp = scoring(model, tokenizer, ids.to(device), att.to(device))
+    for idx, ids, att in Documents(tokenizer, texts, max_length).batches(batch_size, next(model.parameters()).device):
+        imp = scoring(model, tokenizer, ids, att)
         n_q = next((v.shape[1] for k, v in imp.items() if k.endswith("attn.q")), None)
         for name, scores in imp.items():
             layer, kind = parse_key(name)
@@ -121,6 +115,6 @@ def activated_per_layer(model, tokenizer, texts: list[str], masks: dict[str, tor
             hits = masks[name][idx].sum().item()
             sk = (layer, STRUCTURE[kind])
             sums[sk] = sums.get(sk, 0.0) + hits
-        n += len(batch)
+        n += len(idx)
     return pd.DataFrame([{"layer": layer, "structure": s, "activated": v / max(n, 1)}
                          for (layer, s), v in sorted(sums.items())])

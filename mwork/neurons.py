@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from .batching import encode_prefixes, left_padded, pad_id
+from .batching import Documents
 from .errors import MworkError
 from .hooks import Hooks
 from .keys import key as neuron_key
@@ -174,7 +174,7 @@ class Scoring:
     score: str = "paper"
     special_tokens: str = "exclude"
     normalize: str = "none"
-    chunk_elems: int = 1 << 22
+    chunk_elems: int = 1 << 20
     qk_kernel: str = "auto"
 
     def __post_init__(self):
@@ -232,25 +232,16 @@ def detect(model, tokenizer, texts: list[str], selector: Selector, batch_size: i
     from tqdm import tqdm
 
     scoring = scoring or Scoring()
-    enc = encode_prefixes(tokenizer, texts, max_length)
-    empty = sum(1 for t, (ids, _) in zip(texts, enc) if not t.strip() or not ids)
-    kept = [(ids, longer) for t, (ids, longer) in zip(texts, enc) if t.strip() and ids]
-    truncated = sum(longer for _, longer in kept)
-    docs = sorted((ids for ids, _ in kept), key=len)
-    pad = pad_id(tokenizer)
-    device = next(model.parameters()).device
+    docs = Documents(tokenizer, texts, max_length)
     bar = tqdm(total=len(docs), desc="PLND", disable=not progress, mininterval=5)
     tokens = counted = 0
-    for start in range(0, len(docs), batch_size):
-        batch = docs[start:start + batch_size]
-        ids, mask = left_padded(batch, pad)
-        ids, mask = ids.to(device), mask.to(device)
+    for idx, ids, mask in docs.batches(batch_size, next(model.parameters()).device):
         tokens += int(mask.sum())
         counted += int(scoring.counted(tokenizer, ids, mask).sum())
         selector.update(scoring(model, tokenizer, ids, mask))
-        bar.update(len(batch))
+        bar.update(len(idx))
     bar.close()
-    return {"documents": len(docs), "truncated": truncated, "empty_skipped": empty, "tokens": tokens,
+    return {"documents": len(docs), "truncated": docs.truncated, "empty_skipped": docs.empty, "tokens": tokens,
             "special_positions_left_out": tokens - counted}
 
 

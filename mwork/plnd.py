@@ -78,6 +78,7 @@ class _LayerQK:
         self.a, self.attn, self.chunk_elems = adapter, attn, chunk_elems
         # what layers that rotate alike can share within one forward pass (the rotary support)
         self.shared, self.rot_key = ({} if shared is None else shared), adapter.rotary_key(attn, call)
+        self.rot_inputs = call.get("position_embeddings")
         b, l, _ = q.shape
         H, Hkv, hd = adapter.n_heads, adapter.n_kv_heads, adapter.head_dim
         self.b, self.l, self.H, self.Hkv, self.hd, self.G = b, l, H, Hkv, hd, H // Hkv
@@ -104,7 +105,7 @@ class _LayerQK:
         # q/k norms its rows are left out), so it contributes nothing
         eye = torch.eye(l, dtype=torch.bool, device=q.device)[None, None]
         self.allowed = allowed | (eye & ~valid[:, None, :, None])
-        self.neg = torch.zeros(self.allowed.shape, device=q.device).masked_fill_(~self.allowed, torch.finfo(
+        self.neg = torch.zeros(self.allowed.shape, device=q.device, dtype=torch.float32).masked_fill_(~self.allowed, torch.finfo(
             torch.float32).min)
         # (b, l, 1): the query rows whose changes count (padding, and special tokens when left out, do not)
         self.qvalid = (valid if rows is None else rows)[:, :, None].float()
@@ -131,10 +132,10 @@ class _LayerQK:
         of at most ``chunk_elems`` basis entries; computed once per rotation (``shared``)."""
         key = ("support", self.rot_key) if self.rot_key is not None else None
         if key is not None and key in self.shared:
-            return self.shared[key]
+            return self.shared[key][0]
         out = self._build_support()
-        if key is not None:
-            self.shared[key] = out
+        if key is not None:  # holding the call's tensors keeps their addresses (in the key) from being reused
+            self.shared[key] = (out, self.rot_inputs)
         return out
 
     def _build_support(self):
@@ -144,7 +145,7 @@ class _LayerQK:
                  for s in range(0, hd, step)]
         m = max(sup.shape[1] for _, sup in parts)
         r_all, sup_all = [], []
-        for r_sup, sup in parts:  # pad to m columns: the feature itself with weight 0
+        for r_sup, sup in parts:  # pad to m columns: a column of the feature's own support, with weight 0
             pad = m - sup.shape[1]
             r_all.append(torch.nn.functional.pad(r_sup, (0, pad)))
             sup_all.append(torch.cat([sup, sup[:, :1].expand(-1, pad)], dim=1))
@@ -171,8 +172,10 @@ class _LayerQK:
         sq_q = torch.zeros(b, H, hd, dtype=torch.float64)
         sq_k = torch.zeros(b, self.Hkv, hd, dtype=torch.float64)
         scaled = self.alpha_q is not None
-        # heads per call: at most chunk_elems entries in the (b, n, l, l) scores and in L (b, n, 2 hd, l, m)
-        step = max(1, min(H, self.chunk_elems // max(1, b * l * max(l, 2 * hd * m))))
+        # heads per call: at most chunk_elems entries in the (b, n, l, l) scores; features per call: at most
+        # chunk_elems entries in L (b, n, c, l, m)
+        step = max(1, min(H, self.chunk_elems // max(1, b * l * l)))
+        f32 = dict(device=dev, dtype=torch.float32)
         for h0 in range(0, H, step):
             h1 = min(H, h0 + step)
             n, g0, g1 = h1 - h0, h0 // G, (h1 - 1) // G + 1
@@ -180,34 +183,39 @@ class _LayerQK:
             groups = torch.arange(h0, h1, device=dev) // G
             # the kernel's documents are (document, head) pairs; each reads its group's R and key rescaling
             ridx = (torch.arange(b)[:, None] * ng + (groups.cpu() - g0)[None]).int().reshape(b * n)
+            rows = [x[:, None].expand(b, n, l).reshape(b * n, l).contiguous() for x in (lo, hi)]
             qr = self.qr[:, h0:h1] * self.scale  # (b, n, l, hd)
             kr = self.kr[:, g0:g1]  # (b, ng, l, hd)
             A = torch.matmul(qr, kr[:, groups - g0].transpose(-1, -2))  # (b, n, l, l) scaled scores
             additive = self.neg if self.bias is None else self.bias[:, h0:h1] + self.neg
-            L = torch.empty(b, n, 2 * hd, l, m, device=dev)  # features: q of the head, then k of its group
-            R = torch.empty(b, ng, 2 * hd, m, l, device=dev)
-            # zeroing q_j(t): score(t, s) drops by scale * q_j(t) * sum_m r_sup[t, m] * kr(s)[sup_m]
-            torch.mul(self.q[:, h0:h1].transpose(-1, -2)[..., None], r_sup[:, None], out=L[:, :, :hd])
-            L[:, :, :hd] *= self.scale
-            R[:, :, :hd] = kr[..., sup].permute(0, 1, 3, 4, 2)
-            # zeroing k_j(s): drops by scale * sum_m qr(t)[sup_m] * k_j(s) r_sup[s, m]
-            L[:, :, hd:] = qr[..., sup].permute(0, 1, 3, 2, 4)
-            torch.mul(self.k[:, g0:g1].transpose(-1, -2)[..., None], r_sup[:, None],
-                      out=R[:, :, hd:].transpose(-1, -2))
-            L, R = L.view(b * n, 2 * hd, l, m), R.view(b * ng, 2 * hd, m, l)
             if scaled:  # the changed scores are rescaled (query rows / key columns), then bias and mask added
-                rs = torch.ones(b, n, 2 * hd, l, device=dev)
-                rs[:, :, :hd] = self.alpha_q[:, h0:h1].transpose(-1, -2)
-                cs = torch.ones(b, ng, 2 * hd, l, device=dev)
-                cs[:, :, hd:] = self.alpha_k[:, g0:g1].transpose(-1, -2)
-                rs, cs = rs.view(b * n, 2 * hd, l), cs.view(b * ng, 2 * hd, l)
-                A, badd = A.reshape(b * n, l, l), additive.expand(b, n, l, l).reshape(b * n, l, l).contiguous()
+                A, badd = A.view(b * n, l, l), additive.expand(b, n, l, l).reshape(b * n, l, l).contiguous()
             else:
-                A, badd, rs, cs = A.add_(additive).view(b * n, l, l), None, None, None
-            rows = [x[:, None].expand(b, n, l).reshape(b * n, l).contiguous() for x in (lo, hi)]
-            out = rows_sq_diff(A, L, R, *rows, Badd=badd, rs=rs, cs=cs, ridx=ridx).view(b, n, 2 * hd)
-            sq_q[:, h0:h1] = out[..., :hd]
-            sq_k.index_add_(1, groups.cpu(), out[..., hd:])
+                A, badd = A.add_(additive).view(b * n, l, l), None
+            c = max(1, min(hd, self.chunk_elems // max(1, b * n * l * m)))
+            for f0 in range(0, hd, c):
+                f1 = min(hd, f0 + c)
+                f, fs = f1 - f0, sup[f0:f1]
+                # zeroing q_j(t): score(t, s) drops by scale * q_j(t) * sum_m r_sup[t, m] * kr(s)[sup_m]
+                L = torch.empty(b, n, f, l, m, **f32)
+                torch.mul(self.q[:, h0:h1, :, f0:f1].transpose(-1, -2)[..., None], r_sup[:, None, f0:f1], out=L)
+                L.mul_(self.scale)
+                R = kr[..., fs].permute(0, 1, 3, 4, 2).contiguous()  # (b, ng, f, m, l)
+                rs = self.alpha_q[:, h0:h1, :, f0:f1].transpose(-1, -2).reshape(b * n, f, l) if scaled else None
+                sq_q[:, h0:h1, f0:f1] = rows_sq_diff(A, L.view(b * n, f, l, m), R.view(b * ng, f, m, l), *rows,
+                                                     Badd=badd, rs=None if rs is None else rs.contiguous(),
+                                                     ridx=ridx).view(b, n, f)
+                del L, R
+                # zeroing k_j(s): drops by scale * sum_m qr(t)[sup_m] * k_j(s) r_sup[s, m]
+                L = qr[..., fs].permute(0, 1, 3, 2, 4).contiguous()  # (b, n, f, l, m)
+                R = torch.empty(b, ng, f, m, l, **f32)
+                torch.mul(self.k[:, g0:g1, :, f0:f1].transpose(-1, -2)[..., None], r_sup[:, None, f0:f1],
+                          out=R.transpose(-1, -2))
+                cs = self.alpha_k[:, g0:g1, :, f0:f1].transpose(-1, -2).reshape(b * ng, f, l) if scaled else None
+                out = rows_sq_diff(A, L.view(b * n, f, l, m), R.view(b * ng, f, m, l), *rows, Badd=badd,
+                                   cs=None if cs is None else cs.contiguous(), ridx=ridx)
+                sq_k[:, :, f0:f1].index_add_(1, groups.cpu(), out.view(b, n, f))
+                del L, R
         return sq_q.reshape(b, H * hd).sqrt().float(), sq_k.reshape(b, self.Hkv * hd).sqrt().float()
 
     def run(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -270,11 +278,14 @@ def _eps(norm: torch.nn.Module) -> float:
 def _rms_rescale(x: torch.Tensor, eps: float, valid: torch.Tensor) -> torch.Tensor:
     """x (b, l, heads, hd) -> alpha (b, l, heads, hd): rms(x) / rms(x with feature j zeroed), per feature j
     (1 at padding positions). RMS over the head dimension, with the norm's epsilon."""
-    x = x.double()
     hd = x.shape[-1]
-    ss = x.square().sum(-1, keepdim=True)
-    alpha = ((ss / hd + eps) / ((ss - x.square()).clamp(min=0) / hd + eps)).sqrt()
-    return torch.where(valid[:, :, None, None], alpha, torch.ones_like(alpha)).float()
+    alpha = torch.empty(x.shape, dtype=torch.float32, device=x.device)
+    for h in range(x.shape[2]):  # one head at a time: the float64 buffer is a head's, reused in place
+        sq = x[:, :, h].to(torch.float64, copy=True).square_()
+        ss = sq.sum(-1, keepdim=True)
+        rest = torch.sub(ss, sq, out=sq).clamp_(min=0).div_(hd).add_(eps)  # rms^2 with feature j zeroed
+        alpha[:, :, h] = torch.div(ss / hd + eps, rest, out=rest).sqrt_()
+    return alpha.masked_fill_(~valid[:, :, None, None], 1.0)
 
 
 def _v_importance(adapter: Adapter, head_out: torch.Tensor, w_o: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
@@ -291,7 +302,7 @@ def _v_importance(adapter: Adapter, head_out: torch.Tensor, w_o: torch.Tensor, v
 
 @torch.no_grad()
 def neuron_importance(model, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                      kinds=KINDS, chunk_elems: int = 1 << 22,
+                      kinds=KINDS, chunk_elems: int = 1 << 20,
                       score_mask: torch.Tensor | None = None, qk_kernel: str = "auto") -> dict[str, torch.Tensor]:
     """Importance of every neuron for every document of a batch, in one forward pass.
 
@@ -344,8 +355,9 @@ def _register(adapter: Adapter, kinds, want_qk: bool, valid, rows, out: dict, ho
             if "attn.v" in kinds:
                 out[_key(i, "attn.v")] = _v_importance(adapter, x, mod.weight, rows.to(x.device)).cpu()
             if want_qk:
-                qk = _LayerQK(adapter, lm.attn, st["call"], st["q"], st["k"], valid.to(x.device), chunk_elems,
-                              rows.to(x.device), shared)
+                # handed over, not kept: the projections' raw outputs can go once normed (Gemma-3)
+                qk = _LayerQK(adapter, lm.attn, st.pop("call"), st.pop("q"), st.pop("k"), valid.to(x.device),
+                              chunk_elems, rows.to(x.device), shared)
                 imp_q, imp_k = qk.run_fused() if fused and qk.fusable() else qk.run()
                 if "attn.q" in kinds:
                     out[_key(i, "attn.q")] = imp_q.cpu()

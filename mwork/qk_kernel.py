@@ -54,7 +54,8 @@ SOURCE = r"""
 static inline float vexp(float x) {
     float xc = x < -87.3f ? -87.3f : (x > 88.3f ? 88.3f : x);
     float fx = floorf(xc * 1.44269504088896341f + 0.5f);
-    float r = xc - fx * 0.693359375f + fx * 2.12194440e-4f;
+    float r = fmaf(fx, -0.693359375f, xc);  /* x - fx ln 2 in two parts, as fused multiply-adds */
+    r = fmaf(fx, 2.12194440e-4f, r);
     float r2 = r * r;
     float y = 1.9875691500e-4f;
     y = y * r + 1.3981999507e-3f;
@@ -210,7 +211,10 @@ def _build() -> tuple[ctypes.CDLL | None, str]:
     except (OSError, subprocess.SubprocessError) as e:
         return None, f"{cc} --version failed: {e}"
     key = hashlib.sha256("\0".join([SOURCE, *FLAGS, version, _cpu_flags()]).encode()).hexdigest()[:20]
-    target = _cache_dir() / f"qk_rows-{key}.so"
+    try:
+        target = _cache_dir() / f"qk_rows-{key}.so"
+    except RuntimeError as e:  # no home directory to cache in
+        return None, f"no cache directory ({e}); set MWORK_KERNEL_DIR"
     if not target.is_file():
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -294,7 +298,7 @@ def rows_sq_diff(A: torch.Tensor, L: torch.Tensor, R: torch.Tensor, lo: torch.Te
     for name, t, shape in (("lo", lo, (b, l)), ("hi", hi, (b, l)), ("ridx", ridx, (b,))):
         if tuple(t.shape) != shape or t.dtype != torch.int32 or not t.is_contiguous() or t.device.type != "cpu":
             raise ValueError(f"rows_sq_diff: {name} must be contiguous int32 of shape {shape}")
-    if b and (int(lo.min()) < 0 or int(hi.max()) > l or int(ridx.min()) < 0 or int(ridx.max()) >= nr):
+    if b and l and (int(lo.min()) < 0 or int(hi.max()) > l or int(ridx.min()) < 0 or int(ridx.max()) >= nr):
         raise ValueError("rows_sq_diff: key ranges outside [0, l] or slab indices outside R")
     threads = max(1, torch.get_num_threads())
     out = torch.zeros(threads, b, c, dtype=torch.float64)

@@ -17,22 +17,17 @@ import math
 
 import torch
 
-from .batching import encode_prefixes, left_padded, pad_id
+from .batching import Documents
 from .neurons import Scoring, Selector
 
 
 def document_hits(model, tokenizer, texts: list[str], selector: Selector, scoring: Scoring, batch_size: int = 8,
                   max_length: int = 256) -> torch.Tensor:
     """(documents, neurons) bool: which neurons each document selects, every layer and kind side by side."""
-    enc = [ids for t, (ids, _) in zip(texts, encode_prefixes(tokenizer, texts, max_length)) if t.strip() and ids]
-    order = sorted(range(len(enc)), key=lambda i: len(enc[i]))
-    pad = pad_id(tokenizer)
-    device = next(model.parameters()).device
-    rows: list[torch.Tensor] = [None] * len(enc)  # type: ignore[list-item]
-    for start in range(0, len(order), batch_size):
-        idx = order[start:start + batch_size]
-        ids, mask = left_padded([enc[i] for i in idx], pad)
-        hits = selector.hits(scoring(model, tokenizer, ids.to(device), mask.to(device)))
+    docs = Documents(tokenizer, texts, max_length)
+    rows: list[torch.Tensor] = [None] * len(docs)  # type: ignore[list-item]
+    for idx, ids, mask in docs.batches(batch_size, next(model.parameters()).device):
+        hits = selector.hits(scoring(model, tokenizer, ids, mask))
         flat = torch.cat([hits[k] for k in sorted(hits)], dim=1)
         for j, i in enumerate(idx):
             rows[i] = flat[j]

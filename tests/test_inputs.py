@@ -4,7 +4,7 @@ import stat
 
 import pytest
 
-from mwork.batching import encode_prefixes
+from mwork.batching import Documents, encode_prefixes
 from mwork.corpus import build_pool, read_corpus
 from mwork.errors import MworkError
 from mwork.io import atomic_dir, read_json, write_json, write_jsonl
@@ -37,6 +37,22 @@ def test_long_documents_are_cut_by_characters_before_tokenizing_with_the_same_to
 
     encode_prefixes(Spy(), [long_line], 32)
     assert max(calls) <= 32 * 8 * 2  # never the whole megabyte
+
+
+def test_documents_leave_out_blank_texts_and_batch_shortest_first(bpe):
+    """The one way PLND, set stability and Figure 3 turn texts into batches."""
+    texts = ["a b c d e f g h i j k", "   ", TEXTS[0], "", "kurz", TEXTS[1]]
+    docs = Documents(bpe, texts, max_length=6)
+    assert docs.index == [0, 2, 4, 5] and docs.empty == 2 and len(docs) == 4
+    assert docs.truncated == sum(len(bpe(texts[i])["input_ids"]) > 6 for i in docs.index)
+    seen, lengths = [], []
+    for idx, ids, mask in docs.batches(3):
+        seen += idx
+        for j, i in enumerate(idx):  # left-padded: each document's tokens end the row
+            n = len(docs.ids[i])
+            assert ids[j, ids.shape[1] - n:].tolist() == docs.ids[i] and int(mask[j].sum()) == n
+            lengths.append(n)
+    assert sorted(seen) == list(range(4)) and lengths == sorted(lengths)
 
 
 def test_local_corpus_refuses_empty_files_non_string_text_and_two_files(tmp_path):
