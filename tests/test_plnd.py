@@ -3,6 +3,7 @@ import pytest
 import torch
 from tinymodels import ARCHS, make_model, random_batch
 
+from mwork import qk_kernel
 from mwork.errors import MworkError
 from mwork.plnd import KINDS, neuron_importance, neuron_importance_sequential
 
@@ -13,7 +14,10 @@ def _batch(seed=1, lengths=(11, 7, 9)):
     return random_batch(seed, lengths)
 
 
-KERNELS = ["fused", "torch"]  # the fused CPU kernel (mwork.qk_kernel) and the PyTorch path: both exact
+# the fused CPU kernel (mwork.qk_kernel) and the PyTorch path: both exact (the kernel needs a C compiler)
+KERNELS = [pytest.param("fused", marks=pytest.mark.skipif(qk_kernel._build()[0] is None,
+                                                         reason="no C compiler: the fused kernel cannot be built")),
+           "torch"]
 
 
 @pytest.mark.parametrize("kernel", KERNELS)
