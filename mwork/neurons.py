@@ -32,9 +32,8 @@ from .errors import MworkError
 from .hooks import Hooks
 from .keys import key as neuron_key
 from .keys import parse_key
-from .plnd import KINDS, neuron_importance
+from .plnd import KINDS, neuron_importance, qk_path
 from .qk_kernel import CHOICES
-from .qk_kernel import resolve as resolve_kernel
 
 STRUCTURE = {"attn.q": "attn", "attn.k": "attn", "attn.v": "attn", "ffn": "ffn"}
 
@@ -188,13 +187,7 @@ class Scoring:
 
     def qk_path(self, model) -> str:
         """``fused`` or ``torch``: what computes the Q/K part for ``model`` (recorded in the neuron file)."""
-        from .arch import get_adapter
-
-        if not resolve_kernel(self.qk_kernel, next(model.parameters()).device):
-            return "torch"
-        a = get_adapter(model)
-        capped = any(a.softcap(a.layer(i).attn) for i in range(a.n_layers))  # the kernel has no soft-capping
-        return "torch" if capped else "fused"
+        return qk_path(model, self.qk_kernel)
 
     def counted(self, tokenizer, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """(b, l) bool: the positions whose changes count."""

@@ -105,8 +105,8 @@ class _LayerQK:
         # q/k norms its rows are left out), so it contributes nothing
         eye = torch.eye(l, dtype=torch.bool, device=q.device)[None, None]
         self.allowed = allowed | (eye & ~valid[:, None, :, None])
-        self.neg = torch.zeros(self.allowed.shape, device=q.device, dtype=torch.float32).masked_fill_(~self.allowed, torch.finfo(
-            torch.float32).min)
+        self.neg = torch.zeros(self.allowed.shape, device=q.device, dtype=torch.float32)
+        self.neg.masked_fill_(~self.allowed, torch.finfo(torch.float32).min)
         # (b, l, 1): the query rows whose changes count (padding, and special tokens when left out, do not)
         self.qvalid = (valid if rows is None else rows)[:, :, None].float()
         self.c = max(1, min(hd, chunk_elems // max(1, b * l * l)))
@@ -124,8 +124,7 @@ class _LayerQK:
         return scores + self.neg[:, :, t0:t1, :t1]
 
     def fusable(self) -> bool:
-        """Whether the fused kernel computes this layer (it has no soft-capping; everything else it does)."""
-        return not self.softcap and self.q.device.type == "cpu"
+        return _fusable(self.a, self.attn, self.q.device)
 
     def _support(self):
         """Every feature's rotary support at once: r_sup (b, hd, l, m), sup (hd, m), built in feature chunks
@@ -162,9 +161,10 @@ class _LayerQK:
         return (torch.where(counted, lo, 0).int().contiguous(), torch.where(counted, hi, 0).int().contiguous())
 
     def run_fused(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """As ``run``, with the fused kernel (``mwork.qk_kernel``): one call per block of query heads covers
-        both sides of every feature (a (document, head) pair is one of the kernel's documents); what depends
-        only on the keys (R, the key-side rescaling) is built once per key/value group."""
+        """As ``run``, with the fused kernel (``mwork.qk_kernel``): a (document, query head) pair is one of the
+        kernel's documents; one call per block of heads, side (q, k) and block of features, the blocks bounded
+        by ``chunk_elems``; what depends only on the keys (R, the key-side rescaling) is built once per
+        key/value group and read by its heads through ``ridx``."""
         b, l, H, hd, G, dev = self.b, self.l, self.H, self.hd, self.G, self.q.device
         r_sup, sup = self._support()  # (b, hd, l, m), (hd, m)
         m = sup.shape[1]
@@ -266,6 +266,21 @@ class _LayerQK:
                                 diff.mul_(qvalid_rows[:, :, t0:t1])
                             acc[:, start:start + n] += diff.square_().sum(dim=(-1, -2))
         return sq_q.reshape(b, H * hd).sqrt(), sq_k.reshape(b, Hkv * hd).sqrt()
+
+
+def _fusable(adapter: Adapter, attn, device) -> bool:
+    """Whether the fused kernel computes this attention layer (it has no soft-capping; all else it does)."""
+    return not adapter.softcap(attn) and torch.device(device).type == "cpu"
+
+
+def qk_path(model, qk_kernel: str = "auto") -> str:
+    """``fused`` or ``torch``: what ``neuron_importance(model, ..., qk_kernel=qk_kernel)`` computes the Q/K part
+    with (recorded in the neuron file)."""
+    adapter, device = get_adapter(model), next(model.parameters()).device
+    if not resolve_kernel(qk_kernel, device):
+        return "torch"
+    return "fused" if all(_fusable(adapter, adapter.layer(i).attn, device) for i in range(adapter.n_layers)) \
+        else "torch"
 
 
 def _eps(norm: torch.nn.Module) -> float:

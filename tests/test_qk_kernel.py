@@ -7,7 +7,7 @@ from tinymodels import make_model, random_batch
 
 from mwork import qk_kernel
 from mwork.errors import MworkError
-from mwork.plnd import neuron_importance
+from mwork.plnd import neuron_importance, qk_path
 
 
 def _brute(A, L, R, lo, hi, Badd=None, rs=None, cs=None):
@@ -90,6 +90,7 @@ def test_without_a_compiler(monkeypatch, tmp_path):
             warnings.simplefilter("always")
             auto = neuron_importance(model, ids, mask, kinds=("attn.q",))
         assert any("no-such-compiler-mwork" in str(w.message) for w in caught)
+        assert qk_path(model) == "torch"  # what the neuron file records
         torch_path = neuron_importance(model, ids, mask, kinds=("attn.q",), qk_kernel="torch")
         assert all(torch.equal(auto[k], torch_path[k]) for k in auto)
         with pytest.raises(MworkError, match=r"plnd.qk_kernel: fused is not available: .*no-such-compiler"):
@@ -114,3 +115,10 @@ def test_kernel_is_built_once_into_the_cache(monkeypatch, tmp_path):
         assert qk_kernel.resolve("fused", torch.device("cpu")) and built[0].stat().st_mtime_ns == mtime
     finally:
         qk_kernel._build.cache_clear()
+
+
+def test_the_recorded_path_names_what_ran():
+    if not qk_kernel.resolve("auto", torch.device("cpu")):
+        pytest.skip("no C compiler here")
+    assert qk_path(make_model("llama")) == "fused" and qk_path(make_model("llama"), "torch") == "torch"
+    assert qk_path(make_model("gemma2")) == "torch"  # soft-capped attention: the kernel does not take it
