@@ -47,10 +47,11 @@ def _masks(adapter: Adapter, attn, valid: torch.Tensor):
     return allowed[None, None] & valid[:, None, None, :]
 
 
-def _rotary_support(rot, b: int, l: int, hd: int, feats: torch.Tensor, device):
-    """For features ``feats`` (c,): R (b, c, l, m) = the nonzero entries of M_t e_j, and their columns sup (c, m)."""
+def _rotary_support(rot, nb: int, l: int, hd: int, feats: torch.Tensor, device):
+    """For features ``feats`` (c,): R (nb, c, l, m) = the nonzero entries of M_t e_j, and their columns sup
+    (c, m); nb is the rotation's batch (1 where every document has the same positions)."""
     c = len(feats)
-    basis = torch.zeros(b, c, l, hd, device=device)
+    basis = torch.zeros(nb, c, l, hd, device=device)
     basis[:, torch.arange(c, device=device), :, feats] = 1.0
     r = rot(basis).float() if rot is not None else basis
     nz = r.abs().amax(dim=(0, 2)) > 0  # (c, hd)
@@ -58,7 +59,7 @@ def _rotary_support(rot, b: int, l: int, hd: int, feats: torch.Tensor, device):
     # columns of the nonzero entries, padded with the feature itself (its weight is then 0 when unused)
     order = torch.argsort(nz.to(torch.int8), dim=-1, descending=True, stable=True)[:, :m]
     sup = torch.where(torch.gather(nz, 1, order), order, feats[:, None])
-    r_sup = torch.gather(r, 3, sup[None, :, None, :].expand(b, c, l, m))
+    r_sup = torch.gather(r, 3, sup[None, :, None, :].expand(r.shape[0], c, l, m))
     r_sup = r_sup * torch.gather(nz, 1, order)[None, :, None, :]
     return r_sup, sup
 
@@ -82,21 +83,12 @@ class _LayerQK:
         b, l, _ = q.shape
         H, Hkv, hd = adapter.n_heads, adapter.n_kv_heads, adapter.head_dim
         self.b, self.l, self.H, self.Hkv, self.hd, self.G = b, l, H, Hkv, hd, H // Hkv
-        qh, kh = q.view(b, l, H, hd), k.view(b, l, Hkv, hd)
-        norms = adapter.qk_norms(attn)
-        self.alpha_q = self.alpha_k = None
-        if norms is not None:
-            # a per-head RMS norm after the projection (Gemma-3): zeroing feature j of the projection
-            # rescales the rest of the head, n(x - x_j e_j) = alpha_j * (n(x) - n(x)_j e_j), so every
-            # changed score is alpha_j * (the score with n(x)_j zeroed); alpha_j = rms(x) / rms(x - x_j e_j)
-            self.alpha_q = _rms_rescale(qh, _eps(norms[0]), valid).transpose(1, 2)  # (b, H, l, hd)
-            self.alpha_k = _rms_rescale(kh, _eps(norms[1]), valid).transpose(1, 2)
-            qh, kh = norms[0](qh), norms[1](kh)
-        self.q = qh.transpose(1, 2).float()  # (b, H, l, hd) before rotary (after the q/k norm, if any)
-        self.k = kh.transpose(1, 2).float()
+        # the projections' outputs (b, l, heads, hd); what derives from them (the q/k norm, its rescaling, the
+        # rotation) is computed per block of heads when needed, so no layer-wide copy of it exists
+        self.qh, self.kh, self.valid = q.view(b, l, H, hd), k.view(b, l, Hkv, hd), valid
+        self.norms = adapter.qk_norms(attn)
+        self._k_block: tuple = (None, None)
         self.rot = adapter.rotary(attn, call)
-        self.qr = self.rot(self.q).float() if self.rot else self.q
-        self.kr = self.rot(self.k).float() if self.rot else self.k
         self.scale = adapter.scaling(attn)
         self.softcap = adapter.softcap(attn)
         self.bias = adapter.score_bias(attn, call, b, l)  # (b, H, 1|l, l) or None
@@ -124,10 +116,29 @@ class _LayerQK:
         return scores + self.neg[:, :, t0:t1, :t1]
 
     def fusable(self) -> bool:
-        return _fusable(self.a, self.attn, self.q.device)
+        return _fusable(self.a, self.attn, self.qh.device)
+
+    def heads(self, side: int, h0: int, h1: int):
+        """Heads h0:h1 of q (side 0) or k (side 1): (x, xr, alpha), float32 (b, n, l, hd) — x before the rotary
+        embedding (after the q/k norm, if any), xr after it, alpha the norm's rescaling (or None).
+
+        With a per-head RMS norm after the projection (Gemma-3), zeroing feature j of the projection rescales
+        the rest of the head, n(x - x_j e_j) = alpha_j * (n(x) - n(x)_j e_j), so every changed score is
+        alpha_j * (the score with n(x)_j zeroed); alpha_j = rms(x) / rms(x - x_j e_j)."""
+        if side == 1 and self._k_block[0] == (h0, h1):  # a key/value group is read by several query heads
+            return self._k_block[1]
+        x, alpha = (self.qh if side == 0 else self.kh)[:, :, h0:h1], None
+        if self.norms is not None:
+            alpha = _rms_rescale(x, _eps(self.norms[side]), self.valid).transpose(1, 2)
+            x = self.norms[side](x)
+        x = x.transpose(1, 2).float()
+        out = (x, self.rot(x).float() if self.rot else x, alpha)
+        if side == 1:
+            self._k_block = ((h0, h1), out)
+        return out
 
     def _support(self):
-        """Every feature's rotary support at once: r_sup (b, hd, l, m), sup (hd, m), built in feature chunks
+        """Every feature's rotary support at once: r_sup (nb, hd, l, m) (nb: the rotation's batch, 1 or b), sup (hd, m), built in feature chunks
         of at most ``chunk_elems`` basis entries; computed once per rotation (``shared``)."""
         key = ("support", self.rot_key) if self.rot_key is not None else None
         if key is not None and key in self.shared:
@@ -138,9 +149,12 @@ class _LayerQK:
         return out
 
     def _build_support(self):
-        b, l, hd, dev = self.b, self.l, self.hd, self.q.device
-        step = max(1, min(hd, self.chunk_elems // max(1, b * l * hd)))
-        parts = [_rotary_support(self.rot, b, l, hd, torch.arange(s, min(hd, s + step), device=dev), dev)
+        l, hd, dev = self.l, self.hd, self.qh.device
+        # the rotation's batch: 1 where its cos/sin are the same for every document (positions 0..l-1)
+        nb = self.rot_inputs[0].shape[0] if self.rot is not None and self.rot_inputs is not None else 1
+        # built once per rotation, so in small blocks: the rotation makes a few copies of its (nb, c, l, hd) basis
+        step = max(1, min(hd, self.chunk_elems // max(1, 8 * nb * l * hd)))
+        parts = [_rotary_support(self.rot, nb, l, hd, torch.arange(s, min(hd, s + step), device=dev), dev)
                  for s in range(0, hd, step)]
         m = max(sup.shape[1] for _, sup in parts)
         r_all, sup_all = [], []
@@ -150,28 +164,37 @@ class _LayerQK:
             sup_all.append(torch.cat([sup, sup[:, :1].expand(-1, pad)], dim=1))
         return torch.cat(r_all, dim=1), torch.cat(sup_all, dim=0)
 
-    def _key_ranges(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def _key_ranges(self) -> tuple[torch.Tensor, torch.Tensor, bool]:
         """(b, l) int32 lo, hi: each counted query row's visible keys lie in [lo, hi) (the kernel touches no
-        other entry; masked entries inside still carry the mask); rows not counted get lo = hi = 0."""
+        other entry); rows not counted get lo = hi = 0. And whether every key in those ranges is visible (a
+        causal, padding or sliding-window mask always is; a mask with holes is not): then the mask need not
+        be added."""
         allowed = self.allowed[:, 0]  # (b, l, l)
         l = self.l
         lo = allowed.int().argmax(dim=-1)
         hi = l - allowed.flip(-1).int().argmax(dim=-1)
         counted = self.qvalid[..., 0] > 0
-        return (torch.where(counted, lo, 0).int().contiguous(), torch.where(counted, hi, 0).int().contiguous())
+        lo, hi = torch.where(counted, lo, 0), torch.where(counted, hi, 0)
+        whole = bool((allowed.sum(-1) == hi - lo)[counted].all())
+        return lo.int().contiguous(), hi.int().contiguous(), whole
 
     def run_fused(self) -> tuple[torch.Tensor, torch.Tensor]:
         """As ``run``, with the fused kernel (``mwork.qk_kernel``): a (document, query head) pair is one of the
         kernel's documents; one call per block of heads, side (q, k) and block of features, the blocks bounded
         by ``chunk_elems``; what depends only on the keys (R, the key-side rescaling) is built once per
         key/value group and read by its heads through ``ridx``."""
-        b, l, H, hd, G, dev = self.b, self.l, self.H, self.hd, self.G, self.q.device
-        r_sup, sup = self._support()  # (b, hd, l, m), (hd, m)
+        b, l, H, hd, G, dev = self.b, self.l, self.H, self.hd, self.G, self.qh.device
+        r_sup, sup = self._support()  # (1 or b, hd, l, m), (hd, m)
         m = sup.shape[1]
-        lo, hi = self._key_ranges()
+        lo, hi, whole = self._key_ranges()
         sq_q = torch.zeros(b, H, hd, dtype=torch.float64)
         sq_k = torch.zeros(b, self.Hkv, hd, dtype=torch.float64)
-        scaled = self.alpha_q is not None
+        scaled = self.norms is not None
+        # what the softmax adds to the (rescaled) scores: the bias and the mask, or nothing where every key the
+        # kernel reads is visible
+        additive = None if whole else self.neg
+        if self.bias is not None:
+            additive = self.bias if additive is None else self.bias + additive
         # heads per call: at most chunk_elems entries in the (b, n, l, l) scores; features per call: at most
         # chunk_elems entries in L (b, n, c, l, m)
         step = max(1, min(H, self.chunk_elems // max(1, b * l * l)))
@@ -184,57 +207,61 @@ class _LayerQK:
             # the kernel's documents are (document, head) pairs; each reads its group's R and key rescaling
             ridx = (torch.arange(b)[:, None] * ng + (groups.cpu() - g0)[None]).int().reshape(b * n)
             rows = [x[:, None].expand(b, n, l).reshape(b * n, l).contiguous() for x in (lo, hi)]
-            qr = self.qr[:, h0:h1] * self.scale  # (b, n, l, hd)
-            kr = self.kr[:, g0:g1]  # (b, ng, l, hd)
+            q, qr, alpha_q = self.heads(0, h0, h1)
+            k, kr, alpha_k = self.heads(1, g0, g1)
+            qr = qr * self.scale  # (b, n, l, hd)
             A = torch.matmul(qr, kr[:, groups - g0].transpose(-1, -2))  # (b, n, l, l) scaled scores
-            additive = self.neg if self.bias is None else self.bias[:, h0:h1] + self.neg
-            if scaled:  # the changed scores are rescaled (query rows / key columns), then bias and mask added
-                A, badd = A.view(b * n, l, l), additive.expand(b, n, l, l).reshape(b * n, l, l).contiguous()
-            else:
-                A, badd = A.add_(additive).view(b * n, l, l), None
+            badd = None
+            if additive is not None and scaled:  # the changed scores are rescaled, then bias and mask added
+                badd = additive[:, h0:h1] if additive.shape[1] > 1 else additive
+                badd = badd.expand(b, n, l, l).reshape(b * n, l, l).contiguous()
+            elif additive is not None:
+                A.add_(additive[:, h0:h1] if additive.shape[1] > 1 else additive)
+            A = A.view(b * n, l, l)
             c = max(1, min(hd, self.chunk_elems // max(1, b * n * l * m)))
             for f0 in range(0, hd, c):
                 f1 = min(hd, f0 + c)
                 f, fs = f1 - f0, sup[f0:f1]
                 # zeroing q_j(t): score(t, s) drops by scale * q_j(t) * sum_m r_sup[t, m] * kr(s)[sup_m]
                 L = torch.empty(b, n, f, l, m, **f32)
-                torch.mul(self.q[:, h0:h1, :, f0:f1].transpose(-1, -2)[..., None], r_sup[:, None, f0:f1], out=L)
+                torch.mul(q[..., f0:f1].transpose(-1, -2)[..., None], r_sup[:, None, f0:f1], out=L)
                 L.mul_(self.scale)
                 R = kr[..., fs].permute(0, 1, 3, 4, 2).contiguous()  # (b, ng, f, m, l)
-                rs = self.alpha_q[:, h0:h1, :, f0:f1].transpose(-1, -2).reshape(b * n, f, l) if scaled else None
+                rs = alpha_q[..., f0:f1].transpose(-1, -2).reshape(b * n, f, l).contiguous() if scaled else None
                 sq_q[:, h0:h1, f0:f1] = rows_sq_diff(A, L.view(b * n, f, l, m), R.view(b * ng, f, m, l), *rows,
-                                                     Badd=badd, rs=None if rs is None else rs.contiguous(),
-                                                     ridx=ridx).view(b, n, f)
-                del L, R
+                                                     Badd=badd, rs=rs, ridx=ridx).view(b, n, f)
+                del L, R, rs
                 # zeroing k_j(s): drops by scale * sum_m qr(t)[sup_m] * k_j(s) r_sup[s, m]
                 L = qr[..., fs].permute(0, 1, 3, 2, 4).contiguous()  # (b, n, f, l, m)
                 R = torch.empty(b, ng, f, m, l, **f32)
-                torch.mul(self.k[:, g0:g1, :, f0:f1].transpose(-1, -2)[..., None], r_sup[:, None, f0:f1],
-                          out=R.transpose(-1, -2))
-                cs = self.alpha_k[:, g0:g1, :, f0:f1].transpose(-1, -2).reshape(b * ng, f, l) if scaled else None
-                out = rows_sq_diff(A, L.view(b * n, f, l, m), R.view(b * ng, f, m, l), *rows, Badd=badd,
-                                   cs=None if cs is None else cs.contiguous(), ridx=ridx)
+                torch.mul(k[..., f0:f1].transpose(-1, -2)[..., None], r_sup[:, None, f0:f1], out=R.transpose(-1, -2))
+                cs = alpha_k[..., f0:f1].transpose(-1, -2).reshape(b * ng, f, l).contiguous() if scaled else None
+                out = rows_sq_diff(A, L.view(b * n, f, l, m), R.view(b * ng, f, m, l), *rows, Badd=badd, cs=cs,
+                                   ridx=ridx)
                 sq_k[:, :, f0:f1].index_add_(1, groups.cpu(), out.view(b, n, f))
-                del L, R
+                del L, R, cs
+            del q, qr, alpha_q, A, badd
         return sq_q.reshape(b, H * hd).sqrt().float(), sq_k.reshape(b, self.Hkv * hd).sqrt().float()
 
     def run(self) -> tuple[torch.Tensor, torch.Tensor]:
         b, l, H, Hkv, hd, G = self.b, self.l, self.H, self.Hkv, self.hd, self.G
-        dev = self.q.device
+        dev = self.qh.device
         sq_q = torch.zeros(b, H, hd, device=dev)
         sq_k = torch.zeros(b, Hkv, hd, device=dev)
+        r_all, sup_all = self._support()
         chunks = []
         for start in range(0, hd, self.c):
-            feats = torch.arange(start, min(hd, start + self.c), device=dev)
-            chunks.append((start, feats, *_rotary_support(self.rot, b, l, hd, feats, dev)))
+            stop = min(hd, start + self.c)
+            chunks.append((start, torch.arange(start, stop, device=dev), r_all[:, start:stop], sup_all[start:stop]))
+        scaled = self.norms is not None
         # without soft-capping or q/k norms, bias and mask can be folded into the base scores
-        fold = not self.softcap and self.alpha_q is None
+        fold = not self.softcap and not scaled
         qvalid_rows = self.qvalid[:, None]  # (b, 1, l, 1)
         for g in range(Hkv):
-            kr = self.kr[:, g]  # (b, l, hd)
+            k, kr, alpha_k = (x[:, 0] if x is not None else None for x in self.heads(1, g, g + 1))  # (b, l, hd)
             for r in range(G):
                 h = g * G + r
-                qr = self.qr[:, h]
+                q, qr, alpha_q = (x[:, 0] if x is not None else None for x in self.heads(0, h, h + 1))
                 raw = self.scale * (qr @ kr.transpose(-1, -2))[:, None]  # (b, 1, t, s)
                 base = self._final(raw, h, 0, l) if fold else raw
                 p0 = torch.softmax(self._final(raw, h, 0, l), dim=-1)
@@ -243,12 +270,12 @@ class _LayerQK:
                     kr_sup = kr[:, :, sup].permute(0, 2, 1, 3)  # (b, c, s, m)
                     qr_sup = (qr * self.qvalid)[:, :, sup].permute(0, 2, 1, 3)  # (b, c, t, m)
                     # zeroing q_j(t): score(t, s) drops by scale * q_j(t) * (M_t e_j) . kr(s)
-                    q_side = ((self.q[:, h] * self.qvalid)[:, :, feats].transpose(1, 2)[..., None] * r_sup)
+                    q_side = ((q * self.qvalid)[:, :, feats].transpose(1, 2)[..., None] * r_sup)
                     # zeroing k_j(s) (shared by the group's heads): drops by scale * qr(t) . (M_s e_j) * k_j(s)
-                    k_side = self.k[:, g][:, :, feats].transpose(1, 2)[..., None] * r_sup
-                    if self.alpha_q is not None:  # rescaling of query rows t / key columns s: (b, c, t, 1), (b, c, 1, s)
-                        a_q = self.alpha_q[:, h][:, :, feats].transpose(1, 2)[..., None]
-                        a_k = self.alpha_k[:, g][:, :, feats].transpose(1, 2)[:, :, None, :]
+                    k_side = k[:, :, feats].transpose(1, 2)[..., None] * r_sup
+                    if scaled:  # rescaling of query rows t / key columns s: (b, c, t, 1), (b, c, 1, s)
+                        a_q = alpha_q[:, :, feats].transpose(1, 2)[..., None]
+                        a_k = alpha_k[:, :, feats].transpose(1, 2)[:, :, None, :]
                     for t0, t1 in self.blocks:
                         p0_blk = p0[:, :, t0:t1, :t1]
                         for side, (lhs, rhs, acc) in enumerate(((q_side, kr_sup, sq_q[:, h]),
@@ -258,11 +285,11 @@ class _LayerQK:
                                 scores = torch.sub(base[:, :, t0:t1, :t1], delta, alpha=self.scale)
                             else:
                                 scores = raw[:, :, t0:t1, :t1] - self.scale * delta
-                                if self.alpha_q is not None:
+                                if scaled:
                                     scores = scores * (a_q[:, :, t0:t1] if side == 0 else a_k[..., :t1])
                                 scores = self._final(scores, h, t0, t1)
                             diff = torch.softmax(scores, dim=-1).sub_(p0_blk)
-                            if self.alpha_q is not None:  # uncounted query rows (padding) change nothing
+                            if scaled:  # uncounted query rows (padding) change nothing
                                 diff.mul_(qvalid_rows[:, :, t0:t1])
                             acc[:, start:start + n] += diff.square_().sum(dim=(-1, -2))
         return sq_q.reshape(b, H * hd).sqrt(), sq_k.reshape(b, Hkv * hd).sqrt()
@@ -303,16 +330,35 @@ def _rms_rescale(x: torch.Tensor, eps: float, valid: torch.Tensor) -> torch.Tens
     return alpha.masked_fill_(~valid[:, :, None, None], 1.0)
 
 
-def _v_importance(adapter: Adapter, head_out: torch.Tensor, w_o: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    """head_out: input of the output projection (b, l, H*hd); w_o: its weight (d, H*hd) -> (b, Hkv*hd)."""
-    b, l, _ = head_out.shape
+def _doc_blocks(b: int, per_doc: int, chunk_elems: int):
+    """Slices of documents holding at most ``chunk_elems`` entries of ``per_doc`` each (at least one document)."""
+    step = max(1, chunk_elems // max(1, per_doc))
+    return [slice(j, min(b, j + step)) for j in range(0, b, step)]
+
+
+def _v_importance(adapter: Adapter, head_out: torch.Tensor, w_o: torch.Tensor, rows: torch.Tensor,
+                  chunk_elems: int) -> torch.Tensor:
+    """head_out: input of the output projection (b, l, H*hd); w_o: its weight (d, H*hd); rows (b, l): the
+    positions counted -> (b, Hkv*hd). In blocks of documents, so the float64 copy is a block's."""
+    b, l, width = head_out.shape
     Hkv, G, hd = adapter.n_kv_heads, adapter.n_heads // adapter.n_kv_heads, adapter.head_dim
-    a = (head_out.double() * valid[..., None]).view(b, l, Hkv, G, hd)
     w = w_o.double().view(-1, Hkv, G, hd)
-    gram_a = torch.einsum("blgri,blgsi->bgirs", a, a)
     gram_w = torch.einsum("dgri,dgsi->girs", w, w)
-    sq = (gram_a * gram_w[None]).sum(dim=(-1, -2)).clamp(min=0)  # (b, Hkv, hd)
-    return sq.sqrt().reshape(b, Hkv * hd).float()
+    sq = torch.empty(b, Hkv, hd, dtype=torch.float64, device=head_out.device)
+    for blk in _doc_blocks(b, l * width, chunk_elems):
+        a = head_out[blk].to(torch.float64, copy=True).mul_(rows[blk, :, None]).view(-1, l, Hkv, G, hd)
+        sq[blk] = (torch.einsum("blgri,blgsi->bgirs", a, a) * gram_w[None]).sum(dim=(-1, -2))
+    return sq.clamp_(min=0).sqrt_().reshape(b, Hkv * hd).float()
+
+
+def _ffn_importance(h: torch.Tensor, w_down: torch.Tensor, rows: torch.Tensor, chunk_elems: int) -> torch.Tensor:
+    """h: input of the down projection (b, l, n); rows (b, l) -> ||h_k over the counted positions|| *
+    ||W_down[:, k]||, (b, n). In blocks of documents (no masked copy of the whole batch's activations)."""
+    b, l, n = h.shape
+    h_norm = torch.empty(b, n, dtype=torch.float32, device=h.device)
+    for blk in _doc_blocks(b, l * n, chunk_elems):
+        h_norm[blk] = torch.linalg.vector_norm(h[blk].to(torch.float32, copy=True).mul_(rows[blk, :, None]), dim=1)
+    return h_norm * w_down.float().norm(dim=0)
 
 
 @torch.no_grad()
@@ -368,7 +414,7 @@ def _register(adapter: Adapter, kinds, want_qk: bool, valid, rows, out: dict, ho
         def on_out_proj(mod, args, i=i, lm=lm, st=st):
             x = args[0]
             if "attn.v" in kinds:
-                out[_key(i, "attn.v")] = _v_importance(adapter, x, mod.weight, rows.to(x.device)).cpu()
+                out[_key(i, "attn.v")] = _v_importance(adapter, x, mod.weight, rows.to(x.device), chunk_elems).cpu()
             if want_qk:
                 # handed over, not kept: the projections' raw outputs can go once normed (Gemma-3)
                 qk = _LayerQK(adapter, lm.attn, st.pop("call"), st.pop("q"), st.pop("k"), valid.to(x.device),
@@ -381,10 +427,7 @@ def _register(adapter: Adapter, kinds, want_qk: bool, valid, rows, out: dict, ho
             st.clear()
 
         def on_down(mod, args, i=i):
-            h = args[0]
-            w_norm = mod.weight.float().norm(dim=0)  # ||W_down[:, k]||
-            h_norm = torch.linalg.vector_norm(h.float() * rows.to(h.device)[..., None], dim=1)
-            out[_key(i, "ffn")] = (h_norm * w_norm).cpu()
+            out[_key(i, "ffn")] = _ffn_importance(args[0], mod.weight, rows.to(args[0].device), chunk_elems).cpu()
 
         if want_qk:
             hooks.before(lm.attn, on_attn, with_kwargs=True)

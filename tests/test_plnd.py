@@ -127,3 +127,23 @@ def test_positions_left_out_of_the_score_equal_the_reference(arch, kernel):
         rel = ((par[key] - ref).abs()[sel] / ref[sel]).max().item()
         assert rel <= TOL[kind], f"{arch} {key}: relative error {rel:.2e}"
         assert not torch.allclose(par[key], whole[key], rtol=1e-3), key
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("arch", ["llama", "gemma3_text", "bloom"])
+def test_attention_mask_with_holes_equals_the_reference(arch, kernel):
+    """Positions masked inside a document (not only padding at its start): masked keys then lie inside a
+    query's visible range, so the mask must still be applied there (a causal/padding mask alone needs none)."""
+    model = make_model(arch)
+    ids, mask = _batch()
+    holed = mask.clone()
+    holed[0, -5] = holed[0, -4] = 0
+    holed[2, -2] = 0
+    par = neuron_importance(model, ids, holed, qk_kernel=kernel)
+    seq = neuron_importance_sequential(model, ids, holed, kinds=("attn.q", "attn.k"))
+    plain = neuron_importance(model, ids, mask, kinds=("attn.q", "attn.k"), qk_kernel=kernel)
+    for key, ref in seq.items():
+        sel = ref > 1e-6 * ref.max()
+        rel = ((par[key] - ref).abs()[sel] / ref[sel]).max().item()
+        assert rel <= 1e-3, f"{arch} {key}: relative error {rel:.2e}"
+        assert not torch.allclose(par[key][0], plain[key][0], rtol=1e-3), key
