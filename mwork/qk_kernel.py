@@ -151,11 +151,17 @@ int mwork_qk_rows(int64_t nb, int64_t nc, int64_t nt, int64_t ns, int64_t nm,
                   double *out, int nthreads) {
     enum { MAXT = 256 };
     job_t jobs[MAXT];
-    pthread_t th[MAXT];
     if (nthreads < 1) nthreads = 1;
     if (nthreads > MAXT) nthreads = MAXT;
     for (int k = 0; k < nthreads; k++)
         jobs[k] = (job_t){nb, nc, nt, ns, nm, A, Badd, L, R, rs, cs, ridx, lo, hi, out, nthreads, k, 0};
+#ifdef _OPENMP
+    /* the process's OpenMP runtime (PyTorch's, when it is loaded): its worker threads, which may still be
+       spinning after the last PyTorch operation, do the rows instead of competing with threads of our own */
+    #pragma omp parallel for num_threads(nthreads) schedule(static, 1)
+    for (int k = 0; k < nthreads; k++) work(&jobs[k]);
+#else
+    pthread_t th[MAXT];
     int created[MAXT] = {0};
     for (int k = 1; k < nthreads; k++) created[k] = pthread_create(&th[k], NULL, work, &jobs[k]) == 0;
     work(&jobs[0]);
@@ -163,6 +169,7 @@ int mwork_qk_rows(int64_t nb, int64_t nc, int64_t nt, int64_t ns, int64_t nm,
         if (created[k]) pthread_join(th[k], NULL);
         else work(&jobs[k]);  /* no thread for this share: do it here */
     }
+#endif
     int failed = 0;
     for (int k = 0; k < nthreads; k++) failed |= jobs[k].failed;
     return failed ? -1 : 0;
@@ -174,6 +181,11 @@ int mwork_qk_rows(int64_t nb, int64_t nc, int64_t nt, int64_t ns, int64_t nm,
 # flush-to-zero for the whole process at load.
 FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-fassociative-math",
          "-fno-signed-zeros", "-ffinite-math-only", "-fPIC", "-shared"]
+# The rows are shared out with OpenMP where the compiler has it: the library then uses the OpenMP runtime
+# PyTorch already loaded (libgomp, found by its soname), whose worker threads spin for a while after each
+# PyTorch operation; threads of our own would compete with them for the cores (measured on Qwen2.5-0.5B, 2
+# cores: the kernel's time inside PLND 5.1 s with pthreads, 3.0 s with OpenMP). Else POSIX threads.
+THREADING = (["-fopenmp"], ["-lpthread"])
 
 
 def _cache_dir() -> Path:
@@ -210,7 +222,22 @@ def _build() -> tuple[ctypes.CDLL | None, str]:
         version = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=60).stdout
     except (OSError, subprocess.SubprocessError) as e:
         return None, f"{cc} --version failed: {e}"
-    key = hashlib.sha256("\0".join([SOURCE, *FLAGS, version, _cpu_flags()]).encode()).hexdigest()[:20]
+    why = ""
+    for threading in THREADING:  # OpenMP where the compiler has it, else POSIX threads
+        lib, why = _build_with(cc, version, FLAGS + threading)
+        if lib is not None:
+            break
+    else:
+        return None, why
+    fn = lib.mwork_qk_rows
+    fn.restype = ctypes.c_int
+    fn.argtypes = [ctypes.c_int64] * 5 + [ctypes.c_void_p] * 10 + [ctypes.c_int]
+    return lib, ""
+
+
+def _build_with(cc: str, version: str, flags: list[str]) -> tuple[ctypes.CDLL | None, str]:
+    """The library built with ``flags`` (from the cache when it is there), loaded; or (None, why not)."""
+    key = hashlib.sha256("\0".join([SOURCE, *flags, version, _cpu_flags()]).encode()).hexdigest()[:20]
     try:
         target = _cache_dir() / f"qk_rows-{key}.so"
     except RuntimeError as e:  # no home directory to cache in
@@ -222,21 +249,17 @@ def _build() -> tuple[ctypes.CDLL | None, str]:
                 src = Path(tmp) / "qk_rows.c"
                 src.write_text(SOURCE)
                 lib = Path(tmp) / target.name
-                res = subprocess.run([cc, *FLAGS, "-o", str(lib), str(src), "-lpthread"], capture_output=True,
-                                     text=True, timeout=300)
+                res = subprocess.run([cc, *flags, "-o", str(lib), str(src)], capture_output=True, text=True,
+                                     timeout=300)
                 if res.returncode != 0:
                     return None, f"{cc} failed: {res.stderr.strip()[-500:]}"
                 os.replace(lib, target)  # atomic: a concurrent job sees the whole library or none
         except (OSError, subprocess.SubprocessError) as e:
             return None, f"building {target} failed: {e}"
     try:
-        lib = ctypes.CDLL(str(target))
+        return ctypes.CDLL(str(target)), ""
     except OSError as e:
         return None, f"loading {target} failed: {e}"
-    fn = lib.mwork_qk_rows
-    fn.restype = ctypes.c_int
-    fn.argtypes = [ctypes.c_int64] * 5 + [ctypes.c_void_p] * 10 + [ctypes.c_int]
-    return lib, ""
 
 
 def resolve(choice: str, device: torch.device) -> bool:

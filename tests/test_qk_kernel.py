@@ -117,6 +117,27 @@ def test_kernel_is_built_once_into_the_cache(monkeypatch, tmp_path):
         qk_kernel._build.cache_clear()
 
 
+def test_without_openmp_the_kernel_uses_posix_threads(monkeypatch, tmp_path):
+    """A compiler without OpenMP: the library is built with POSIX threads instead, same numbers."""
+    if not qk_kernel.resolve("auto", torch.device("cpu")):
+        pytest.skip("no C compiler here")
+    g = torch.Generator().manual_seed(3)
+    b, c, l, m = 4, 6, 50, 2
+    A, L, R = torch.randn(b, l, l, generator=g), torch.randn(b, c, l, m, generator=g), torch.randn(b, c, m, l, generator=g)
+    t = torch.arange(l)
+    lo, hi = torch.zeros(b, l, dtype=torch.int32), (t + 1).int().expand(b, l).contiguous()
+    default = qk_kernel.rows_sq_diff(A, L, R, lo, hi)
+    monkeypatch.setenv("MWORK_KERNEL_DIR", str(tmp_path))
+    monkeypatch.setattr(qk_kernel, "THREADING", (["-fno-such-option-mwork"], ["-lpthread"]))  # the first fails
+    qk_kernel._build.cache_clear()
+    try:
+        assert qk_kernel.resolve("fused", torch.device("cpu"))
+        assert len(list(tmp_path.glob("qk_rows-*.so"))) == 1
+        torch.testing.assert_close(qk_kernel.rows_sq_diff(A, L, R, lo, hi), default, rtol=1e-6, atol=0)
+    finally:
+        qk_kernel._build.cache_clear()
+
+
 def test_the_recorded_path_names_what_ran():
     if not qk_kernel.resolve("auto", torch.device("cpu")):
         pytest.skip("no C compiler here")
