@@ -138,8 +138,8 @@ class _LayerQK:
         return out
 
     def _support(self):
-        """Every feature's rotary support at once: r_sup (nb, hd, l, m) (nb: the rotation's batch, 1 or b), sup (hd, m), built in feature chunks
-        of at most ``chunk_elems`` basis entries; computed once per rotation (``shared``)."""
+        """Every feature's rotary support at once: r_sup (nb, hd, l, m) (nb: the rotation's batch, 1 or b) and
+        sup (hd, m), built in small blocks of features; computed once per rotation (``shared``)."""
         key = ("support", self.rot_key) if self.rot_key is not None else None
         if key is not None and key in self.shared:
             return self.shared[key][0]
@@ -190,11 +190,9 @@ class _LayerQK:
         sq_q = torch.zeros(b, H, hd, dtype=torch.float64)
         sq_k = torch.zeros(b, self.Hkv, hd, dtype=torch.float64)
         scaled = self.norms is not None
-        # what the softmax adds to the (rescaled) scores: the bias and the mask, or nothing where every key the
-        # kernel reads is visible
-        additive = None if whole else self.neg
-        if self.bias is not None:
-            additive = self.bias if additive is None else self.bias + additive
+        # what the softmax adds to the (rescaled) scores: the bias (per block of heads, below) and the mask, which
+        # is left out where every key the kernel reads is visible
+        mask = None if whole else self.neg  # (b, 1, l, l)
         # heads per call: at most chunk_elems entries in the (b, n, l, l) scores; features per call: at most
         # chunk_elems entries in L (b, n, c, l, m)
         step = max(1, min(H, self.chunk_elems // max(1, b * l * l)))
@@ -211,12 +209,13 @@ class _LayerQK:
             k, kr, alpha_k = self.heads(1, g0, g1)
             qr = qr * self.scale  # (b, n, l, hd)
             A = torch.matmul(qr, kr[:, groups - g0].transpose(-1, -2))  # (b, n, l, l) scaled scores
-            badd = None
+            additive, badd = mask, None
+            if self.bias is not None:
+                additive = self.bias[:, h0:h1] if mask is None else self.bias[:, h0:h1] + mask
             if additive is not None and scaled:  # the changed scores are rescaled, then bias and mask added
-                badd = additive[:, h0:h1] if additive.shape[1] > 1 else additive
-                badd = badd.expand(b, n, l, l).reshape(b * n, l, l).contiguous()
+                badd = additive.expand(b, n, l, l).reshape(b * n, l, l).contiguous()
             elif additive is not None:
-                A.add_(additive[:, h0:h1] if additive.shape[1] > 1 else additive)
+                A.add_(additive)
             A = A.view(b * n, l, l)
             c = max(1, min(hd, self.chunk_elems // max(1, b * n * l * m)))
             for f0 in range(0, hd, c):
@@ -240,7 +239,7 @@ class _LayerQK:
                                    ridx=ridx)
                 sq_k[:, :, f0:f1].index_add_(1, groups.cpu(), out.view(b, n, f))
                 del L, R, cs
-            del q, qr, alpha_q, A, badd
+            del q, qr, alpha_q, A, additive, badd
         return sq_q.reshape(b, H * hd).sqrt().float(), sq_k.reshape(b, self.Hkv * hd).sqrt().float()
 
     def run(self) -> tuple[torch.Tensor, torch.Tensor]:

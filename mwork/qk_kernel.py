@@ -17,7 +17,8 @@ heads of one key/value group share theirs (they depend on the group's keys only)
 
 The C source below is compiled on first use with the machine's C compiler (``$CC``, else ``cc``) into a
 cache (``$MWORK_KERNEL_DIR``, else ``~/.cache/mwork/kernels``), keyed by the source, the flags, the
-compiler's version and the CPU's feature flags (``-march=native``), and loaded with ``ctypes``. Nothing
+compiler's version and the CPU's feature flags (``-march=native``), and loaded with ``ctypes``. Its rows are
+shared out with OpenMP (the runtime PyTorch already loaded) where the compiler has it, else POSIX threads. Nothing
 here is needed for correctness: ``plnd.qk_kernel: torch`` (or no compiler, with ``auto``) uses the eager
 PyTorch path, and the tests prove both equal to each other and to the one-neuron-at-a-time reference.
 """

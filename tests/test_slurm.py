@@ -3,8 +3,8 @@ profiles/slurm and snakemake-executor-plugin-slurm, as a user would submit it to
 
 The fixture installs slurm-wlm and munge when they are missing (CI runs as root), writes a single-node
 slurm.conf (cons_tres, no accounting database, no cgroups), starts munged, slurmctld and slurmd, and
-stops the daemons it started. Where that is impossible the tests are skipped with the reason (make test
-prints it: pytest -rs), never silently.
+stops the daemons it started and removes the config it wrote. Where that is impossible the tests are
+skipped with the reason (make test prints it: pytest -rs), never silently.
 """
 import os
 import re
@@ -73,7 +73,7 @@ def slurm():
     why = _install()
     if why:
         pytest.skip(f"no SLURM: {why}")
-    started = []
+    started, wrote = [], None
     if not _run("sinfo", "-h").stdout.strip():  # no cluster answering: set one up on this machine
         if os.geteuid() != 0:
             pytest.skip("no SLURM: no cluster answers sinfo, and starting one needs root")
@@ -84,6 +84,7 @@ def slurm():
             pytest.skip("no SLURM: /etc/slurm/slurm.conf belongs to another cluster and sinfo gets no answer")
         conf.parent.mkdir(parents=True, exist_ok=True)
         conf.write_text(_conf(_run("hostname", "-s").stdout.strip()))
+        wrote = conf
         Path("/run/munge").mkdir(parents=True, exist_ok=True)
         _run("chown", "-R", "munge:", "/etc/munge", "/run/munge", "/var/lib/munge", "/var/log/munge")
         for daemon, args in (("munged", ["--force"]), ("slurmctld", []), ("slurmd", [])):
@@ -98,9 +99,15 @@ def slurm():
             time.sleep(1)
         else:
             pytest.skip(f"no SLURM: the node did not come up ({_run('sinfo').stdout})")
-    yield
-    for daemon in reversed(started):
-        _run("pkill", "-x", daemon)
+    try:
+        yield
+    finally:
+        for daemon in reversed(started):
+            _run("pkill", "-x", daemon)
+        # and the cluster's config goes with its daemons: a slurm.conf whose controller does not answer makes
+        # every later `snakemake` wait ~10 s (the SLURM plugin asks `scontrol show config` when it is imported)
+        if wrote is not None:
+            wrote.unlink(missing_ok=True)
 
 
 def _cmd(root, work, *args, configs=()):
