@@ -67,9 +67,10 @@ def _rotary_support(rot, nb: int, l: int, hd: int, feats: torch.Tensor, device):
 class _LayerQK:
     """Exact importance of every q and k feature of one attention layer (see module docstring).
 
-    Work is organised to touch each (feature, query, key) entry as few times as possible: the causal
-    mask, ALiBi bias and padding are folded into the base scores once per head; rows of padding queries
-    get no change; query rows are processed in blocks that only see the keys a block can attend to.
+    Work is organised to touch each (feature, query, key) entry as few times as possible: each counted query
+    row reads only the keys it can see (the causal triangle, padding and windows left out; the mask is added
+    only where a row's range has holes), ALiBi bias is added once per block of heads; rows of padding queries
+    get no change; nothing layer-wide is copied (``heads`` derives q and k per block of heads).
     """
 
     n_row_blocks = 4
@@ -79,7 +80,7 @@ class _LayerQK:
         self.a, self.attn, self.chunk_elems = adapter, attn, chunk_elems
         # what layers that rotate alike can share within one forward pass (the rotary support)
         self.shared, self.rot_key = ({} if shared is None else shared), adapter.rotary_key(attn, call)
-        self.rot_inputs = call.get("position_embeddings")
+        self.call, self.rot_inputs = call, call.get("position_embeddings")
         b, l, _ = q.shape
         H, Hkv, hd = adapter.n_heads, adapter.n_kv_heads, adapter.head_dim
         self.b, self.l, self.H, self.Hkv, self.hd, self.G = b, l, H, Hkv, hd, H // Hkv
@@ -151,10 +152,15 @@ class _LayerQK:
     def _build_support(self):
         l, hd, dev = self.l, self.hd, self.qh.device
         # the rotation's batch: 1 where its cos/sin are the same for every document (positions 0..l-1)
-        nb = self.rot_inputs[0].shape[0] if self.rot is not None and self.rot_inputs is not None else 1
+        rot, nb = self.rot, 1
+        if rot is not None and self.rot_inputs is not None:
+            cos, sin = self.rot_inputs
+            nb = cos.shape[0]
+            if nb > 1 and all(bool((x == x[:1]).all()) for x in (cos, sin)):  # every document at the same positions
+                rot, nb = self.a.rotary(self.attn, {**self.call, "position_embeddings": (cos[:1], sin[:1])}), 1
         # built once per rotation, so in small blocks: the rotation makes a few copies of its (nb, c, l, hd) basis
         step = max(1, min(hd, self.chunk_elems // max(1, 8 * nb * l * hd)))
-        parts = [_rotary_support(self.rot, nb, l, hd, torch.arange(s, min(hd, s + step), device=dev), dev)
+        parts = [_rotary_support(rot, nb, l, hd, torch.arange(s, min(hd, s + step), device=dev), dev)
                  for s in range(0, hd, step)]
         m = max(sup.shape[1] for _, sup in parts)
         r_all, sup_all = [], []
@@ -209,13 +215,15 @@ class _LayerQK:
             k, kr, alpha_k = self.heads(1, g0, g1)
             qr = qr * self.scale  # (b, n, l, hd)
             A = torch.matmul(qr, kr[:, groups - g0].transpose(-1, -2))  # (b, n, l, l) scaled scores
-            additive, badd = mask, None
-            if self.bias is not None:
-                additive = self.bias[:, h0:h1] if mask is None else self.bias[:, h0:h1] + mask
-            if additive is not None and scaled:  # the changed scores are rescaled, then bias and mask added
-                badd = additive.expand(b, n, l, l).reshape(b * n, l, l).contiguous()
-            elif additive is not None:
-                A.add_(additive)
+            additive = [x for x in (None if self.bias is None else self.bias[:, h0:h1], mask) if x is not None]
+            badd = None
+            if additive and scaled:  # the changed scores are rescaled, then bias and mask added
+                badd = torch.zeros(b, n, l, l, device=dev)
+                for x in additive:
+                    badd.add_(x)
+                badd = badd.view(b * n, l, l)
+            for x in additive if not scaled else ():
+                A.add_(x)
             A = A.view(b * n, l, l)
             c = max(1, min(hd, self.chunk_elems // max(1, b * n * l * m)))
             for f0 in range(0, hd, c):
@@ -415,7 +423,7 @@ def _register(adapter: Adapter, kinds, want_qk: bool, valid, rows, out: dict, ho
             if "attn.v" in kinds:
                 out[_key(i, "attn.v")] = _v_importance(adapter, x, mod.weight, rows.to(x.device), chunk_elems).cpu()
             if want_qk:
-                # handed over, not kept: the projections' raw outputs can go once normed (Gemma-3)
+                # handed over, not kept: the projections' raw outputs go with the layer's Q/K computation
                 qk = _LayerQK(adapter, lm.attn, st.pop("call"), st.pop("q"), st.pop("k"), valid.to(x.device),
                               chunk_elems, rows.to(x.device), shared)
                 imp_q, imp_k = qk.run_fused() if fused and qk.fusable() else qk.run()

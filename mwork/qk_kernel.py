@@ -28,6 +28,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -224,10 +225,17 @@ def _build() -> tuple[ctypes.CDLL | None, str]:
     except (OSError, subprocess.SubprocessError) as e:
         return None, f"{cc} --version failed: {e}"
     why = ""
-    for threading in THREADING:  # OpenMP where the compiler has it, else POSIX threads
+    for threading in THREADING:  # OpenMP where the compiler has it and it shares PyTorch's runtime, else POSIX threads
+        before = _openmp_runtimes()
         lib, why = _build_with(cc, version, FLAGS + threading)
-        if lib is not None:
-            break
+        if lib is None:
+            continue
+        if "-fopenmp" in threading:
+            after = _openmp_runtimes()
+            if before is None or after is None or after - before:  # a second runtime (or no way to tell)
+                lib, why = None, "the OpenMP build loads an OpenMP runtime besides PyTorch's"
+                continue
+        break
     else:
         return None, why
     fn = lib.mwork_qk_rows
@@ -236,13 +244,26 @@ def _build() -> tuple[ctypes.CDLL | None, str]:
     return lib, ""
 
 
+def _openmp_runtimes() -> set[str] | None:
+    """The OpenMP runtime libraries mapped into this process (Linux), or None where that cannot be read."""
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:
+        return None
+    return {line.split()[-1] for line in maps.splitlines() if re.search(r"/lib(gomp|omp|iomp5)[^/]*\.so", line)}
+
+
 def _build_with(cc: str, version: str, flags: list[str]) -> tuple[ctypes.CDLL | None, str]:
-    """The library built with ``flags`` (from the cache when it is there), loaded; or (None, why not)."""
+    """The library built with ``flags`` (from the cache when it is there), loaded; or (None, why not). A failed
+    build is remembered in the cache too (``.failed``), so that each new process does not try it again."""
     key = hashlib.sha256("\0".join([SOURCE, *flags, version, _cpu_flags()]).encode()).hexdigest()[:20]
     try:
         target = _cache_dir() / f"qk_rows-{key}.so"
     except RuntimeError as e:  # no home directory to cache in
         return None, f"no cache directory ({e}); set MWORK_KERNEL_DIR"
+    failed = target.with_suffix(".failed")
+    if failed.is_file():
+        return None, failed.read_text(errors="replace")
     if not target.is_file():
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -253,7 +274,11 @@ def _build_with(cc: str, version: str, flags: list[str]) -> tuple[ctypes.CDLL | 
                 res = subprocess.run([cc, *flags, "-o", str(lib), str(src)], capture_output=True, text=True,
                                      timeout=300)
                 if res.returncode != 0:
-                    return None, f"{cc} failed: {res.stderr.strip()[-500:]}"
+                    why = f"{cc} failed: {res.stderr.strip()[-500:]}"
+                    marker = Path(tmp) / failed.name
+                    marker.write_text(why)
+                    os.replace(marker, failed)
+                    return None, why
                 os.replace(lib, target)  # atomic: a concurrent job sees the whole library or none
         except (OSError, subprocess.SubprocessError) as e:
             return None, f"building {target} failed: {e}"

@@ -147,3 +147,37 @@ def test_attention_mask_with_holes_equals_the_reference(arch, kernel):
         rel = ((par[key] - ref).abs()[sel] / ref[sel]).max().item()
         assert rel <= 1e-3, f"{arch} {key}: relative error {rel:.2e}"
         assert not torch.allclose(par[key][0], plain[key][0], rtol=1e-3), key
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_blocks_of_heads_across_key_value_groups(kernel):
+    """6 query heads in 2 key/value groups, 2 heads per block: the middle block spans both groups."""
+    model = make_model("llama", num_attention_heads=6, num_key_value_heads=2, hidden_size=48)
+    ids, mask = _batch()
+    b, l = ids.shape
+    par = neuron_importance(model, ids, mask, kinds=("attn.q", "attn.k"), chunk_elems=2 * b * l * l, qk_kernel=kernel)
+    seq = neuron_importance_sequential(model, ids, mask, kinds=("attn.q", "attn.k"))
+    for key, ref in seq.items():
+        sel = ref > 1e-6 * ref.max()
+        assert ((par[key] - ref).abs()[sel] / ref[sel]).max().item() <= 1e-3, key
+
+
+def test_the_mask_is_left_out_only_where_a_row_has_no_holes(monkeypatch):
+    """Causal and padding masks: every key a row reads is visible, so the kernel gets no mask to add (Badd is
+    None even with q/k norms); a mask with holes must reach it."""
+    if qk_kernel._build()[0] is None:
+        pytest.skip("no C compiler: the fused kernel cannot be built")
+    import mwork.plnd as plnd
+
+    seen = []
+    real = plnd.rows_sq_diff
+    monkeypatch.setattr(plnd, "rows_sq_diff", lambda *a, **k: seen.append(k.get("Badd")) or real(*a, **k))
+    model = make_model("gemma3_text")
+    ids, mask = _batch()
+    neuron_importance(model, ids, mask, kinds=("attn.q",), qk_kernel="fused")
+    assert seen and all(x is None for x in seen)
+    seen.clear()
+    holed = mask.clone()
+    holed[0, -4] = 0
+    neuron_importance(model, ids, holed, kinds=("attn.q",), qk_kernel="fused")
+    assert seen and all(x is not None for x in seen)

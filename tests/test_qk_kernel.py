@@ -134,6 +134,36 @@ def test_without_openmp_the_kernel_uses_posix_threads(monkeypatch, tmp_path):
         assert qk_kernel.resolve("fused", torch.device("cpu"))
         assert len(list(tmp_path.glob("qk_rows-*.so"))) == 1
         torch.testing.assert_close(qk_kernel.rows_sq_diff(A, L, R, lo, hi), default, rtol=1e-6, atol=0)
+        # the failed build is remembered: the next process does not run the compiler for it again
+        [failed] = tmp_path.glob("qk_rows-*.failed")
+        assert "-fno-such-option-mwork" in failed.read_text()
+        qk_kernel._build.cache_clear()
+        real_run = qk_kernel.subprocess.run
+
+        def no_compiling(cmd, *a, **k):
+            assert "--version" in cmd, f"the compiler ran again: {cmd}"
+            return real_run(cmd, *a, **k)
+
+        monkeypatch.setattr(qk_kernel.subprocess, "run", no_compiling)
+        assert qk_kernel.resolve("fused", torch.device("cpu"))
+    finally:
+        qk_kernel._build.cache_clear()
+
+
+def test_an_openmp_build_with_a_runtime_of_its_own_is_not_used(monkeypatch, tmp_path):
+    """The OpenMP build must share PyTorch's runtime; one that maps a second runtime gives way to POSIX threads."""
+    if not qk_kernel.resolve("auto", torch.device("cpu")):
+        pytest.skip("no C compiler here")
+    monkeypatch.setenv("MWORK_KERNEL_DIR", str(tmp_path))
+    seen = iter(range(100))
+    monkeypatch.setattr(qk_kernel, "_openmp_runtimes", lambda: {f"/lib/libgomp-{next(seen)}.so"} | {"/x/libgomp.so.1"})
+    built = []
+    real = qk_kernel._build_with
+    monkeypatch.setattr(qk_kernel, "_build_with", lambda cc, v, flags: built.append(flags) or real(cc, v, flags))
+    qk_kernel._build.cache_clear()
+    try:
+        assert qk_kernel.resolve("fused", torch.device("cpu"))
+        assert [f[-1] for f in built] == ["-fopenmp", "-lpthread"]
     finally:
         qk_kernel._build.cache_clear()
 

@@ -69,11 +69,21 @@ PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP
 
 
 @pytest.fixture(scope="module")
-def slurm():
+def slurm(request):
     why = _install()
     if why:
         pytest.skip(f"no SLURM: {why}")
-    started, wrote = [], None
+    started, wrote = [], []
+
+    def stop():
+        for daemon in reversed(started):
+            _run("pkill", "-x", daemon)
+        # and the cluster's config goes with its daemons: a slurm.conf whose controller does not answer makes
+        # every later `snakemake` wait ~10 s (the SLURM plugin asks `scontrol show config` when it is imported)
+        for conf in wrote:
+            conf.unlink(missing_ok=True)
+
+    request.addfinalizer(stop)  # also when a skip below ends the setup halfway
     if not _run("sinfo", "-h").stdout.strip():  # no cluster answering: set one up on this machine
         if os.geteuid() != 0:
             pytest.skip("no SLURM: no cluster answers sinfo, and starting one needs root")
@@ -83,8 +93,8 @@ def slurm():
         if conf.exists() and not conf.read_text().startswith("ClusterName=mwork"):
             pytest.skip("no SLURM: /etc/slurm/slurm.conf belongs to another cluster and sinfo gets no answer")
         conf.parent.mkdir(parents=True, exist_ok=True)
+        wrote.append(conf)
         conf.write_text(_conf(_run("hostname", "-s").stdout.strip()))
-        wrote = conf
         Path("/run/munge").mkdir(parents=True, exist_ok=True)
         _run("chown", "-R", "munge:", "/etc/munge", "/run/munge", "/var/lib/munge", "/var/log/munge")
         for daemon, args in (("munged", ["--force"]), ("slurmctld", []), ("slurmd", [])):
@@ -99,15 +109,7 @@ def slurm():
             time.sleep(1)
         else:
             pytest.skip(f"no SLURM: the node did not come up ({_run('sinfo').stdout})")
-    try:
-        yield
-    finally:
-        for daemon in reversed(started):
-            _run("pkill", "-x", daemon)
-        # and the cluster's config goes with its daemons: a slurm.conf whose controller does not answer makes
-        # every later `snakemake` wait ~10 s (the SLURM plugin asks `scontrol show config` when it is imported)
-        if wrote is not None:
-            wrote.unlink(missing_ok=True)
+    yield
 
 
 def _cmd(root, work, *args, configs=()):
