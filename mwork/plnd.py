@@ -17,7 +17,8 @@ the change that deactivating (zeroing) the neuron causes:
   masks. This is Eq. 7-10 without the paper's approximation (which ignores RoPE).
 
 ``neuron_importance`` computes all of this in one forward pass with hooks; the Q/K part is processed
-in chunks of features so that no (features x l x l) tensor larger than ``chunk_elems`` is ever built.
+in blocks of heads and features, the V and FFN parts in blocks of documents, so that no block larger than
+``chunk_elems`` entries is ever built.
 ``neuron_importance_sequential`` is the definition taken literally — one neuron at a time, rerunning
 the block — and serves as the reference in tests.
 """
@@ -80,7 +81,7 @@ class _LayerQK:
         self.a, self.attn, self.chunk_elems = adapter, attn, chunk_elems
         # what layers that rotate alike can share within one forward pass (the rotary support)
         self.shared, self.rot_key = ({} if shared is None else shared), adapter.rotary_key(attn, call)
-        self.call, self.rot_inputs = call, call.get("position_embeddings")
+        self.call = call
         b, l, _ = q.shape
         H, Hkv, hd = adapter.n_heads, adapter.n_kv_heads, adapter.head_dim
         self.b, self.l, self.H, self.Hkv, self.hd, self.G = b, l, H, Hkv, hd, H // Hkv
@@ -146,15 +147,15 @@ class _LayerQK:
             return self.shared[key][0]
         out = self._build_support()
         if key is not None:  # holding the call's tensors keeps their addresses (in the key) from being reused
-            self.shared[key] = (out, self.rot_inputs)
+            self.shared[key] = (out, self.call.get("position_embeddings"))
         return out
 
     def _build_support(self):
         l, hd, dev = self.l, self.hd, self.qh.device
         # the rotation's batch: 1 where its cos/sin are the same for every document (positions 0..l-1)
         rot, nb = self.rot, 1
-        if rot is not None and self.rot_inputs is not None:
-            cos, sin = self.rot_inputs
+        if rot is not None and self.call.get("position_embeddings") is not None:
+            cos, sin = self.call["position_embeddings"]
             nb = cos.shape[0]
             if nb > 1 and all(bool((x == x[:1]).all()) for x in (cos, sin)):  # every document at the same positions
                 rot, nb = self.a.rotary(self.attn, {**self.call, "position_embeddings": (cos[:1], sin[:1])}), 1
@@ -216,14 +217,12 @@ class _LayerQK:
             qr = qr * self.scale  # (b, n, l, hd)
             A = torch.matmul(qr, kr[:, groups - g0].transpose(-1, -2))  # (b, n, l, l) scaled scores
             additive = [x for x in (None if self.bias is None else self.bias[:, h0:h1], mask) if x is not None]
-            badd = None
-            if additive and scaled:  # the changed scores are rescaled, then bias and mask added
-                badd = torch.zeros(b, n, l, l, device=dev)
-                for x in additive:
-                    badd.add_(x)
-                badd = badd.view(b * n, l, l)
-            for x in additive if not scaled else ():
-                A.add_(x)
+            # with q/k norms the changed scores are rescaled before bias and mask: the kernel adds them (Badd);
+            # else they are folded into the scores here
+            into = torch.zeros(b, n, l, l, device=dev) if additive and scaled else A
+            for x in additive:
+                into.add_(x)
+            badd = into.view(b * n, l, l) if into is not A else None
             A = A.view(b * n, l, l)
             c = max(1, min(hd, self.chunk_elems // max(1, b * n * l * m)))
             for f0 in range(0, hd, c):
@@ -247,7 +246,7 @@ class _LayerQK:
                                    ridx=ridx)
                 sq_k[:, :, f0:f1].index_add_(1, groups.cpu(), out.view(b, n, f))
                 del L, R, cs
-            del q, qr, alpha_q, A, additive, badd
+            del q, qr, alpha_q, A, additive, into, badd
         return sq_q.reshape(b, H * hd).sqrt().float(), sq_k.reshape(b, self.Hkv * hd).sqrt().float()
 
     def run(self) -> tuple[torch.Tensor, torch.Tensor]:

@@ -224,18 +224,14 @@ def _build() -> tuple[ctypes.CDLL | None, str]:
         version = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=60).stdout
     except (OSError, subprocess.SubprocessError) as e:
         return None, f"{cc} --version failed: {e}"
-    why = ""
     for threading in THREADING:  # OpenMP where the compiler has it and it shares PyTorch's runtime, else POSIX threads
         before = _openmp_runtimes()
         lib, why = _build_with(cc, version, FLAGS + threading)
-        if lib is None:
-            continue
-        if "-fopenmp" in threading:
-            after = _openmp_runtimes()
-            if before is None or after is None or after - before:  # a second runtime (or no way to tell)
-                lib, why = None, "the OpenMP build loads an OpenMP runtime besides PyTorch's"
-                continue
-        break
+        after = _openmp_runtimes()
+        if lib is not None and "-fopenmp" in threading and (before is None or after is None or after - before):
+            lib, why = None, "the OpenMP build loads an OpenMP runtime besides PyTorch's (or that cannot be told)"
+        if lib is not None:
+            break
     else:
         return None, why
     fn = lib.mwork_qk_rows
