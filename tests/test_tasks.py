@@ -160,3 +160,136 @@ def test_every_task_is_one_record_and_the_schema_names_exactly_those(root):
              props["stage_tuning"]["properties"]["task"]["enum"],
              list(props["eval"]["properties"]["generation"]["properties"])]
     assert all(list(e) == list(TASKS) for e in enums), enums
+
+
+# --------------------------------------------------------------------------------------------------
+# task data from the upstream files (source: files): MGSM's TSV and XQuAD's SQuAD JSON, written here
+
+
+MGSM = {"en": [("Janet has 3 apples and buys 4 more. How many?", "7"), ("A house costs 114,200 dollars.", "114,200"),
+               ("Tom has 10 and gives 2.", "8"), ("Half of 5?", "2.5")],
+        "de": [("Janet hat 3 Äpfel und kauft 4 dazu. Wie viele?", "7"), ("Ein Haus kostet 114.200 Dollar.", "114,200"),
+               ("Tom hat 10 und gibt 2 ab.", "8"), ("Die Hälfte von 5?", "2.5")]}
+
+
+def _squad(article_title, paragraphs):
+    return {"version": "1.1", "data": [{"title": article_title, "paragraphs": [
+        {"context": ctx, "qas": [{"id": qid, "question": q, "answers": [{"text": a, "answer_start": ctx.find(a)}]}
+                                 for qid, q, a in qas]} for ctx, qas in paragraphs]}]}
+
+
+@pytest.fixture
+def upstream(tmp_path):
+    import json
+
+    mgsm, xquad = tmp_path / "mgsm", tmp_path / "xquad"
+    mgsm.mkdir()
+    xquad.mkdir()
+    for lang, rows in MGSM.items():
+        (mgsm / f"mgsm_{lang}.tsv").write_text("".join(f"{q}\t{a}\n" for q, a in rows), encoding="utf-8")
+    (mgsm / "LICENSE").write_text("Creative Commons Attribution 4.0\n", encoding="utf-8")
+    for lang, ctx, q in (("en", "Anna lives in Berlin.", "Where does Anna live?"),
+                         ("de", "Anna wohnt in Berlin.", "Wo wohnt Anna?")):
+        doc = _squad("Anna", [(ctx, [(f"q{i}", f"{q} ({i})", "Berlin") for i in range(5)])])
+        (xquad / f"xquad.{lang}.json").write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    return {"reasoning": str(mgsm), "understanding": str(xquad)}
+
+
+def test_upstream_files_become_the_hub_records(upstream):
+    mg = load_items("reasoning", "de", "files", folder=upstream["reasoning"])
+    assert [r["answer_number"] for r in mg] == [7, 114200, 8, 2.5]  # US thousands separators read as such
+    assert mg[0] == {"id": "mgsm-001", "question": MGSM["de"][0][0], "answer": None, "answer_number": 7,
+                     "equation_solution": None}
+    assert score_item("reasoning", mg[1], "Die Antwort lautet 114.200.", "de")["correct"]
+    xq = load_items("understanding", "de", "files", folder=upstream["understanding"])
+    assert len(xq) == 5 and xq[0]["answers"] == {"text": ["Berlin"], "answer_start": [14]}
+    assert xq[0]["context"] == "Anna wohnt in Berlin." and xq[0]["id"] == "q0"
+    assert score_item("understanding", xq[0], "Berlin", "de")["em"] == 1
+    # a sample is the same items in every language (the data are parallel), and depends on the seed
+    for task, n in (("reasoning", 2), ("understanding", 3)):
+        ids = {lang: [r["id"] for r in load_items(task, lang, "files", n_items=n, seed=1, folder=upstream[task])]
+               for lang in ("en", "de")}
+        assert ids["en"] == ids["de"] and len(ids["en"]) == n
+    seeds = {tuple(r["id"] for r in load_items("understanding", "en", "files", n_items=2, seed=s,
+                                                folder=upstream["understanding"])) for s in range(8)}
+    assert len(seeds) > 1
+
+
+def test_files_record_their_hash_and_licence(upstream):
+    from mwork.io import file_sha256
+    from mwork.tasks.data import files_provenance
+
+    rows = files_provenance("reasoning", upstream["reasoning"], ["en", "de"])
+    assert [r["file"].rsplit("/", 1)[1] for r in rows] == ["mgsm_en.tsv", "mgsm_de.tsv"]
+    assert rows[0]["sha256"] == file_sha256(rows[0]["file"]) and rows[0]["license"] == "CC BY 4.0 (LICENSE)"
+
+
+def test_upstream_files_errors_name_the_setting_and_the_file(upstream, tmp_path):
+    from pathlib import Path
+
+    with pytest.raises(MworkError, match=r"config\.eval\.files\.reasoning: no folder '/nowhere'.*google-research/url-nlp"):
+        load_items("reasoning", "de", "files", folder="/nowhere")
+    with pytest.raises(MworkError, match=r"config\.eval\.files\.reasoning: task data `files` needs the folder"):
+        load_items("reasoning", "de", "files", folder=None)
+    with pytest.raises(MworkError, match=r"config\.eval\.files\.reasoning: .*mgsm_zh\.tsv does not exist"):
+        load_items("reasoning", "zh", "files", folder=upstream["reasoning"])
+    with pytest.raises(MworkError, match=r"XQuAD has no 'fr' data"):
+        load_items("understanding", "fr", "files", folder=upstream["understanding"])
+    with pytest.raises(MworkError, match=r"config\.eval\.files\.knowledge: X-CSQA has no upstream file layout"):
+        load_items("knowledge", "en", "files", folder=upstream["reasoning"])
+    with pytest.raises(MworkError, match=r"config\.eval\.n_items: 9 MGSM items asked for, the en file has 4"):
+        load_items("reasoning", "en", "files", n_items=9, folder=upstream["reasoning"])
+    tsv = Path(upstream["reasoning"], "mgsm_en.tsv")
+    tsv.write_text("Q1\t7\nno answer column\n", encoding="utf-8")
+    with pytest.raises(MworkError, match=r"mgsm_en\.tsv, line 2: expected question TAB answer .*1 column"):
+        load_items("reasoning", "en", "files", folder=upstream["reasoning"])
+    tsv.write_text("Q1\tseven\n", encoding="utf-8")
+    with pytest.raises(MworkError, match=r"mgsm_en\.tsv, line 1: the answer 'seven' is not a number"):
+        load_items("reasoning", "en", "files", folder=upstream["reasoning"])
+    js = Path(upstream["understanding"], "xquad.en.json")
+    js.write_text('{"data": [{"paragraphs": [{"qas": [{"id": "a", "question": "q", "answers": [{"text": "x"}]}]}]}]}',
+                  encoding="utf-8")
+    with pytest.raises(MworkError, match=r"xquad\.en\.json: not in SQuAD v1\.1 format .*'context'"):
+        load_items("understanding", "en", "files", folder=upstream["understanding"])
+    js.write_text("{not json", encoding="utf-8")
+    with pytest.raises(MworkError, match=r"xquad\.en\.json: not JSON in SQuAD v1\.1 format"):
+        load_items("understanding", "en", "files", folder=upstream["understanding"])
+
+
+def test_evaluate_on_upstream_file_records(upstream):
+    from mwork.evaluate import run_task
+
+    model, tok = make_model("llama"), tokenizer()
+    tok.pad_token = "<0>"
+    for task in ("reasoning", "understanding"):
+        records = load_items(task, "en", "files", folder=upstream[task])
+        out, rows = run_task(model, tok, model_name="m", task=task, lang="en", setting="original", source="files",
+                             records=records, generation={"max_new_tokens": 3}, batch_size=4, n_items="all",
+                             chat_template=False, seed=0)
+        assert out["n_items"] == len(records) == len(rows) and out["settings"]["source"] == "files"
+        assert out["dataset"] == TASK_DATA[task].dataset and [r["id"] for r in rows] == [r["id"] for r in records]
+
+
+def test_task_data_per_task_and_its_config_checks(tmp_path, root):
+    import yaml
+
+    from mwork.config import layered, load_config
+    from mwork.tasks.data import per_task, task_source
+
+    spec = {"source": "gguf", "task_data": {"reasoning": "files", "default": "suites"}}
+    assert task_source(spec, "reasoning") == "files" and task_source(spec, "generation") == "suites"
+    assert task_source({"source": "hub"}, "knowledge") == "hub" and task_source({"source": "gguf"}, "x") == "suites"
+    assert per_task({"default": 16, "reasoning": "all"}, "reasoning") == "all" and per_task(5, "reasoning") == 5
+    base = yaml.safe_load((root / "config.yaml").read_text(encoding="utf-8"))
+    real = layered(base, yaml.safe_load((root / "configs" / "real.yaml").read_text(encoding="utf-8")))
+    p = tmp_path / "c.yaml"
+    real["tasks"] = ["reasoning", "knowledge"]
+    real["models"]["qwen"]["task_data"] = "files"
+    p.write_text(yaml.safe_dump(real), encoding="utf-8")
+    with pytest.raises(MworkError, match=r"config\.models\.qwen\.task_data: knowledge has no upstream files"):
+        load_config(p)
+    real["models"]["qwen"]["task_data"] = {"reasoning": "files", "default": "suites"}
+    del real["eval"]["files"]["reasoning"]
+    p.write_text(yaml.safe_dump(real), encoding="utf-8")
+    with pytest.raises(MworkError, match=r"config\.eval\.files\.reasoning: (qwen|gemma) reads reasoning from upstream files"):
+        load_config(p)

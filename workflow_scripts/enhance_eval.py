@@ -17,11 +17,13 @@ with rule_script(snakemake) as log:
     scores, predictions = [], []
     for task, lang in p.pairs:
         start = time.perf_counter()
-        records = load_items(task, lang, p.source, suite_file=suites.get(f"{task}/{lang}"), n_items=p.n_items,
-                             seed=p.seed, overrides=p.dataset.get(task, {}))
+        records = load_items(task, lang, p.source[task], suite_file=suites.get(f"{task}/{lang}"),
+                             n_items=p.n_items[task], seed=p.seed, overrides=p.dataset.get(task, {}),
+                             folder=p.folder.get(task))
         out, rows = run_task(model, tok, model_name=p.name, task=task, lang=lang, setting="original",
-                             source=p.source, records=records, generation=p.generation.get(task, {}),
-                             batch_size=p.batch_size, n_items=p.n_items, chat_template=p.chat_template, seed=p.seed)
+                             source=p.source[task], records=records, generation=p.generation.get(task, {}),
+                             batch_size=p.batch_size, n_items=p.n_items[task], chat_template=p.chat_template,
+                             seed=p.seed)
         scores.append(out)
         predictions += [{"task": task, "language": lang, **row} for row in rows]
         log.info("%s %s %s: %s = %.1f over %d items (%.1f s)", p.name, task, lang, out["metric"], out["score"],

