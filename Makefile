@@ -13,6 +13,13 @@ export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
 export MPLBACKEND := Agg
 
+# `snakemake --cores 0` waits forever at "Select jobs to execute...": a core count is a whole number >= 1
+ifneq ($(filter run,$(MAKECMDGOALS)),)
+ifeq ($(shell printf '%s' '$(CORES)' | grep -Ex '[1-9][0-9]*'),)
+$(error CORES=$(CORES): give the number of CPU cores Snakemake may use, a whole number of at least 1 (e.g. make run CORES=4; leave CORES out to use all $(shell nproc) cores of this machine))
+endif
+endif
+
 .PHONY: setup run test lint dryrun bench report lock clean-results
 
 setup: $(VENV)/.installed .cache/wheels/.fetched

@@ -22,18 +22,86 @@ def _config_check(args) -> None:
           f"corpus {cfg['corpus']})")
 
 
+CORPUS_FILE = ("corpus show reads a corpus's .jsonl documents file (results/corpus/<corpus>/<lang>.jsonl: one JSON "
+               "object with id and text per line)")
+JSON_TYPES = {list: "a list", str: "a string", int: "a number", float: "a number", bool: "true or false",
+              type(None): "null"}
+
+
+def _corpus_documents(path: str) -> list[dict]:
+    """The documents of a corpus file, or one sentence saying what the file is instead (the statistics
+    beside it, a predictions file, a binary, ...) -- never advice to delete a good file."""
+    import json
+    from pathlib import Path
+
+    p = Path(path)
+    if p.is_dir():
+        raise MworkError(f"{path}: a folder, not a file; {CORPUS_FILE}")
+    if not p.exists():
+        raise MworkError(f"{path}: no such file; {CORPUS_FILE}")
+    if p.name.endswith(".stats.json"):  # rule corpus writes <lang>.stats.json beside <lang>.jsonl
+        docs = p.with_name(p.name[:-len(".stats.json")] + ".jsonl")
+        raise MworkError(f"{path}: the statistics of a corpus file (a JSON object), not its documents; corpus show "
+                         f"reads the .jsonl documents file: {docs}")
+    out = []
+    with open(p, "rb") as f:
+        for i, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                line = "\0"
+            if "\0" in line:
+                raise MworkError(f"{path}: not a text file (line {i} is binary); {CORPUS_FILE}")
+            if not line.strip():
+                continue
+            try:
+                doc = json.loads(line)
+            except json.JSONDecodeError as e:
+                try:  # pretty-printed JSON (a scores or statistics file): say so
+                    whole = json.loads(p.read_text(encoding="utf-8"))
+                except (json.JSONDecodeError, UnicodeDecodeError):
+                    pass
+                else:
+                    raise MworkError(f"{path}: {JSON_TYPES.get(type(whole), 'a JSON object')} over several lines, "
+                                     f"not a corpus documents file; {CORPUS_FILE}") from None
+                if out:  # documents, then a broken line: a corpus file cut or damaged after rule corpus wrote it
+                    raise MworkError(f"{path}, line {i}: not JSON ({e.msg}) after {len(out)} documents: a damaged "
+                                     f"corpus file; delete it and rerun rule corpus, which writes it") from None
+                raise MworkError(f"{path}, line {i}: not JSON ({e.msg}), so not a corpus documents file; "
+                                 f"{CORPUS_FILE}") from None
+            if not isinstance(doc, dict):
+                raise MworkError(f"{path}, line {i}: {JSON_TYPES.get(type(doc), 'a value')}, not a corpus document; "
+                                 f"{CORPUS_FILE}")
+            if not isinstance(doc.get("text"), str):
+                has = f"a record without 'text' (keys: {', '.join(doc)})" if "text" not in doc else \
+                    f"its text is {JSON_TYPES.get(type(doc['text']), 'a value')}"
+                raise MworkError(f"{path}, line {i}: {has}, not a corpus document; {CORPUS_FILE}")
+            out.append(doc)
+    return out
+
+
 def _corpus_show(args) -> None:
     from collections import Counter
 
-    from .io import read_jsonl
-
-    docs = read_jsonl(args.file, made_by="corpus")
-    splits = Counter(d.get("split", "?") for d in docs)
+    docs = _corpus_documents(args.file)
+    splits = Counter(str(d.get("split", "?")) for d in docs)
     chars = sum(len(d["text"]) for d in docs)
     print(f"{args.file}: {len(docs)} documents ({', '.join(f'{k} {v}' for k, v in sorted(splits.items()))}), "
           f"{chars} characters")
-    for d in docs[: args.head]:
-        print(f"--- {d['id']} [{d.get('source', '')}]\n{d['text']}")
+    for i, d in enumerate(docs[: args.head]):
+        print(f"--- {d.get('id', f'document {i + 1}')} [{d.get('source', '')}]\n{d['text']}")
+
+
+def _count(text: str) -> int:
+    """A count of documents to print: a whole number, 0 or more (-1 printed every document but the last)."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; give how many documents to print "
+                                         f"(0 or more)") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"{n} is negative; give how many documents to print (0 or more)")
+    return n
 
 
 def _neurons_show(args) -> None:
@@ -72,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     corpus = sub.add_parser("corpus").add_subparsers(dest="cmd", required=True)
     p = corpus.add_parser("show", help="summarize a corpus file")
     p.add_argument("file")
-    p.add_argument("--head", type=int, default=2, help="documents to print")
+    p.add_argument("--head", type=_count, default=2, help="documents to print (0 or more)")
     p.set_defaults(func=_corpus_show)
     neurons = sub.add_parser("neurons").add_subparsers(dest="cmd", required=True)
     p = neurons.add_parser("show", help="per-layer counts of a neuron-set file")
@@ -87,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
         args.func(args)
     except MworkError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a file the checks above did not foresee (permissions, a vanished file): one line
+        print(f"error: {e.filename or ''}: {e.strerror or e}", file=sys.stderr)
         return 2
     return 0
 

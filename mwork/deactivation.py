@@ -99,6 +99,26 @@ def count(masks: dict[str, torch.Tensor]) -> dict[str, int]:
     return {"attn": attn, "ffn": ffn, "total": attn + ffn}
 
 
+def _check_stage_file(found, path, made_by: str, n_layers: int) -> None:
+    """The boundaries a stage file (``stages.json``, ``lens_stages.json``) holds are whole numbers, for a
+    model of ``n_layers`` layers; ``under`` None (with its note) is the lens's "no stages here"."""
+    fix = f"; delete it and rerun (rule {made_by} writes it)"
+    if not isinstance(found, dict):
+        kind = {list: "a list", str: "a string", type(None): "null"}.get(type(found), "a number")
+        raise MworkError(f"{path}: {kind}, not a JSON object of stage boundaries{fix}")
+    if "under" in found and found["under"] is None:  # the caller says why there are none (its note)
+        return
+    for field in ("layers", "under", "gen"):
+        if field not in found:
+            raise MworkError(f"{path}: {field} is missing{fix}")
+        value = found[field]
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise MworkError(f"{path}: {field} is {value!r}, not a whole number{fix}")
+    if found["layers"] != n_layers:
+        raise MworkError(f"{path}: layers is {found['layers']}, but the model has {n_layers} decoder layers (a file "
+                         f"of another model?){fix}")
+
+
 def setting_masks(deactivation: dict, files: list[str], model) -> tuple[dict[str, torch.Tensor], dict]:
     """Everything a setting deactivates, in one call: ``deactivation`` is what the DAG passes for
     ``<name>@<X>`` (name, language X, spec, stages, budget, seed); ``files`` the rule's inputs: X's neuron
@@ -114,7 +134,9 @@ def setting_masks(deactivation: dict, files: list[str], model) -> tuple[dict[str
     neurons = {Path(f).stem: f for f in files if str(f).endswith(".safetensors")}
     if d["stages"] in ("auto", "lens"):  # boundaries tuned (rule stage_tuning) or read off the lens (lens_stages)
         path = next(f for f in files if str(f).endswith("stages.json"))
-        found = read_json(path, made_by="stage_tuning" if d["stages"] == "auto" else "lens_stages")
+        made_by = "stage_tuning" if d["stages"] == "auto" else "lens_stages"
+        found = read_json(path, made_by=made_by)
+        _check_stage_file(found, path, made_by, get_adapter(model).n_layers)
         if found["under"] is None:
             raise MworkError(f"{path}: no stage boundaries ({found.get('note')}); give the model's stages: "
                              f"{{under, gen}} in the config instead of {d['stages']}")

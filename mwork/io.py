@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -23,6 +24,21 @@ def _publish(tmp: Path, mode: int) -> None:
     """Give a finished temporary file (0600) or folder (0700) the mode a plainly created one would have
     (``mode`` less the umask), so that colleagues on a shared cluster can read the results."""
     os.chmod(tmp, mode & ~_umask())
+
+
+def _publish_tree(root: Path) -> None:
+    """``_publish`` a finished temporary folder and everything under it: writers inside it (safetensors, under
+    ``save_pretrained``) make their files 0600 as a temporary file is, which would leave model weights
+    unreadable to colleagues. A file executable by its owner stays executable; links are left alone."""
+    for folder, dirs, files in os.walk(root):
+        for name in files:
+            p = Path(folder) / name
+            if not p.is_symlink():
+                _publish(p, 0o777 if p.stat().st_mode & stat.S_IXUSR else 0o666)
+        for name in dirs:
+            if not (Path(folder) / name).is_symlink():
+                _publish(Path(folder) / name, 0o777)
+    _publish(root, 0o777)
 
 
 @contextlib.contextmanager
@@ -122,7 +138,8 @@ def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary directory beside ``path``; it replaces ``path`` only if the block succeeds."""
+    """Yield a temporary directory beside ``path``; it replaces ``path`` only if the block succeeds, with
+    the folder and everything under it given the modes the umask gives plainly created ones."""
     import shutil
 
     path = Path(path)
@@ -130,7 +147,7 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
     try:
         yield tmp
-        _publish(tmp, 0o777)
+        _publish_tree(tmp)
         if path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)

@@ -154,3 +154,29 @@ def test_setting_masks_assemble_a_setting_in_one_call(tmp_path):
     write_json(tmp_path / "lens_stages.json", {"under": 0, "gen": 1, "layers": 2})
     masks_lens, rec = setting_masks({**d, "stages": "lens"}, [*files, str(tmp_path / "lens_stages.json")], model)
     assert rec["stages"] == stage_layers(2, 0, 1) and all(torch.equal(masks_lens[k], masks[k]) for k in masks)
+
+
+@pytest.mark.parametrize("found, message", [
+    ({"under": "1", "gen": 1, "layers": 2}, r"under is '1', not a whole number"),
+    ({"under": 1.0, "gen": 0, "layers": 2}, r"under is 1\.0, not a whole number"),
+    ({"under": 0, "gen": True, "layers": 2}, r"gen is True, not a whole number"),
+    ({"under": 0, "gen": None, "layers": 2}, r"gen is None, not a whole number"),
+    ({"under": 0, "gen": 1}, r"layers is missing"),
+    ([0, 1, 2], r"a list, not a JSON object of stage boundaries"),
+    ({"under": 0, "gen": 1, "layers": 4}, r"layers is 4, but the model has 2 decoder layers \(a file of another "
+                                          r"model\?\)"),
+])
+def test_a_stage_file_is_type_checked_naming_the_file_and_field(tmp_path, found, message):
+    """A hand-edited lens_stages.json (issue 29, 16) is an error naming the file, the field and the rule."""
+    from tinymodels import make_model
+
+    from mwork.deactivation import setting_masks
+    from mwork.io import write_json
+
+    path = tmp_path / "lens_stages.json"
+    write_json(path, found)
+    spec = {"under": True, "neurons": "lang"}
+    d = {"name": "U_lang", "language": "de", "spec": spec, "stages": "lens", "budget": None, "seed": "s"}
+    with pytest.raises(MworkError, match=rf"lens_stages\.json: {message}; delete it and rerun \(rule lens_stages "
+                                         rf"writes it\)"):
+        setting_masks(d, [str(tmp_path / "de.safetensors"), str(path)], make_model("llama"))

@@ -136,3 +136,29 @@ def test_layer_languages_counts_k_tokens_per_position():
     two = layer_languages(model, tok, texts, batch_size=2, top_k=2)
     per_layer = lambda df: df.groupby("layer")["tokens"].sum()  # noqa: E731
     assert (per_layer(one) == 6).all() and (per_layer(two) == 12).all()
+
+
+def test_every_layer_axis_of_the_figures_has_whole_layer_ticks(monkeypatch):
+    """Gemma's 18 layers gave Figure 1 ticks at 2.5, 7.5, ... (issue 29): a layer axis ticks whole layers only
+    (Figures 1, 3 and 7)."""
+    from mwork import figures
+
+    drawn = []
+    monkeypatch.setattr(figures, "_save", lambda fig, paths, **kw: drawn.append(fig))
+    layers = list(range(18))
+    ratios = pd.DataFrame([{"model": "gemma", "language": lang, "layer": i, "english": 0.5, "non_english": 0.3,
+                            "query_language": 0.2} for lang in ("en", "de") for i in layers])
+    figures.language_ratio_figure(ratios, [])
+    counts = pd.DataFrame([{"model": "gemma", "language": lang, "layer": i, "detected": det, "tokens": 3}
+                           for lang in ("en", "de") for i in layers for det in ("en", "de", "non-word")])
+    figures.languages_per_layer_figure(counts, [])
+    activated = pd.DataFrame([{"structure": s, "language": "de", "layer": i, "activated": 1.0}
+                              for s in ("attn", "ffn") for i in layers])
+    figures.activated_figure(activated, [], "gemma")
+    axes = [ax for fig in drawn for ax in fig.axes if ax.get_xlabel() == "layer"]
+    assert len(axes) == 1 + 2 + 2
+    for fig in drawn:
+        fig.canvas.draw()
+    for ax in axes:
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert len(ticks) >= 3 and all(float(t).is_integer() for t in ticks), ticks
