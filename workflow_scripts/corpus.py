@@ -6,7 +6,7 @@ from mwork.workflow import rule_script
 with rule_script(snakemake) as log:
     spec, lang, corpus = snakemake.params.spec, snakemake.wildcards.lang, snakemake.wildcards.corpus
     seed = snakemake.params.seed
-    pool = build_pool(spec, lang, seed)
+    pool = build_pool(spec, lang, seed, corpus)
     docs = sample_documents(pool, n_docs_for(spec, lang), seed, corpus, lang, spec.get("heldout_fraction", 0.1))
     stats = corpus_stats(docs, pool, lang)
     log.info("%s/%s: %d documents (%d held out) from a pool of %d", corpus, lang, len(docs),
