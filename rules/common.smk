@@ -238,11 +238,28 @@ def query_files(model, choice="auto"):
     return corpus_files(CORPUS)
 
 
+# Figures 1 and 7 (rules/lens.smk)
+LENS_MODELS = config["lens"].get("models") or MODELS
+# the known-token lens reads XQuAD (upstream files or the hub): models whose understanding data is one of those
+_known = config["lens"]["known"]["models"]
+KNOWN_LENS_MODELS = [m for m in (LENS_MODELS if _known is None else _known)
+                     if task_source(m, "understanding") in ("files", "hub")]
+STAGES_FROM_KNOWN = config["lens"]["stages_from"] == "known"
+
+
+def known_lens_languages(model):
+    """The evaluation languages XQuAD has (English first: every item is compared with its English answer)."""
+    return task_languages("understanding", task_source(model, "understanding"), EVAL_LANGS)
+
+
+
 def analyses_targets():
     """PLND neuron sets, Figures 1, 3, 5 and 7, the stage boundaries the lens shows and the loss matrix:
-    everything that needs no task data."""
+    everything that needs no task data (and Figure 1 from known answer tokens, which reads XQuAD's
+    questions, where a lens model has XQuAD: rules/lens.smk)."""
     out = ["results/table7.csv", "results/figure5.png", "results/figure3.png", "results/figure1.png",
            "results/loss_matrix.png"]
+    out += ["results/figure1_known.png"] if KNOWN_LENS_MODELS else []
     out += expand("results/{model}/lens_stages.json", model=config["lens"].get("models") or MODELS)
     stability = config["set_stability"]["models"]
     out += expand("results/set_stability_{model}.png", model=MODELS if stability is None else stability)

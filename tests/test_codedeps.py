@@ -67,15 +67,16 @@ def test_module_closure_reads_every_form_of_import(tmp_path):
                           "mwork/sub/__init__.py", "mwork/sub/g.py", "mwork/e.py"])
 
 
-def test_building_the_dag_imports_no_torch(root, tmp_path):
+def test_building_the_dag_imports_no_torch(root, tmp_path, upstream_files):
     code = ("import sys\nfrom snakemake.cli import main\n"
             "try:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
             "assert 'torch' not in sys.modules, 'building the DAG imported torch'\n"
             "assert 'mwork.codedeps' in sys.modules\n")
-    for configs in (["config.yaml"], ["config.yaml", "configs/real.yaml"], ["config.yaml", "configs/paper.yaml"]):
+    for configs in ([root / "config.yaml"], [root / "config.yaml", root / "configs/real.yaml", upstream_files],
+                    [root / "config.yaml", root / "configs/paper.yaml"]):
         proc = subprocess.run([sys.executable, "-c", code, "-n", "results/table3.csv", "--cores", "1", "--quiet",
                                "rules", "-s", str(root / "Snakefile"), "--directory", str(tmp_path),
-                               "--configfile", *[str(root / c) for c in configs]],
+                               "--configfile", *[str(c) for c in configs]],
                               capture_output=True, text=True, timeout=300)
         assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
 

@@ -161,6 +161,21 @@ def test_schema_fills_defaults(tmp_path, default_cfg):
          r"config\.plnd\.selection\.epsilon"),
         (lambda c: (c["models"].update(mine={"source": "local", "path": "no/such/dir"}), c.update(run_models=["mine"])),
          r"config\.models\.mine\.path: no directory 'no/such/dir'"),
+        # issue 29, 9: English against English is a Δ of 0 everywhere, and `stages: auto` would use its "choice"
+        (lambda c: c.update(stage_tuning={"language": "en"}),
+         r"config\.stage_tuning\.language: 'en' is English; stage tuning deactivates a language's neurons and "
+         r"compares that language's score change with English's, so it needs a non-English language of "
+         r"config\.eval_languages \(e\.g\. zh, the paper's\)"),
+        (lambda c: c.update(stage_tuning={"language": "de"}), None),
+        # issue 29, 13: no held-out documents for what reads them (an IndexError in the organism's training)
+        (lambda c: c["corpora"]["catalogs"].update(heldout_fraction=0.0),
+         r"config\.corpora\.catalogs\.heldout_fraction: 0\.0 holds out no documents, but this corpus is "
+         r"config\.corpus, whose held-out documents the organism's held-out loss, Figure 3's and the lens's corpus "
+         r"queries and the loss matrix read; give a share above 0 \(the default is 0\.1\)"),
+        (lambda c: c["corpora"]["enhance"].update(heldout_fraction=0),
+         r"config\.corpora\.enhance\.heldout_fraction: 0 holds out no documents, but this corpus is "
+         r"config\.enhance\.corpus, whose held-out documents .*perplexity"),
+        (lambda c: c["corpora"].update(spare={"source": "local", "path": "x", "heldout_fraction": 0.0}), None),
     ],
 )
 def test_bad_config_names_the_field(tmp_path, default_cfg, edit, message):

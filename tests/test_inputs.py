@@ -132,6 +132,100 @@ def test_outputs_follow_the_umask_not_the_temporary_files_private_mode(tmp_path)
     assert read_json(tmp_path / "r.json") == {"a": 1}
 
 
+@pytest.mark.parametrize("umask, file_mode, dir_mode", [(0o022, 0o644, 0o755), (0o027, 0o640, 0o750)])
+def test_every_file_of_a_saved_model_folder_follows_the_umask(tmp_path, umask, file_mode, dir_mode):
+    """save_pretrained's safetensors file is written 0600 (issue 29, 5): an atomic folder gives every file
+    and subfolder under it the mode a plainly created one would have, as the organism and packaged models
+    are saved (results/organism/model, results/models/<name>)."""
+    from tinymodels import make_model, tokenizer
+
+    old = os.umask(umask)
+    try:
+        with atomic_dir(tmp_path / "model") as d:
+            make_model("llama").save_pretrained(d)
+            tokenizer().save_pretrained(d)
+            (d / "sub").mkdir(mode=0o700)
+            (d / "sub" / "x.json").write_text("{}", encoding="utf-8")
+            os.chmod(d / "sub" / "x.json", 0o600)
+    finally:
+        os.umask(old)
+    model = tmp_path / "model"
+    assert (model / "model.safetensors").exists()
+    modes = {str(p.relative_to(model)): stat.S_IMODE(p.stat().st_mode) for p in [model, *model.rglob("*")]}
+    want = {name: dir_mode if (model / name).is_dir() else file_mode for name in modes}
+    assert modes == want
+
+
+def test_corpus_show_says_what_a_file_is_when_it_is_not_a_corpus_file(tmp_path, capsys):
+    """Every wrong file gives one sentence (issue 29, 11 and 17): no traceback, and no advice to delete a good
+    file: the statistics beside a corpus, a predictions file, a binary, a missing file, JSON that is no object."""
+    import torch
+    from safetensors.torch import save_file
+
+    from mwork.__main__ import main
+
+    docs = [{"id": f"d{i}", "text": f"Text {i}", "source": "x", "split": "train"} for i in range(3)]
+    write_jsonl(tmp_path / "de.jsonl", docs)
+    write_json(tmp_path / "de.stats.json", {"corpus": "catalogs", "language": "de", "documents": 3})
+    write_jsonl(tmp_path / "de.predictions.jsonl", [{"id": 0, "prediction": "42", "correct": True}])
+    save_file({"w": torch.zeros(4)}, str(tmp_path / "model.safetensors"))
+    (tmp_path / "list.jsonl").write_text('[1, 2]\n', encoding="utf-8")
+    (tmp_path / "cut.jsonl").write_text((tmp_path / "de.jsonl").read_text(encoding="utf-8")[:-9], encoding="utf-8")
+    cases = {
+        "de.stats.json": [f"{tmp_path / 'de.stats.json'}: the statistics of a corpus file (a JSON object), not its "
+                          f"documents; corpus show reads the .jsonl documents file: {tmp_path / 'de.jsonl'}"],
+        "de.predictions.jsonl": [f"{tmp_path / 'de.predictions.jsonl'}, line 1: a record without 'text' (keys: id, "
+                                 f"prediction, correct), not a corpus document; corpus show reads a corpus's .jsonl "
+                                 f"documents file"],
+        "model.safetensors": [f"{tmp_path / 'model.safetensors'}: not a text file (line 1 is binary)",
+                              "corpus show reads a corpus's .jsonl documents"],
+        "none.jsonl": [f"{tmp_path / 'none.jsonl'}: no such file"],
+        "list.jsonl": [f"{tmp_path / 'list.jsonl'}, line 1: a list, not a corpus document"],
+        "": [f"{tmp_path}: a folder, not a file"],
+    }
+    for name, messages in cases.items():
+        assert main(["corpus", "show", str(tmp_path / name)]) == 2, name
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "delete" not in err, err
+        for m in messages:
+            assert m in err, err
+    # a corpus file cut short is damaged: only then is deleting it the advice
+    assert main(["corpus", "show", str(tmp_path / "cut.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'cut.jsonl'}, line 3: not JSON (" in err
+    assert ") after 2 documents: a damaged corpus file; delete it and rerun rule corpus" in err
+    assert main(["corpus", "show", str(tmp_path / "de.jsonl"), "--head", "3"]) == 0
+    assert capsys.readouterr().out.count("--- d") == 3
+    assert main(["corpus", "show", str(tmp_path / "de.jsonl"), "--head", "0"]) == 0
+    assert "--- d" not in capsys.readouterr().out
+    with pytest.raises(SystemExit):  # argparse: usage and one line, exit status 2
+        main(["corpus", "show", str(tmp_path / "de.jsonl"), "--head", "-1"])
+    assert "--head: -1 is negative; give how many documents to print (0 or more)" in capsys.readouterr().err
+
+
+def test_config_check_says_what_a_file_is_instead_of_a_traceback(root, tmp_path, capsys, monkeypatch):
+    """A binary file, a folder, and an overlay checked alone (issue 29, 17): one sentence each."""
+    from mwork.__main__ import main
+
+    (tmp_path / "bin.yaml").write_bytes(bytes(range(128, 256)) * 4)
+    (tmp_path / "nul.yaml").write_bytes(b"seed: 0\x00\x01\n")
+    for path, message in ((tmp_path / "bin.yaml", f"{tmp_path / 'bin.yaml'}: not a text file (byte 1 is not UTF-8)"),
+                          (tmp_path / "nul.yaml", f"{tmp_path / 'nul.yaml'}: not a text file (it holds the control "
+                                                  f"character #x0000)"),
+                          (tmp_path, f"{tmp_path}: a folder, not a config file")):
+        assert main(["config", "check", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
+    monkeypatch.chdir(root)
+    assert main(["config", "check", "configs/real.yaml"]) == 2
+    err = capsys.readouterr().err
+    assert ("error: configs/real.yaml: an overlay for config.yaml (it has no corpora of its own); "
+            "Snakemake layers it over config.yaml, so check the two together: "
+            "python -m mwork config check config.yaml configs/real.yaml") in err, err
+    assert main(["config", "check", "config.yaml", "configs/real.yaml"]) == 0
+    assert "models qwen, gemma" in capsys.readouterr().out
+
+
 def test_cli_names_the_file_and_line_instead_of_a_traceback(root, tmp_path, capsys):
     import torch
     from safetensors.torch import save_file

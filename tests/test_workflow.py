@@ -31,6 +31,17 @@ def test_lint_is_clean(root):
     assert ruff.returncode == 0, ruff.stdout[-3000:]
 
 
+@pytest.mark.parametrize("cores", ["0", "-1", "two", "1.5", ""])
+def test_make_run_refuses_a_core_count_snakemake_would_hang_on(root, cores):
+    """`make run CORES=0` waited forever at "Select jobs to execute..." (issue 29, 20); make -n stops at once."""
+    out = subprocess.run(["make", "-n", "run", f"CORES={cores}"], cwd=root, capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0
+    assert (f"CORES={cores}: give the number of CPU cores Snakemake may use, a whole number of at least 1 "
+            f"(e.g. make run CORES=4; leave CORES out to use all") in out.stderr, out.stderr
+    ok = subprocess.run(["make", "-n", "run", "CORES=2"], cwd=root, capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0 and "--cores 2 " in ok.stdout
+
+
 def test_dry_run_plans_the_full_chain_to_table3(root, tmp_path):
     out = snakemake(root, "-n", "results/table3.csv", "--cores", "8", "--directory", str(tmp_path),
                     "--configfile", str(root / "config.yaml"))
@@ -45,20 +56,39 @@ def test_paper_config_plans_without_the_organism(root, tmp_path):
     assert "organism_train" not in out.stdout and "\nplnd " in out.stdout
 
 
-def test_real_config_plans_the_analyses_of_both_models_offline(root, tmp_path):
-    out = snakemake(root, "-n", "analyses", "--cores", "2", "--directory", str(tmp_path),
-                    "--configfile", str(root / "config.yaml"), str(root / "configs" / "real.yaml"))
+def test_real_config_plans_the_analyses_of_both_models_offline(root, tmp_path, upstream_files):
+    files = upstream_files
+    real = ["--configfile", str(root / "config.yaml"), str(root / "configs" / "real.yaml"), str(files)]
+    out = snakemake(root, "-n", "analyses", "--cores", "2", "--directory", str(tmp_path), *real)
     plan = out.stdout
-    assert "organism_train" not in plan and "evaluate" not in plan
+    assert "organism_train" not in plan and "results/eval/" not in plan
     for model in ("qwen", "gemma"):
-        assert f"results/models/{model}" in plan and f"results/{model}/neurons/catalogs/de.safetensors" in plan
+        assert f"results/models/{model}" in plan and f"results/{model}/neurons/bible/de.safetensors" in plan
         assert f"results/lens/{model}.csv" in plan and f"results/{model}/lens_stages.json" in plan
         assert f"results/{model}/loss_matrix.csv" in plan
+        assert f"results/lens_known/{model}.csv" in plan  # the stages come from the known-token lens
+    assert "results/figure1_known.png" in plan and f"{files.parent}/xquad/xquad.zh.json" in plan
     only = tmp_path / "only.yaml"
     only.write_text("loss_matrix:\n  models: [qwen]\n", encoding="utf-8")
-    plan = snakemake(root, "-n", "analyses", "--cores", "2", "--directory", str(tmp_path), "--configfile",
-                     str(root / "config.yaml"), str(root / "configs" / "real.yaml"), str(only)).stdout
+    plan = snakemake(root, "-n", "analyses", "--cores", "2", "--directory", str(tmp_path), *real, str(only)).stdout
     assert "results/qwen/loss_matrix.csv" in plan and "results/gemma/loss_matrix.csv" not in plan
+
+
+def test_real_config_reads_mgsm_and_xquad_from_their_upstream_files(root, tmp_path, upstream_files):
+    """Table 11 on the real models plans MGSM and XQuAD from eval.files (the files are the jobs' inputs,
+    so an edited file reruns them); a missing folder fails at DAG build naming the setting."""
+    files = upstream_files
+    mgsm, xquad = files.parent / "mgsm", files.parent / "xquad"
+    configs = ["--configfile", str(root / "config.yaml"), str(root / "configs" / "real.yaml")]
+    plan = snakemake(root, "-n", "table11", "--cores", "2", "--directory", str(tmp_path), *configs, str(files)).stdout
+    assert f"{mgsm}/mgsm_de.tsv" in plan and f"{xquad}/xquad.es.json" in plan
+    assert "results/eval/qwen/understanding/ru/original.json" in plan  # Russian XQuAD beside the paper's columns
+    assert "results/eval/qwen/understanding/fr/" not in plan  # XQuAD has no French
+    assert "results/suites/generation/de.test.jsonl" in plan  # XL-Sum stays the offline suite
+    files.write_text(f"eval:\n  files:\n    reasoning: {tmp_path}/gone\n    understanding: {xquad}\n", encoding="utf-8")
+    out = snakemake(root, "-n", "table11", "--cores", "2", "--directory", str(tmp_path), *configs, str(files),
+                    check=False)
+    assert out.returncode != 0 and f"config.eval.files.reasoning: no folder '{tmp_path}/gone'" in out.stdout + out.stderr
 
 
 def test_bad_config_fails_at_dag_build_naming_the_field(root, tmp_path):
