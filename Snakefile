@@ -29,6 +29,7 @@ localrules: all, paper, analyses, enhancement, table7, deactivation_table, langu
 rule all:
     input:
         implemented_targets(),
+        intermediate_files(),  # a deleted intermediate is rebuilt (rules/common.smk)
         "results/provenance.md",
     default_target: True
 

@@ -249,8 +249,37 @@ def check_config(config: dict) -> None:
         if "suites" not in config:
             raise MworkError("config.suites: the organism is trained on the task suites; add a `suites` section")
     _check_heldout(config)
+    _check_windows(config)
     _check_bible(config)
     check_deactivation(config)
+
+
+def model_window(config: dict, name: str) -> int | None:
+    """A model's context window in tokens where it is known before its weights are read (the organism's
+    ``organism.arch.max_position_embeddings``), else None (checked when the model is loaded)."""
+    spec = model_spec(config, name)
+    if spec["source"] == "organism" and "organism" in config:
+        return config["organism"]["arch"].get("max_position_embeddings", 1024)
+    return None
+
+
+def _check_windows(config: dict) -> None:
+    """Documents read by PLND (also Figure 3 and the set stability), the lens and the loss matrix fit the
+    context window of every model that reads them, where it is known before loading (the organism): a
+    longer document runs past the positions the model was trained on. (Other models are checked when their
+    job loads them: mwork.models.check_window.)"""
+    runs = config["run_models"]
+    readers = [("plnd", runs, " (PLND, Figure 3 and the set stability read documents with it)"),
+               ("lens", (config.get("lens") or {}).get("models") or runs, ""),
+               ("loss_matrix", (config.get("loss_matrix") or {}).get("models") or runs, "")]
+    for section, names, what in readers:
+        length = (config.get(section) or {}).get("max_length")
+        for name in names:
+            window = model_window(config, name) if name in config["models"] else None
+            if length is not None and window is not None and length > window:
+                raise MworkError(f"config.{section}.max_length: {length} tokens per document{what}, but model {name!r} has a "
+                                 f"context window of {window} positions (config.organism.arch.max_position_embeddings);"
+                                 f" set {section}.max_length to at most {window}")
 
 
 def _check_heldout(config: dict) -> None:
@@ -387,10 +416,27 @@ def model_spec(config: dict, name: str) -> dict:
         return {**base, **{k: v for k, v in entry.items() if k != "source"}}
     m = TUNED.fullmatch(name) if name not in models else None
     if m and m["base"] in models and models[m["base"]]["source"] != "delta":
+        _check_tuning(config, name, m["lang"], m["variant"])
         return {**models[m["base"]], "base": m["base"], "delta": delta_file(m["base"], m["lang"], m["variant"]),
                 "tuned": {"language": m["lang"], "variant": m["variant"]}}
     _require_key(models, name, "model", "config.models")
     return models[name]
+
+
+def _check_tuning(config: dict, name: str, lang: str, variant: str) -> None:
+    """A tuning reached by name (``<base>+<language>-<variant>``) is one of the configured enhancement grid:
+    another language, size or random seed would be trained and evaluated silently outside the config."""
+    en = config.get("enhance") or {}
+    if not all(k in en for k in ("languages", "sizes", "control_size", "random_seeds", "lora")):
+        return  # a config without the schema's defaults filled in (not one Snakemake runs)
+    where, fix = f"model {name!r}: a tuning outside the config's enhancement grid", "add it there or ask for a " \
+                                                                                   "configured tuning"
+    if lang not in en["languages"]:
+        raise MworkError(f"{where}: {lang} is not in config.enhance.languages ({', '.join(en['languages'])}); {fix}")
+    grid = [v.name for v in enhance_grid(en, lang)]
+    if variant not in grid:
+        raise MworkError(f"{where}: {variant} is not one of {lang}'s tunings ({', '.join(grid) or 'none'}; "
+                         f"config.enhance sizes, control_size, random_seeds, lora); {fix}")
 
 
 def uses_organism(config: dict) -> bool:

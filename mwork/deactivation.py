@@ -128,7 +128,7 @@ def setting_masks(deactivation: dict, files: list[str], model) -> tuple[dict[str
 
     from .arch import get_adapter
     from .io import read_json
-    from .neurons import load_neurons
+    from .neurons import corpus_of, load_neurons
 
     d = dict(deactivation)
     neurons = {Path(f).stem: f for f in files if str(f).endswith(".safetensors")}
@@ -142,8 +142,10 @@ def setting_masks(deactivation: dict, files: list[str], model) -> tuple[dict[str
                              f"{{under, gen}} in the config instead of {d['stages']}")
         d["stages"] = stage_layers(found["layers"], found["under"], found["gen"], where=str(path))
     x, exclude = d["language"], d["spec"].get("exclude")
-    lang_tensors, _ = load_neurons(neurons[x], model=model, masks_only=False)
-    others = [load_neurons(f, model=model)[0] for lang, f in neurons.items() if lang != x]
+    # each file holds the language (and corpus) its path names: a copied file is refused, not deactivated
+    lang_tensors, _ = load_neurons(neurons[x], model=model, masks_only=False, language=x, corpus=corpus_of(neurons[x]))
+    others = [load_neurons(f, model=model, language=lang, corpus=corpus_of(f))[0] for lang, f in neurons.items()
+              if lang != x]
     budget, strict = d.get("budget"), True
     if budget and "equal" in budget:  # the same count per structure in every row of the stage tables
         budget, strict = equal_budget(budget["equal"], lang_tensors, d["stages"]), False

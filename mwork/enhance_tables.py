@@ -12,7 +12,7 @@ import numpy as np
 
 from .config import Variant
 from .errors import MworkError
-from .stats import N_BOOT, Bootstrap, ci, item_values
+from .stats import N_BOOT, Bootstrap, check_scores, ci, item_values
 from .tasks.registry import TASK_NAMES
 
 CONTROLS = {"random": "Random", "lora": "LoRA"}
@@ -29,6 +29,7 @@ def read_tunings(paths) -> dict[tuple, dict]:
         if not isinstance(s, dict) or not isinstance(s.get("scores"), list) or "tuning" not in s:
             raise MworkError(f"{path}: not a scores file of rule enhance_eval; delete it and rerun")
         for sc in s["scores"]:
+            check_scores(sc, f"{path} ({sc.get('task')}/{sc.get('language')})", rule="enhance_eval")
             out[(s["base"], s["tuning"], sc["task"], sc["language"])] = sc
     return out
 

@@ -29,6 +29,23 @@ EVERY_LAYER = {"s_attn": True, "s_ffn": True}  # with no U/G stages, the task st
 VARIANTS = ("lang", "lang_random", "specific", "specific_random")
 
 
+def heldout_texts(files: dict, n_docs: int) -> dict[str, list[str]]:
+    """{language: its first ``n_docs`` held-out documents} of ``files`` ({language: corpus file}), for
+    ``loss_matrix.n_docs``; a language with fewer is an error (naming each short language), as corpus and
+    PLND refuse a count they cannot give, not a matrix over fewer documents."""
+    from .corpus import read_corpus
+    from .errors import MworkError
+
+    docs = {lang: [d["text"] for d in read_corpus(path) if d["split"] == "heldout"] for lang, path in files.items()}
+    short = {lang: len(texts) for lang, texts in docs.items() if len(texts) < n_docs}
+    if short:
+        have = ", ".join(f"{files[lang]} has {n} in {lang!r}" for lang, n in short.items())
+        raise MworkError(f"config.loss_matrix.n_docs: {n_docs} held-out documents per language asked for, but {have}; "
+                         f"set loss_matrix.n_docs to at most {min(short.values())} (or give the corpus more "
+                         f"documents: corpora.<name>.n_docs or heldout_fraction)")
+    return {lang: texts[:n_docs] for lang, texts in docs.items()}
+
+
 def matched_masks(lang_masks: dict[str, torch.Tensor], n_layers: int, sizes: dict[str, int], neurons: str,
                   seed: str, all_masks: list[dict] | None = None) -> dict[str, torch.Tensor]:
     """X's masks over every layer (``neurons="lang"``), or a random control of as many neurons of each

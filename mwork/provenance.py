@@ -107,7 +107,7 @@ def provenance_markdown(info: dict) -> str:
     out = ["# Provenance of this run\n", f"Checkout: `{info['commit']}`\n", "## Machine\n",
            _table([info["machine"]], list(info["machine"])), "## Packages\n",
            _table([{"package": k, "version": v} for k, v in info["packages"].items()], ["package", "version"]),
-           "## Models\n", _table(info["models"], ["model", "source", "location", "revision", "fingerprint"]),
+           "## Models\n", _table(info["models"], ["model", "source", "location", "revision", "license", "fingerprint"]),
            "## Data\n", _table(info["data"], ["what", "source", "detail"]),
            "## Neuron files\n",
            _table(info["neurons"], ["file", "language", "n_docs", "neurons", "fingerprint", "sha256"])]

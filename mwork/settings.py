@@ -92,9 +92,11 @@ def split_setting(setting: str) -> tuple[str | None, str | None]:
     return name, lang
 
 
-def parse_setting(setting: str, settings: dict, languages: list[str]) -> tuple[str | None, str | None]:
+def parse_setting(setting: str, settings: dict, languages: list[str],
+                  draws: int | None = None) -> tuple[str | None, str | None]:
     """``split_setting``, checked: the name is one of ``settings`` or a stage-tuning name, X one of
-    ``languages``; otherwise an error that says what is expected."""
+    ``languages``, a random control's draw one of its ``draws`` (``deactivation.random_draws``); otherwise an
+    error that says what is expected."""
     name, lang = split_setting(setting)
     if name is None:
         return name, lang
@@ -102,6 +104,11 @@ def parse_setting(setting: str, settings: dict, languages: list[str]) -> tuple[s
     if draw and settings.get(base, {}).get("neurons") != "random":
         raise MworkError(f"evaluation setting {setting!r}: only a random control has further draws (~<r>); "
                          f"{base!r} is not one")
+    if draw and draws is not None and draw >= draws:
+        names = ", ".join(draw_names(base, settings[base], draws))
+        raise MworkError(f"evaluation setting {setting!r}: draw {draw} is outside the config: "
+                         f"config.deactivation.random_draws is {draws} ({names}); raise random_draws or ask for one "
+                         f"of those")
     name = base
     if (name not in settings and not tuning(name)) or lang not in languages:
         hint = " (stage tuning: tuneU<n> or tuneG<n> with n >= 1)" if name.startswith("tune") else ""

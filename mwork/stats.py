@@ -9,6 +9,8 @@ the CI of a mean over languages combines the languages' independent resamples. I
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .errors import MworkError
@@ -20,12 +22,55 @@ LEVEL = 0.95
 def item_values(score: dict, key: str = "score") -> dict:
     """{item id: value} of one scores file (``key``: ``score`` or a per-item extra such as
     ``rougeL_ascii``), in percent as the summary's mean."""
+    where = f"{score.get('model')}/{score.get('task')}/{score.get('language')}/{score.get('setting')}"
     items = score.get("items")
     if not items or key not in items:
-        raise MworkError(f"{score.get('model')}/{score.get('task')}/{score.get('language')}/{score.get('setting')}: "
-                         f"no per-item {key!r} values (scores written before error bars existed); delete the "
+        raise MworkError(f"{where}: no per-item {key!r} values (scores written before error bars existed); delete the "
                          f"scores file and rerun rule evaluate")
+    _check_values(items, key, where)
     return dict(zip(items["id"], items[key]))
+
+
+FIX = "delete the scores file and rerun rule {rule} (it writes it)"
+
+
+def _check_values(items: dict, key: str, where: str, rule: str = "evaluate") -> list[float]:
+    """The per-item ``key`` values: a finite number for each id (a hand-edited NaN, null or text would give a
+    table "±nan", a dash or a ValueError)."""
+    ids, values = items.get("id"), items.get(key)
+    if not isinstance(ids, list) or not isinstance(values, list) or len(ids) != len(values):
+        raise MworkError(f"{where}: items.{key} is not a list of one value per item id; {FIX.format(rule=rule)}")
+    for i, v in zip(ids, values):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise MworkError(f"{where}: item {i!r} has {key} {v!r}, not a finite number; {FIX.format(rule=rule)}")
+    return values
+
+
+def check_scores(score: dict, where: str, rule: str = "evaluate") -> None:
+    """A scores file's per-item values (when it has them) are finite numbers, and each summary value (``score``,
+    ``em``, ``f1``, ``rougeL_ascii``, ...) is their mean to rounding and ``n_items`` their number: the tables
+    show the summary with the items' bootstrap interval, so a hand-edited summary would show as a result.
+    ``rule``: the rule that writes the file (named in the error)."""
+    fix = FIX.format(rule=rule)
+    items = score.get("items")
+    if items is None:
+        return
+    if not isinstance(items, dict) or not isinstance(items.get("id"), list):
+        raise MworkError(f"{where}: items is not a mapping with a list of item ids; {fix}")
+    n = len(items["id"])
+    if isinstance(score.get("n_items"), int) and score["n_items"] != n:
+        raise MworkError(f"{where}: n_items is {score['n_items']}, but it lists {n} items; {fix}")
+    for key in items:
+        if key == "id":
+            continue
+        values = _check_values(items, key, where, rule)
+        summary = score.get(key)
+        if not values or summary is None or isinstance(summary, bool) or not isinstance(summary, (int, float)):
+            continue
+        mean = math.fsum(values) / len(values)
+        if not math.isclose(summary, mean, rel_tol=1e-9, abs_tol=1e-6):
+            raise MworkError(f"{where}: {key} is {summary!r}, but its {n} items average {mean:.6g} (edited by hand?); "
+                             f"{fix}")
 
 
 class Bootstrap:

@@ -7,7 +7,7 @@ import numpy as np
 from .errors import MworkError
 from .settings import split_draw, split_setting
 from .settings import tuning as tuning_name
-from .stats import N_BOOT, Bootstrap, ci, item_values
+from .stats import N_BOOT, Bootstrap, check_scores, ci, item_values
 from .tasks.registry import TASK_NAMES, TASK_ORDER, TASKS  # the paper's dataset names and Table 11's row order
 
 REQUIRED = ("model", "task", "language", "score")
@@ -29,6 +29,7 @@ def read_scores(paths) -> list[dict]:
         v = s["score"]
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
             raise MworkError(f"{path}: score is {v!r}, not a number; delete it and rerun (rule evaluate writes it)")
+        check_scores(s, str(path))  # its items are numbers, and the summary is their mean
         out.append(s)
     return out
 

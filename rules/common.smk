@@ -142,8 +142,10 @@ def baseline_scores():
 
 
 def parse_setting(setting):
-    """`original` -> (None, None); `<name>@<X>` -> (name, X), checked against the config (mwork.settings)."""
-    return settings.parse_setting(setting, config["deactivation"]["settings"], EVAL_LANGS)
+    """`original` -> (None, None); `<name>@<X>` -> (name, X), checked against the config (mwork.settings):
+    a random control's draw beyond deactivation.random_draws is refused."""
+    return settings.parse_setting(setting, config["deactivation"]["settings"], EVAL_LANGS,
+                                  draws=config["deactivation"]["random_draws"])
 
 
 def setting_spec(name):
@@ -266,12 +268,36 @@ def analyses_targets():
     return out + expand("results/{model}/neurons/summary.csv", model=MODELS)
 
 
+def configured_tables(numbers):
+    """The deactivation tables among ``numbers`` that the config defines and whose task it runs: a table
+    of a task left out of config.tasks is no target (its old file would look finished)."""
+    tables = config["deactivation"]["tables"]
+    return [n for n in numbers if n in tables and tables[n]["task"] in TASKS]
+
+
+def intermediate_files():
+    """What the targets of `all` are made of, listed as targets too: Snakemake does not rebuild a deleted
+    (or, after a killed forced rerun, removed) intermediate file whose consumers are up to date, so
+    without this a missing neuron set, evaluation or corpus file would stay missing while `all` reports
+    nothing to be done. Listed, a missing one is rebuilt, and what reads it reruns after it."""
+    out = corpus_files(CORPUS)
+    out += expand("results/{model}/neurons/{corpus}/{lang}.safetensors", model=MODELS, corpus=CORPUS, lang=EVAL_LANGS)
+    out += expand("results/lens/{model}.csv", model=LENS_MODELS)
+    out += expand("results/lens_known/{model}.csv", model=KNOWN_LENS_MODELS)
+    out += expand("results/{model}/loss_matrix.csv", model=config["loss_matrix"]["models"] or MODELS)
+    scores = baseline_scores() + [f for n in configured_tables(["1", "3"]) for f in deactivation_inputs(n)]
+    for f in dict.fromkeys(scores):
+        out += [f, f.removesuffix(".json") + ".predictions.jsonl"]
+    return out
+
+
 def implemented_targets():
     out = analyses_targets()
     if uses_organism(config):
         out += ["results/organism/perplexity.csv", "results/organism/training_curve.png"]
-    return out + ["results/table10.csv", "results/table11.csv", "results/table1.csv", "results/table3.csv",
-                  "results/paper_comparison.csv"]
+    out += ["results/table10.csv", "results/table11.csv"]
+    out += [f"results/table{n}.csv" for n in configured_tables(["1", "3"])]
+    return out + ["results/paper_comparison.csv"]
 
 
 def stage_table_input(number, ext):
@@ -289,6 +315,12 @@ ENHANCE_MODELS = ENHANCE["models"] if ENHANCE["models"] is not None else MODELS
 FIGURE4_LANGS, TABLE6_LANGS = enhance_languages(config, "figure4"), enhance_languages(config, "table6")
 ENHANCE_GRID = {k: ENHANCE[k] for k in ("languages", "sizes", "control_size", "random_seeds", "lora")}  # the tunings
 PPL_LANGS = ENHANCE["perplexity"]["languages"] or list(dict.fromkeys(EVAL_LANGS + ENHANCE["languages"]))
+
+
+def enhance_tuning(model, lang, variant):
+    """No files: a tuning the config's enhancement grid does not plan is an error saying so (model_spec)."""
+    model_spec(config, tuned_name(model, lang, variant))
+    return []
 
 
 def enhance_results(models=None):

@@ -36,6 +36,7 @@ rule enhance:
         corpus=f"results/corpus/{ENHANCE['corpus']}/{{lang}}.jsonl",
         heldout=expand("results/corpus/{corpus}/{lang}.jsonl", corpus=ENHANCE["corpus"], lang=PPL_LANGS),
         code=code_of("enhance"),
+        configured=lambda wc: enhance_tuning(wc.model, wc.lang, wc.variant),
     params:
         model=lambda wc: model_params(wc.model),
         languages=PPL_LANGS,

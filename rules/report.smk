@@ -14,7 +14,7 @@ rule provenance:
         corpus=expand("results/corpus/{corpus}/{lang}.jsonl", corpus=CORPUS, lang=LANGS),
         code=code_of("provenance"),
     params:
-        models={m: {**model_params(m), "source": model_spec(config, m)["source"]}
+        models={m: {**model_params(m), **{k: model_spec(config, m).get(k) or "" for k in ("source", "description", "license")}}
                 for m in dict.fromkeys(MODELS + EVAL_MODELS)},
         task_sources={m: {t: task_source(m, t) for t in TASKS} for m in EVAL_MODELS},
         task_folders={t: task_folder(t) for t in TASKS},

@@ -226,3 +226,47 @@ def test_a_bad_delta_entry_names_the_field(tmp_path, default_cfg, entry, message
     cfg["models"]["t2"] = {"source": "delta", "base": "organism", "delta": "y.safetensors"}
     with pytest.raises(MworkError, match=message):
         load_config(_write(tmp_path, cfg))
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda c: c["plnd"].update(max_length=100000000),
+     r"config\.plnd\.max_length: 100000000 tokens per document \(PLND, Figure 3 and the set stability read documents "
+     r"with it\), but model 'organism' has a context window of 1024 positions "
+     r"\(config\.organism\.arch\.max_position_embeddings\); set plnd\.max_length to at most 1024"),
+    (lambda c: c["lens"].update(max_length=2048), r"config\.lens\.max_length: 2048 tokens per document, but model "
+                                                  r"'organism' has a context window of 1024 positions"),
+    (lambda c: c.update(loss_matrix={"max_length": 1025}), r"config\.loss_matrix\.max_length: 1025 tokens per document"),
+    (lambda c: c["organism"]["arch"].update(max_position_embeddings=128), r"config\.plnd\.max_length: 256 tokens per "
+                                                                          r"document .* window of 128 positions"),
+    (lambda c: c["plnd"].update(max_length=1024), None),
+])
+def test_documents_longer_than_the_organisms_window_are_refused_at_config_check(tmp_path, default_cfg, edit, message):
+    """PLND, the lens and the loss matrix ran past the organism's 128 positions in the tiny config, and
+    plnd.max_length: 100000000 was accepted (issue 29, 7): refused before any job starts."""
+    cfg = copy.deepcopy(default_cfg)
+    edit(cfg)
+    if message is None:
+        load_config(_write(tmp_path, cfg))
+        return
+    with pytest.raises(MworkError, match=message):
+        load_config(_write(tmp_path, cfg))
+
+
+def test_the_tiny_config_fits_the_organisms_window(root):
+    cfg = load_config(root / "config.yaml", root / "tests" / "config" / "tiny.yaml")
+    window = cfg["organism"]["arch"]["max_position_embeddings"]
+    assert max(cfg["plnd"]["max_length"], cfg["lens"]["max_length"], cfg["loss_matrix"]["max_length"]) <= window
+
+
+def test_a_loaded_models_window_is_checked_naming_the_setting():
+    """Models whose window is known only once loaded (hub, local, gguf) are checked in the job."""
+    from tinymodels import make_model
+
+    from mwork.models import check_window
+
+    model = make_model("llama")  # 64 positions
+    check_window(model, 64, "config.plnd.max_length")
+    with pytest.raises(MworkError, match=r"config\.lens\.max_length: 65 tokens per document, but the model's context "
+                                         r"window is 64 positions \(max_position_embeddings\); set lens\.max_length "
+                                         r"to at most 64"):
+        check_window(model, 65, "config.lens.max_length")

@@ -137,7 +137,8 @@ def test_setting_masks_assemble_a_setting_in_one_call(tmp_path):
                 t[f"layers.{i}.{k}"] = torch.rand(n, generator=g) < 0.3
                 t[f"layers.{i}.{k}.count"] = torch.randint(0, 9, (n,), generator=g, dtype=torch.int32)
                 t[f"layers.{i}.{k}.mean"] = torch.rand(n, generator=g)
-        save_neurons(tmp_path / f"{lang}.safetensors", t, {"model_fingerprint": model_fingerprint(model)})
+        save_neurons(tmp_path / f"{lang}.safetensors", t, {"model_fingerprint": model_fingerprint(model),
+                                                            "language": lang})
         files.append(str(tmp_path / f"{lang}.safetensors"))
     spec = {"under": True, "s_attn": True, "s_ffn": True, "gen": True, "neurons": "lang", "exclude": "en"}
     d = {"name": "All_minus_en", "language": "de", "spec": spec, "stages": stage_layers(2, 0, 1), "budget": None,
@@ -154,6 +155,55 @@ def test_setting_masks_assemble_a_setting_in_one_call(tmp_path):
     write_json(tmp_path / "lens_stages.json", {"under": 0, "gen": 1, "layers": 2})
     masks_lens, rec = setting_masks({**d, "stages": "lens"}, [*files, str(tmp_path / "lens_stages.json")], model)
     assert rec["stages"] == stage_layers(2, 0, 1) and all(torch.equal(masks_lens[k], masks[k]) for k in masks)
+
+
+def _neuron_file(path, model, **meta):
+    from mwork.arch import get_adapter
+    from mwork.models import model_fingerprint
+    from mwork.neurons import save_neurons
+
+    adapter = get_adapter(model)
+    t = {}
+    for i in range(adapter.n_layers):
+        for k, n in adapter.sizes().items():
+            t[f"layers.{i}.{k}"] = torch.arange(n) % 3 == 0
+            t[f"layers.{i}.{k}.count"] = torch.arange(n, dtype=torch.int32)
+            t[f"layers.{i}.{k}.mean"] = torch.rand(n)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_neurons(path, t, {"model_fingerprint": model_fingerprint(model), **meta})
+
+
+def test_a_neuron_file_copied_from_another_language_is_refused(tmp_path):
+    """zh.safetensors copied to de.safetensors ran S_lang@de with Chinese neurons and recorded
+    neuron_language: de (issue 29, 6); a file of another corpus (bible's set in catalogs' folder) likewise."""
+    import shutil
+
+    from tinymodels import make_model
+
+    from mwork.deactivation import setting_masks
+
+    model = make_model("llama")
+    folder = tmp_path / "results" / "organism" / "neurons" / "catalogs"
+    for lang in ("zh", "en"):
+        _neuron_file(folder / f"{lang}.safetensors", model, language=lang, corpus="catalogs")
+    shutil.copy(folder / "zh.safetensors", folder / "de.safetensors")
+    d = {"name": "S_lang", "language": "de", "spec": {"s_attn": True, "s_ffn": True, "neurons": "lang"},
+         "stages": stage_layers(2, 0, 1), "budget": None, "seed": "s"}
+    with pytest.raises(MworkError, match=r"catalogs/de\.safetensors: holds the neurons of language 'zh' \(its "
+                                         r"metadata\), but this job expected language 'de'; a file copied or "
+                                         r"renamed from another one\? Delete it and rerun rule plnd"):
+        setting_masks(d, [str(folder / "de.safetensors")], model)
+    # the exclusion's file (English's) is checked too
+    shutil.copy(folder / "zh.safetensors", folder / "en.safetensors")
+    _neuron_file(folder / "de.safetensors", model, language="de", corpus="catalogs")
+    with pytest.raises(MworkError, match=r"en\.safetensors: holds the neurons of language 'zh'"):
+        setting_masks({**d, "spec": {**d["spec"], "exclude": "en"}},
+                      [str(folder / "de.safetensors"), str(folder / "en.safetensors")], model)
+    _neuron_file(folder / "de.safetensors", model, language="de", corpus="bible")
+    with pytest.raises(MworkError, match=r"holds the neurons of corpus 'bible' .* expected corpus 'catalogs'"):
+        setting_masks(d, [str(folder / "de.safetensors")], model)
+    _neuron_file(folder / "de.safetensors", model, language="de", corpus="catalogs")
+    assert setting_masks(d, [str(folder / "de.safetensors")], model)[1]["neuron_language"] == "de"
 
 
 @pytest.mark.parametrize("found, message", [

@@ -116,6 +116,42 @@ def test_tables_refuse_scores_that_are_not_numbers(tmp_path, score, message):
         read_scores([tmp_path / "d.json"])
 
 
+def _scored(values, **summary):
+    items = {"id": [f"q{i}" for i in range(len(values))], "score": list(values)}
+    return {"model": "m", "task": "reasoning", "language": "de", "setting": "original", "n_items": len(values),
+            "score": 50.0, **summary, "items": items}
+
+
+@pytest.mark.parametrize("scores, message", [
+    (_scored([0.0, 0.0, 0.0, 0.0], score=77), r"score is 77, but its 4 items average 0 \(edited by hand\?\)"),
+    (_scored([100.0, float("nan")]), r"item 'q1' has score nan, not a finite number"),
+    (_scored([100.0, None]), r"item 'q1' has score None, not a finite number"),
+    (_scored(["abc", 0.0]), r"item 'q0' has score 'abc', not a finite number"),
+    (_scored([100.0, True]), r"item 'q1' has score True, not a finite number"),
+    (_scored([100.0, 0.0], n_items=3), r"n_items is 3, but it lists 2 items"),
+    ({**_scored([100.0, 0.0]), "items": {"id": ["q0", "q1"], "score": [100.0]}},
+     r"items\.score is not a list of one value per item id"),
+    ({**_scored([100.0, 0.0, 100.0]), "items": {"id": ["q0", "q1", "q2"], "score": [100.0, 0.0, 100.0],
+                                                "em": [100.0, 0.0, 0.0]}, "score": 200 / 3, "em": 66.7},
+     r"em is 66\.7, but its 3 items average 33\.3333 \(edited by hand\?\)"),
+])
+def test_tables_cross_check_a_scores_files_summary_against_its_items(tmp_path, scores, message):
+    """A hand-edited summary (77 over per-item zeros showed "77.0 ±0.0"), a NaN or null item ("±nan", a Δ of
+    "—") or a text item (a ValueError) is an error naming the file and the item (issue 29, 8)."""
+    write_json(tmp_path / "good.json", _scored([100.0, 0.0, 0.0, 100.0, 100.0, 0.0, 100.0, 0.0]))
+    assert read_scores([tmp_path / "good.json"])[0]["score"] == 50.0
+    write_json(tmp_path / "bad.json", scores)
+    with pytest.raises(MworkError, match=rf"bad\.json: {message}; delete the scores file and rerun rule evaluate"):
+        read_scores([tmp_path / "good.json", tmp_path / "bad.json"])
+    # Figure 4 and Table 6 read rule enhance_eval's files, which hold one such record per task and language
+    from mwork.enhance_tables import read_tunings
+
+    write_json(tmp_path / "tuned.json", {"base": "m", "tuning": "original", "scores": [scores]})
+    with pytest.raises(MworkError, match=rf"tuned\.json \(reasoning/de\): {message}; delete the scores file and "
+                                         rf"rerun rule enhance_eval"):
+        read_tunings([tmp_path / "tuned.json"])
+
+
 def test_outputs_follow_the_umask_not_the_temporary_files_private_mode(tmp_path):
     old = os.umask(0o022)
     try:

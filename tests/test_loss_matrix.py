@@ -83,3 +83,24 @@ def test_loss_matrix_rows_and_summary():
     s = summary(df.assign(model="m")).set_index("neurons")
     d = df[(df["neurons"] == "lang") & (df["deactivated"] == df["evaluated"])]["delta"].mean()
     assert s.loc["lang", "diagonal"] == pytest.approx(d)
+
+
+def test_fewer_held_out_documents_than_n_docs_are_refused(tmp_path):
+    """loss_matrix.n_docs: 16 measured 5 to 8 documents per language with a log line only (issue 29, 10)."""
+    from mwork.errors import MworkError
+    from mwork.io import file_sha256, write_json, write_jsonl
+    from mwork.loss_matrix import heldout_texts
+
+    files = {}
+    for lang, n in (("en", 24), ("de", 15), ("zh", 18)):
+        files[lang] = tmp_path / f"{lang}.jsonl"
+        write_jsonl(files[lang], [{"id": str(i), "text": f"Text {i}", "split": "heldout" if i % 3 == 0 else "train"}
+                                  for i in range(n)])
+        write_json(tmp_path / f"{lang}.stats.json", {"documents": n, "sha256": file_sha256(files[lang])})
+    assert heldout_texts(files, 4)["de"] == ["Text 0", "Text 3", "Text 6", "Text 9"]
+    assert {lang: len(t) for lang, t in heldout_texts(files, 5).items()} == {"en": 5, "de": 5, "zh": 5}
+    with pytest.raises(MworkError, match=r"config\.loss_matrix\.n_docs: 7 held-out documents per language asked "
+                                         r"for, but .*de\.jsonl has 5 in 'de', .*zh\.jsonl has 6 in 'zh'; set "
+                                         r"loss_matrix\.n_docs to at most 5 \(or give the corpus more documents: "
+                                         r"corpora\.<name>\.n_docs or heldout_fraction\)"):
+        heldout_texts(files, 7)

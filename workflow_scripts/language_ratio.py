@@ -3,7 +3,7 @@ import pandas as pd
 
 from mwork.io import write_table
 from mwork.lens import layer_languages
-from mwork.models import load_model_params
+from mwork.models import check_window, load_model_params
 from mwork.queries import figure_queries
 from mwork.workflow import rule_script
 
@@ -11,6 +11,7 @@ with rule_script(snakemake) as log:
     smk = snakemake
     p = smk.params
     model, tok = load_model_params(p.model)
+    check_window(model, p.max_length, "config.lens.max_length")
     frames = []
     for lang in p.languages:
         texts = figure_queries(list(smk.input.queries), lang, p.queries, p.per_task, corpus_limit=p.n_docs)

@@ -5,7 +5,7 @@ import mwork
 from mwork.corpus import n_docs_for, read_corpus
 from mwork.errors import MworkError
 from mwork.io import file_sha256
-from mwork.models import load_model_params, model_fingerprint
+from mwork.models import check_window, load_model_params, model_fingerprint
 from mwork.neuron_sets import per_layer_counts
 from mwork.neurons import Scoring, Selector, detect, save_neurons
 from mwork.workflow import rule_script
@@ -23,6 +23,7 @@ with rule_script(snakemake) as log:
                              f"{wc.lang!r}, but {want} were requested; lower plnd.n_docs or use a larger corpus")
         docs = docs[:want]
     model, tok = load_model_params(p.model)
+    check_window(model, p.max_length, "config.plnd.max_length")
     torch.manual_seed(0)
     sel = Selector(**p.selection)
     scoring = Scoring(**p.scoring)

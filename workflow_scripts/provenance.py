@@ -16,7 +16,8 @@ with rule_script(snakemake) as log:
     for model, row in zip(p.neuron_models, neurons):
         fingerprints.setdefault(model, row["fingerprint"])
     models = [{"model": m, "source": spec["source"], "location": spec["location"], "revision": spec["revision"] or "",
-               "fingerprint": fingerprints.get(m, "(no neuron file)")} for m, spec in p.models.items()]
+               "fingerprint": fingerprints.get(m, "(no neuron file)"), "license": spec["license"],
+               "description": " ".join(spec["description"].split())} for m, spec in p.models.items()]
     corpus = p.corpus
     detail = ", ".join(corpus.get("packages", [])) or corpus.get("dataset", "") or corpus.get("path", "")
     data = [{"what": f"corpus {corpus['name']}", "source": corpus.get("source", ""), "detail": detail}]

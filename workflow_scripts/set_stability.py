@@ -5,7 +5,7 @@ import torch
 from mwork.corpus import read_corpus
 from mwork.figures import stability_figure
 from mwork.io import write_table
-from mwork.models import load_model_params
+from mwork.models import check_window, load_model_params
 from mwork.neurons import Scoring, Selector
 from mwork.set_stability import document_hits, size_curve
 from mwork.workflow import rule_script
@@ -14,6 +14,7 @@ with rule_script(snakemake) as log:
     smk = snakemake
     p, spec = smk.params, smk.params.spec
     model, tok = load_model_params(p.model)
+    check_window(model, p.max_length, "config.plnd.max_length")
     torch.manual_seed(0)
     selector, scoring = Selector(**p.selection), Scoring(**p.scoring)
     fractions = sorted(set(spec["min_doc_fraction"]) | {selector.min_doc_fraction})

@@ -226,6 +226,26 @@ def files_provenance(task: str, folder: str, languages) -> list[dict]:
             for lang in languages for path in [task_file(task, lang, folder)]]
 
 
+def _check_records(task: str, items: list, where: str, fix: str) -> None:
+    """Every record has the fields the task's prompt and score read (``tasks.registry.record_problem``): a
+    missing field is an error naming the file (or dataset), the record and the field, not a KeyError."""
+    from .registry import record_problem
+
+    for i, rec in enumerate(items, 1):
+        problem = record_problem(task, rec)
+        if problem:
+            rid = rec.get("id") if isinstance(rec, dict) else None
+            raise MworkError(f"{where}, record {i}" + (f" (id {rid!r})" if rid is not None else "") +
+                             f": {problem}; {fix}")
+
+
+def _check_count(n_items, have: int, asked: str, suffix: str = "", hint: str = "") -> None:
+    """``eval.n_items`` asks for no more items than the data has (a larger count would silently give fewer)."""
+    if n_items != "all" and int(n_items) > have:
+        raise MworkError(f"config.eval.n_items: {n_items} {asked} {have}{suffix}; ask for at most {have} or "
+                         f"'all'{hint}")
+
+
 def load_items(task: str, lang: str, source: str, suite_file: str | None = None, n_items="all", seed: int = 0,
                overrides: dict | None = None, folder: str | None = None) -> list[dict]:
     """Test records of one task in one language (``source``: ``suites``, ``hub`` or ``files`` from
@@ -236,6 +256,7 @@ def load_items(task: str, lang: str, source: str, suite_file: str | None = None,
         items = READERS[task](path)
         if not items:
             raise MworkError(f"{td.dataset} {lang}: no test items in {path}")
+        _check_records(task, items, str(path), f"is it {td.dataset}'s {lang} file from {UPSTREAM_FILES[task].repository}?")
         if n_items != "all" and int(n_items) > len(items):
             raise MworkError(f"config.eval.n_items: {n_items} {td.dataset} items asked for, the {lang} file has "
                              f"{len(items)}; ask for at most {len(items)} or 'all'")
@@ -251,6 +272,9 @@ def load_items(task: str, lang: str, source: str, suite_file: str | None = None,
         if not suite_file or not os.path.exists(suite_file):
             raise MworkError(f"suite file {suite_file} for {task}/{lang} does not exist; run the suites rule")
         items = read_jsonl(suite_file, made_by="suites")
+        _check_records(task, items, suite_file, "delete it and rerun rule suites")
+        _check_count(n_items, len(items), f"{task} items asked for, but the {lang} test suite {suite_file} has",
+                     hint=" (or raise suites.n_test)")
     elif source == "hub":
         import datasets
 
@@ -267,6 +291,10 @@ def load_items(task: str, lang: str, source: str, suite_file: str | None = None,
         for i, r in enumerate(items):
             r.setdefault("id", f"{task}-{lang}-{i:05d}")
             r["id"] = str(r["id"])
+        _check_records(task, items, f"{td.dataset} {args}", f"is it {td.dataset} ({td.path})? check "
+                       f"config.eval.datasets.{task} (path, revision)")
+        _check_count(n_items, len(items), f"{td.dataset} items asked for, but {td.dataset} {args} has",
+                     f" in {lang!r}")
     else:
         raise MworkError(f"task source {source!r} is not one of {', '.join(SOURCES)}")
     sample = td.sample if (source == "hub" and n_items == "all") else (None if n_items == "all" else int(n_items))

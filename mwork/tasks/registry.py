@@ -28,6 +28,7 @@ class Task:
     stops: Callable[[str], list[str]] = lambda lang: []  # stop strings of the task itself, per language
     long_field: str | None = None               # the record's long text, cut by max_context_tokens
     cue: bool = True                            # the prompt ends with the localized "Answer:" (not in Table 10's MGSM)
+    fields: tuple[tuple[str, str], ...] = ()    # (dotted field, kind) a test record needs for its prompt and score
 
 
 def task_stops(task: str, lang: str, configured=()) -> list[str]:
@@ -121,15 +122,50 @@ def _generation_score(rec: dict, generation: str, lang: str) -> dict:
     return {"gold": rec["summary"], "extracted": generation, "rougeL": uni, "rougeL_ascii": asc}
 
 
+# --------------------------------------------------------------------------------------------------
+# what a test record must hold (checked when the items are read: tasks/data.py load_items)
+
+_KINDS = {"text": (lambda v: isinstance(v, str), "a text"),
+          "number": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), "a number"),
+          "texts": (lambda v: isinstance(v, list) and bool(v) and all(isinstance(x, str) for x in v),
+                    "a non-empty list of texts")}
+
+
+def record_problem(task: str, rec) -> str | None:
+    """What a test record of ``task`` lacks for its prompt and its score (a field, or a field of the wrong
+    kind), or None when it has everything."""
+    if not isinstance(rec, dict):
+        return f"a {type(rec).__name__}, not a record (a JSON object)"
+    for name, kind in get_task(task).fields:
+        value = rec
+        for part in name.split("."):
+            if not isinstance(value, dict) or part not in value:
+                return f"no field {name!r}, which the {task} prompt or score needs"
+            value = value[part]
+        ok, what = _KINDS[kind]
+        if not ok(value):
+            return f"{name} is {value!r}, not {what}"
+    if task == "knowledge":  # the options: one text per label, and the answer one of the labels
+        ch = rec["question"]["choices"]
+        if len(ch["text"]) != len(ch["label"]):
+            return f"question.choices.text has {len(ch['text'])} options but question.choices.label {len(ch['label'])}"
+        if rec["answerKey"] not in ch["label"]:
+            return f"answerKey is {rec['answerKey']!r}, not one of question.choices.label ({', '.join(ch['label'])})"
+    return None
+
+
 TASKS: dict[str, Task] = {t.name: t for t in (
     Task("reasoning", "MGSM", 2, "accuracy", _reasoning_prompt, _reasoning_target, _reasoning_score, parsed=True,
-         stops=metrics.question_stops, cue=False),  # a rambling model's next "Question:" is where its answer ended
+         stops=metrics.question_stops, cue=False,  # a rambling model's next "Question:" is where its answer ended
+         fields=(("question", "text"), ("answer_number", "number"))),
     Task("understanding", "XQuAD", 1, "accuracy", _understanding_prompt, _understanding_target,
-         _understanding_score, means=("em", "f1"), long_field="context"),
+         _understanding_score, means=("em", "f1"), long_field="context",
+         fields=(("context", "text"), ("question", "text"), ("answers.text", "texts"))),
     Task("knowledge", "X-CSQA", 3, "accuracy", _knowledge_prompt, _knowledge_target, _knowledge_score,
-         parsed=True),
+         parsed=True, fields=(("question.stem", "text"), ("question.choices.label", "texts"),
+                              ("question.choices.text", "texts"), ("answerKey", "text"))),
     Task("generation", "XLSum", 4, "rougeL", _generation_prompt, _generation_target, _generation_score,
-         means=("rougeL_ascii",), long_field="text"),
+         means=("rougeL_ascii",), long_field="text", fields=(("title", "text"), ("text", "text"), ("summary", "text"))),
 )}
 TASK_NAMES = {name: t.paper for name, t in TASKS.items()}
 TASK_ORDER = sorted(TASKS, key=lambda name: TASKS[name].row)  # the paper's row order
