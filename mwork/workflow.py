@@ -27,6 +27,38 @@ def check_writable(paths) -> None:
                              f"folder (permissions, free space, a file in its place) and rerun") from None
 
 
+def check_results_tree(root: str = "results", depth: int = 2) -> None:
+    """At DAG build, before Snakemake touches an old output: ``root`` and its folders down to ``depth``
+    levels are folders and can take a new file (a probe is created and removed; root is exempt from
+    permission bits, not from an immutable folder or a read-only mount). A file where a folder should
+    be, or an unwritable folder, is one sentence here instead of Snakemake's traceback later."""
+    import tempfile
+    from pathlib import Path
+
+    top = Path(root)
+    if top.exists() and not top.is_dir():
+        raise MworkError(f"{top}: a file where the results folder should be; move it away and rerun")
+    folders = [top] if top.is_dir() else []
+    level = list(folders)
+    for _ in range(depth):
+        children = [c for f in level for c in f.iterdir()]
+        # every output file of the workflow has a suffix (.csv, .json, .safetensors): a plain file without
+        # one stands where a folder (eval, logs, a model's) should be
+        stray = [c for c in children if c.is_file() and not c.is_symlink() and not c.suffix]
+        if stray:
+            raise MworkError(f"{stray[0]}: a file where a folder of the workflow's outputs should be; move it "
+                             f"away and rerun")
+        level = [c for c in children if c.is_dir() and not c.is_symlink()]
+        folders += level
+    for folder in folders:
+        try:
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as e:
+            raise MworkError(f"{folder}: cannot write the workflow's outputs there ({e.strerror or e}); fix the "
+                             f"folder (permissions, an immutable flag, a read-only mount, free space) and rerun") from None
+
+
 @contextmanager
 def rule_script(smk):
     """Send stderr to the job's log, set torch's thread count from ``threads:``, and turn library

@@ -12,10 +12,12 @@ from mwork.corpus import n_docs_for  # noqa: E402
 from mwork.config import check_config, enhance_grid, enhance_languages, model_dir, model_layers, model_spec, model_stages, tuned_name, tuning_grid, uses_organism  # noqa: E402
 from mwork import settings  # noqa: E402
 from mwork.errors import MworkError  # noqa: E402
+from mwork.workflow import check_results_tree  # noqa: E402
 from mwork.tasks.data import per_task, task_file, task_languages, task_source as data_task_source  # noqa: E402
 
 validate(config, schema="../schemas/config.schema.yaml")
 check_config(config)
+check_results_tree("results")  # before Snakemake removes or touches an old output there
 
 LANGS = config["languages"]
 EVAL_LANGS = config["eval_languages"]

@@ -297,3 +297,38 @@ def test_an_unwritable_output_folder_is_reported_before_the_computation(tmp_path
         with rule_script(smk):
             ran.append("the computation")
     assert not ran and f"error in rule plnd: {tmp_path / 'results'}: cannot write" in capsys.readouterr().err
+
+
+def test_a_file_or_an_unwritable_folder_in_results_is_one_sentence_at_dag_build(root, tmp_path, monkeypatch):
+    """Before Snakemake removes or touches an old output (issue 29, item 18): a file where the results
+    folder or one of its folders should be, or a folder that takes no new file, is named at DAG build."""
+    import subprocess
+    import sys
+    import tempfile
+
+    from mwork.errors import MworkError
+    from mwork.workflow import check_results_tree
+
+    (tmp_path / "results" / "organism").mkdir(parents=True)
+    (tmp_path / "results" / "eval").write_text("not a folder", encoding="utf-8")
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(root / "Snakefile"), "-n", "results/table7.csv", "--cores", "1",
+           "--directory", str(tmp_path), "--configfile", str(root / "config.yaml")]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert out.returncode != 0
+    assert "results/eval: a file where a folder of the workflow's outputs should be" in out.stderr + out.stdout
+    assert "Traceback (most recent call last)" not in out.stderr
+    (tmp_path / "results" / "eval").unlink()
+    check_results_tree(str(tmp_path / "results"))  # a sound tree passes
+    real = tempfile.TemporaryFile
+
+    def refuse(dir=None, **kw):  # an immutable folder (chattr +i) refuses even root
+        if str(dir).endswith("organism"):
+            raise PermissionError(1, "Operation not permitted")
+        return real(dir=dir, **kw)
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", refuse)
+    with pytest.raises(MworkError, match=r"results/organism: cannot write the workflow's outputs there \(Operation not permitted\)"):
+        check_results_tree(str(tmp_path / "results"))
+    (tmp_path / "results2").write_text("x", encoding="utf-8")
+    with pytest.raises(MworkError, match=r"results2: a file where the results folder should be"):
+        check_results_tree(str(tmp_path / "results2"))
