@@ -277,7 +277,7 @@ def test_a_missing_intermediate_is_rebuilt(root, tiny_run, tmp_path):
     import shutil
 
     work, configs = tiny_run
-    copy = tmp_path / "copy"
+    copy = work.parent / f"{work.name}-copy"  # beside it: the code inputs are recorded relative to the folder
     shutil.copytree(work, copy, symlinks=True)
     assert "Nothing to be done" in snakemake(root, "-n", "all", "--cores", "2", "--directory", str(copy), *configs).stdout
     (copy / "results/eval/organism/reasoning/de/original.predictions.jsonl").unlink()
@@ -287,6 +287,7 @@ def test_a_missing_intermediate_is_rebuilt(root, tiny_run, tmp_path):
     assert ("evaluate", {"model": "organism", "task": "reasoning", "lang": "de", "setting": "original"}) in jobs
     assert ("plnd", {"model": "organism", "corpus": "catalogs", "lang": "de"}) in jobs
     assert ("table11", {}) in jobs and ("neuron_summary", {"model": "organism"}) in jobs
+    shutil.rmtree(copy)
 
 
 def test_a_table_of_a_task_left_out_is_no_target(root, tiny_run, tmp_path):
