@@ -240,7 +240,8 @@ def known_token_figure(summary, out_paths: list[str]):
     """Figure 1 from known answer tokens: per model (rows) and query language (columns), the logit lens's
     probability of the answer's first token in the query's language and of the English answer's, per
     layer, with 95% bootstrap bands; grey: layers where the English answer is the more likely (interval
-    of the difference above 0). English queries are the control (both curves are the English answer)."""
+    of the difference above 0, the English answer's probability at least lens.known.min_prob). English
+    queries are the control (both curves are the English answer)."""
     models = list(dict.fromkeys(summary["model"]))
     langs = list(dict.fromkeys(summary["language"]))
     fig, axes = plt.subplots(len(models), len(langs), figsize=(2.6 * len(langs), 2.4 * len(models)),

@@ -160,10 +160,11 @@ def known_token_lens(model, tokenizer, items: dict[str, list[dict]], chat_templa
     return pd.DataFrame(rows, columns=["language", "id", "layer", "p_lang", "p_en"])
 
 
-def summarize_known(df, n_boot: int = 1000, seed: int = 0):
+def summarize_known(df, n_boot: int = 1000, seed: int = 0, min_prob: float = 0.0):
     """Per (model, language, layer): mean p_lang, p_en and p_en - p_lang with 95% bootstrap intervals over
     items (one resample of a language's items for every layer and both measures, so the difference is
-    paired), and ``english_dominant``: the interval of p_en - p_lang lies above 0."""
+    paired), and ``english_dominant``: the interval of p_en - p_lang lies above 0 and p_en is at least
+    ``min_prob`` (a layer where neither answer is decodable is not called English)."""
     import numpy as np
     import pandas as pd
 
@@ -181,7 +182,7 @@ def summarize_known(df, n_boot: int = 1000, seed: int = 0):
                 boots = v[idx].mean(1)
                 row[m] = float(v.mean())
                 row[f"{m}_lo"], row[f"{m}_hi"] = (float(x) for x in np.quantile(boots, [0.025, 0.975]))
-            row["english_dominant"] = lang != "en" and row["diff_lo"] > 0
+            row["english_dominant"] = lang != "en" and row["diff_lo"] > 0 and row["p_en"] >= min_prob
             out.append(row)
     return pd.DataFrame(out)
 

@@ -73,6 +73,7 @@ rule figure1_known:
         pdf="results/figure1_known.pdf",
     params:
         seed=config["seed"],
+        min_prob=config["lens"]["known"]["min_prob"],
     log:
         "results/logs/figure1_known.log",
     conda:

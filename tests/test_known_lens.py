@@ -86,6 +86,10 @@ def test_english_dominance_needs_the_interval_above_zero():
     s = summarize_known(pd.DataFrame(rows), n_boot=300).set_index("layer")
     assert s.loc[1, "english_dominant"] and not s.loc[2, "english_dominant"]
     assert s.loc[2, "diff_lo"] < 0 < s.loc[2, "diff_hi"]
+    # an interval above 0 where neither answer is decodable is not called English
+    tiny = pd.DataFrame(rows).assign(p_lang=lambda d: d["p_lang"] * 1e-4, p_en=lambda d: d["p_en"] * 1e-4)
+    assert summarize_known(tiny, n_boot=300).set_index("layer").loc[1, "english_dominant"]
+    assert not summarize_known(tiny, n_boot=300, min_prob=0.01).set_index("layer").loc[1, "english_dominant"]
 
 
 def _summary(per_layer):

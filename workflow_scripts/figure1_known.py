@@ -9,7 +9,7 @@ from mwork.workflow import rule_script
 with rule_script(snakemake) as log:
     smk = snakemake
     df = pd.concat([pd.read_csv(path) for path in smk.input.probs], ignore_index=True)
-    summary = summarize_known(df, seed=smk.params.seed)
+    summary = summarize_known(df, seed=smk.params.seed, min_prob=smk.params.min_prob)
     write_table(summary, smk.output.csv)
     known_token_figure(summary, [smk.output.png, smk.output.pdf])
     for (model, lang), g in summary[summary["english_dominant"]].groupby(["model", "language"], sort=False):
