@@ -19,10 +19,8 @@ import unicodedata
 
 import torch
 
-from .arch import get_adapter
 from .batching import left_padded, pad_id
-from .hooks import Hooks
-from .output_head import vocab_slices
+from .output_head import decode_layers, vocab_slices
 
 
 def first_tokens(tokenizer, answer: str) -> list[int]:
@@ -89,11 +87,7 @@ def lens_probabilities(model, input_ids: torch.Tensor, attention_mask: torch.Ten
     of set s for prompt b. The softmax is over the whole vocabulary, taken a slice at a time (no
     positions x vocabulary tensor); a final logit soft-cap (Gemma-2) is applied as the model does. At
     the last layer this is the model's own next-token probability."""
-    adapter = get_adapter(model)
-    norm, head = adapter.final_norm(), model.get_output_embeddings()
     softcap = getattr(model.config, "final_logit_softcapping", None)
-    layers = adapter.decoder_layers()
-    out: list[torch.Tensor | None] = [None] * len(layers)
     b, n_sets = len(token_sets), len(token_sets[0])
     # (row, id) pairs of every set, and which (prompt, set) each belongs to
     rows, ids, owner = [], [], []
@@ -103,32 +97,25 @@ def lens_probabilities(model, input_ids: torch.Tensor, attention_mask: torch.Ten
                 rows.append(i)
                 ids.append(t)
                 owner.append(i * n_sets + s)
-    dev = head.weight.device
+    dev = model.get_output_embeddings().weight.device
     rows_t, ids_t, owner_t = (torch.tensor(x, dtype=torch.long, device=dev) for x in (rows, ids, owner))
 
-    def hook(k):
-        def fn(module, args, output):
-            h = output[0] if isinstance(output, tuple) else output
-            x = norm(h[:, -1])
-            lse = torch.full((b,), -torch.inf, dtype=torch.float64, device=x.device)
-            picked = torch.zeros(len(ids), dtype=torch.float64, device=x.device)
-            for j, z in vocab_slices(head, x, chunk_elems):
-                z = z.double()
-                if softcap:
-                    z = torch.tanh(z / softcap) * softcap
-                lse = torch.logaddexp(lse, torch.logsumexp(z, -1))
-                inside = (ids_t >= j) & (ids_t < j + z.shape[-1])
-                if inside.any():
-                    picked[inside] = z[rows_t[inside], ids_t[inside] - j]
-            prob = torch.exp(picked - lse[rows_t])
-            out[k] = torch.zeros(b * n_sets, dtype=torch.float64, device=dev).index_add_(0, owner_t, prob).view(b, n_sets)
-        return fn
+    def decode(h, norm, head):
+        x = norm(h[:, -1])
+        lse = torch.full((b,), -torch.inf, dtype=torch.float64, device=x.device)
+        picked = torch.zeros(len(ids), dtype=torch.float64, device=x.device)
+        for j, z in vocab_slices(head, x, chunk_elems):
+            z = z.double()
+            if softcap:
+                z = torch.tanh(z / softcap) * softcap
+            lse = torch.logaddexp(lse, torch.logsumexp(z, -1))
+            inside = (ids_t >= j) & (ids_t < j + z.shape[-1])
+            if inside.any():
+                picked[inside] = z[rows_t[inside], ids_t[inside] - j]
+        prob = torch.exp(picked - lse[rows_t])
+        return torch.zeros(b * n_sets, dtype=torch.float64, device=dev).index_add_(0, owner_t, prob).view(b, n_sets)
 
-    with Hooks() as hooks:
-        for k, layer in enumerate(layers):
-            hooks.after(layer, hook(k))
-        model(**adapter.forward_kwargs(input_ids, attention_mask), logits_to_keep=1)
-    return torch.stack(out)
+    return decode_layers(model, input_ids, attention_mask, decode)
 
 
 def known_token_lens(model, tokenizer, items: dict[str, list[dict]], chat_template: bool = False,

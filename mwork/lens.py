@@ -16,10 +16,8 @@ from collections import Counter
 
 import torch
 
-from .arch import get_adapter
 from .batching import left_padded, pad_id
-from .hooks import Hooks
-from .output_head import vocab_slices
+from .output_head import decode_layers, vocab_slices
 
 NON_WORD = "non-word"
 
@@ -61,24 +59,11 @@ def lens_top_tokens(model, input_ids: torch.Tensor, attention_mask: torch.Tensor
     i's output goes through the final norm and the output embedding, exactly as the last layer's output
     does in the model's own forward (a final logit soft-cap is monotone and cannot change the argmax).
     ``top_k`` > 1: the k most likely tokens, best first, (n_layers, batch, positions, k)."""
-    adapter = get_adapter(model)
-    norm, head = adapter.final_norm(), model.get_output_embeddings()
-    layers = adapter.decoder_layers()
-    tops: list[torch.Tensor | None] = [None] * len(layers)
+    def decode(h, norm, head):
+        h = h if last is None else h[:, -last:]
+        return _top1(norm, head, h, chunk_elems) if top_k == 1 else _topk(norm, head, h, top_k, chunk_elems)
 
-    def hook(i):
-        def fn(module, args, out):
-            h = out[0] if isinstance(out, tuple) else out
-            h = h if last is None else h[:, -last:]
-            tops[i] = _top1(norm, head, h, chunk_elems) if top_k == 1 else _topk(norm, head, h, top_k, chunk_elems)
-        return fn
-
-    with Hooks() as hooks:
-        for i, layer in enumerate(layers):
-            hooks.after(layer, hook(i))
-        # the model's own output head is not needed (the hooks decode every layer): one position only
-        model(**adapter.forward_kwargs(input_ids, attention_mask), logits_to_keep=1)
-    return torch.stack(tops)
+    return decode_layers(model, input_ids, attention_mask, decode)
 
 
 class TokenLanguage:
