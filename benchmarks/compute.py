@@ -111,7 +111,8 @@ def main(argv=None) -> int:
 
     for rule, per, ratio in (("language_ratio", cfg["lens"]["n_docs"] * 6, None),
                              ("figure3", cfg["figure3"]["n_docs"] * 6, args.plnd_ratio),
-                             ("loss_matrix", cfg["loss_matrix"]["n_docs"] * 6 * 25, 1.0),
+                             # the unmodified model, then 6 X x (2 sets + 2 random controls x their draws)
+                             ("loss_matrix", cfg["loss_matrix"]["n_docs"] * 6 * (1 + 6 * (2 + 2 * cfg["loss_matrix"]["random_draws"])), 1.0),
                              ("set_stability", cfg["set_stability"]["max_docs"] * 6, args.plnd_ratio)):
         for w in jobs.get(rule, []):
             tokens = per * plnd["max_length"]

@@ -66,6 +66,34 @@ def _check_task_data(config: dict) -> None:
                                  f"{UPSTREAM_FILES[task].repository})")
 
 
+def _check_selection(config: dict) -> None:
+    """plnd.selection: the rule's own fields (mwork.selection.check_spec), and the languages a selective
+    rule compares with have corpus documents (PLND statistics)."""
+    from .selection import check_spec
+
+    spec = config.get("plnd", {}).get("selection", {})
+    try:
+        check_spec(spec)
+    except MworkError as e:
+        raise MworkError(f"config.{e}") from None
+    for where in ("loss_matrix", "set_stability"):
+        methods = config.get(where, {}).get("methods") or []
+        if where == "loss_matrix" and spec.get("method", "topk_intersection") in methods:
+            raise MworkError(f"config.loss_matrix.methods: {spec.get('method', 'topk_intersection')!r} is "
+                             f"plnd.selection.method, whose sets the loss matrix measures anyway (variant lang); "
+                             f"list only other methods")
+        for method in methods:
+            try:
+                check_spec({**spec, "method": method})
+            except MworkError as e:
+                raise MworkError(f"config.{where}.methods: {method}: {e}") from None
+    for i, lang in enumerate(spec.get("against") or []):
+        get_language(lang, f"config.plnd.selection.against[{i}]")
+        if lang not in config.get("languages", []):
+            raise MworkError(f"config.plnd.selection.against[{i}]: {lang!r} is not in config.languages, so it has "
+                             f"no corpus documents to run PLND on; add it there or leave it out here")
+
+
 def _check_known_lens(config: dict) -> None:
     """The known-token lens reads XQuAD: its models (and, with lens.stages_from: known, every model whose
     stages the lens gives) need XQuAD as their understanding data (task_data files or hub)."""
@@ -195,6 +223,7 @@ def check_config(config: dict) -> None:
         if isinstance(k, float) and k >= 1:
             raise MworkError(f"config.plnd.selection.top_k.{structure}: {k} is neither a fraction (< 1) nor an "
                              f"integer count; write {int(k)} for {int(k)} neurons per layer or e.g. 0.05 for 5%")
+    _check_selection(config)
     for i, name in enumerate(config["run_models"]):
         _require_key(config["models"], name, f"config.run_models[{i}]", "config.models")
     split = config.get("plnd", {}).get("split", "train")

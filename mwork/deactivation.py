@@ -1,8 +1,11 @@
 """Which neurons a deactivation setting turns off (Tables 1-5, 8, 9, 14-17).
 
 The stages and settings themselves are data, in ``mwork.settings``. A random control deactivates
-exactly as many neurons per stage and module kind as its language-specific counterpart, drawn uniformly
-from the same stage and kind with a seed. ``exclude`` removes English's neurons (``en``, Table 8) or the
+exactly as many neurons per layer and module kind as its language-specific counterpart (after the
+exclusion and the budget), drawn uniformly from that layer's module with a seed (``random_match:
+layer``, the default); ``random_match: stage`` matches only the count per stage and module kind, drawn
+uniformly over the stage's layers (a set concentrated in a few layers then gets a control spread over
+all of them). ``exclude`` removes English's neurons (``en``, Table 8) or the
 neurons shared by all languages (``all``, Table 9) from X's set first.
 """
 
@@ -16,6 +19,8 @@ import torch
 from .errors import MworkError
 from .keys import KINDS, parse_key
 from .settings import ATTN, STAGES, check_setting, setting_groups, stage_layers  # noqa: F401 (re-exported)
+
+RANDOM_MATCH = ("layer", "stage")  # deactivation.random_match: what a random control matches X's set in
 
 
 def equal_budget(rows: dict[str, dict], lang_tensors: dict, layers: dict[str, list[int]]) -> dict[str, int]:
@@ -34,15 +39,20 @@ def equal_budget(rows: dict[str, dict], lang_tensors: dict, layers: dict[str, li
 
 def select(setting: dict, lang_tensors: dict, layers: dict[str, list[int]], sizes: dict[str, int], *,
            seed: str, budget: dict | None = None, exclude_masks: list[dict] | None = None,
-           exclude_all: list[dict] | None = None, strict: bool = True) -> dict[str, torch.Tensor]:
+           exclude_all: list[dict] | None = None, strict: bool = True,
+           random_match: str = "layer") -> dict[str, torch.Tensor]:
     """The bool masks a setting deactivates for language X.
 
     ``lang_tensors``: X's neuron file (masks, counts, means). ``budget``: {"attn": n, "ffn": m} — keep only
     the n / m most consistent language-specific neurons of the setting's stages (``strict``: asking for more
     than there are is an error; else all are kept). ``exclude_masks``:
     English's masks (removed from X's set); ``exclude_all``: every language's masks (their intersection
-    is removed). ``seed``: string seed of the random control.
+    is removed). ``seed``: string seed of the random control; ``random_match`` (``deactivation.random_match``):
+    ``layer`` draws as many neurons in each (layer, module kind) as X's set has there, ``stage`` as many per
+    (stage, module kind), uniform over the stage's layers.
     """
+    if random_match not in RANDOM_MATCH:
+        raise MworkError(f"config.deactivation.random_match: {random_match!r} is not one of {', '.join(RANDOM_MATCH)}")
     groups = setting_groups(setting, layers)
     keys = [k for ks in groups.values() for k in ks]
     chosen: dict[str, torch.Tensor] = {}
@@ -78,9 +88,14 @@ def select(setting: dict, lang_tensors: dict, layers: dict[str, list[int]], size
                 chosen[k][i] = True
     if setting["neurons"] == "lang":
         return chosen
-    # random control: as many per (stage, kind) as the language-specific counterpart, uniform in that group
     rng = random.Random(zlib.crc32(seed.encode()))
     out = {k: torch.zeros(sizes[parse_key(k)[1]], dtype=torch.bool) for k in keys}
+    if random_match == "layer":  # as many in each layer's module as the counterpart, uniform within it
+        for k in keys:
+            for i in rng.sample(range(sizes[parse_key(k)[1]]), int(chosen[k].sum())):
+                out[k][i] = True
+        return out
+    # stage: as many per (stage, kind) as the language-specific counterpart, uniform in that group
     for ks in groups.values():
         for kind in KINDS:
             group = [k for k in ks if k.endswith("." + kind)]
@@ -149,9 +164,12 @@ def setting_masks(deactivation: dict, files: list[str], model) -> tuple[dict[str
     budget, strict = d.get("budget"), True
     if budget and "equal" in budget:  # the same count per structure in every row of the stage tables
         budget, strict = equal_budget(budget["equal"], lang_tensors, d["stages"]), False
+    random_match = d.get("random_match", "layer")
     masks = select(d["spec"], lang_tensors, d["stages"], get_adapter(model).sizes(), seed=d["seed"],
                    budget=budget, strict=strict, exclude_masks=others if exclude == "en" else None,
-                   exclude_all=[lang_tensors, *others] if exclude == "all" else None)
+                   exclude_all=[lang_tensors, *others] if exclude == "all" else None, random_match=random_match)
     record = {"setting": d["name"], "neuron_language": x, **d["spec"], "stages": d["stages"],
               "budget": {"equal": budget} if not strict else budget, "n_deactivated": count(masks)}
+    if d["spec"]["neurons"] == "random":  # how the control was drawn, beside its seed
+        record.update(random_match=random_match, seed=d["seed"])
     return masks, record

@@ -48,18 +48,39 @@ def overlap_figure(panels: list[tuple[str, object]], out_paths: list[str]):
     _save(fig, out_paths, bbox_inches="tight")
 
 
-def activated_figure(df, out_paths: list[str], title: str):
-    """Figure 3: mean activated language-specific neurons per layer, attention and FFN, one line per language."""
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2), sharex=True)
-    for ax, structure, name in zip(axes, ("attn", "ffn"), ("self-attention", "feed-forward")):
-        sub = df[df["structure"] == structure]
-        for lang, g in sub.groupby("language", sort=False):
-            ax.plot(g["layer"], g["activated"], marker="o", ms=3, label=str(lang).capitalize())
-        ax.set_title(f"{title}: {name}", fontsize=9)
-        _layer_axis(ax)
-        ax.set_ylabel("activated language-specific neurons")
-    axes[1].legend(fontsize=7)
-    fig.tight_layout()
+def activated_figure(df, out_paths: list[str], title: str | None = None):
+    """Figure 3: per layer, the share of language X's neuron set that a query activates (the columns of
+    ``mwork.neuron_sets.activated_per_layer``), one row per model (``model`` column; else one row titled
+    ``title``), one panel per structure. Lines, means over the languages X whose set has neurons in that
+    layer: X's own queries (thin: each X), the other languages' queries (band: the least and most of the
+    (X, Y) pairs) and a random set of X's sizes under X's queries. Layers where no set has neurons are
+    gaps."""
+    models = list(dict.fromkeys(df["model"])) if "model" in df.columns else [title]
+    fig, axes = plt.subplots(len(models), 2, figsize=(8, 3.2 * len(models)), squeeze=False)
+    for row, model in zip(axes, models):
+        dm = df[df["model"] == model] if "model" in df.columns else df
+        for ax, structure, name in zip(row, ("attn", "ffn"), ("self-attention", "feed-forward")):
+            sub = dm[dm["structure"] == structure]
+            own = sub[sub["set_language"] == sub["query_language"]]
+            cross = sub[sub["set_language"] != sub["query_language"]]
+            for _, g in own.groupby("set_language", sort=False):
+                ax.plot(g["layer"], g["activated_share"], color="tab:blue", alpha=0.25, lw=0.8, marker="o", ms=1.5)
+            mean = own.groupby("layer")["activated_share"].mean()
+            ax.plot(mean.index, mean.values, color="tab:blue", marker="o", ms=3, label="own queries")
+            if len(cross):
+                by = cross.groupby("layer")["activated_share"]
+                ax.fill_between(by.min().index, by.min().values, by.max().values, color="tab:orange", alpha=0.2,
+                                lw=0)
+                ax.plot(by.mean().index, by.mean().values, color="tab:orange", marker="o", ms=3,
+                        label="other languages' queries")
+            rnd = own.groupby("layer")["random"].mean()
+            ax.plot(rnd.index, rnd.values, color="gray", ls="--", marker="o", ms=2, label="random set, own queries")
+            ax.set_ylim(-0.02, 1.02)
+            ax.set_title(f"{model}: {name}" if model is not None else name, fontsize=9)
+            _layer_axis(ax)
+            ax.set_ylabel("share of the set activated", fontsize=8)
+    fig.legend(*axes[0][0].get_legend_handles_labels(), loc="lower center", ncol=3, fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0.2 / (3.2 * len(models)), 1, 1))  # room for the legend below the panels
     _save(fig, out_paths)
 
 
@@ -129,13 +150,14 @@ def loss_matrix_figure(df, out_paths: list[str]):
     models = list(dict.fromkeys(df["model"]))
     titles = {"lang": "X's set", "lang_random": "random (size of X's set)",
               "specific": "X's set minus every language's", "specific_random": "random (size of that)"}
-    variants = [v for v in titles if v in set(df["neurons"])]
+    # further families of sets (loss_matrix(families=...)) follow, titled by name
+    variants = [v for v in titles if v in set(df["neurons"])] + [v for v in dict.fromkeys(df["neurons"]) if v not in titles]
     fig, axes = plt.subplots(len(models), len(variants), figsize=(4 * len(variants), 3.4 * len(models)), squeeze=False)
     for row, model in zip(axes, models):
         # one colour scale per model: a few neurons can break a real model, and its scale is its own
         vmax = max(float(df[df["model"] == model]["delta"].abs().max()), 1e-6)
         for ax, neurons in zip(row, variants):
-            title = titles[neurons]
+            title = titles.get(neurons, neurons)
             sub = df[(df["model"] == model) & (df["neurons"] == neurons)]
             mat = sub.pivot(index="deactivated", columns="evaluated", values="delta")
             order = list(dict.fromkeys(sub["deactivated"]))
@@ -157,24 +179,34 @@ def loss_matrix_figure(df, out_paths: list[str]):
 
 
 def stability_figure(df, paths, title: str) -> None:
-    """Set size (left) and Jaccard stability between seeds (right) against documents, per language,
-    one line style per min_doc_fraction."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    """One row per selection method: the set's share of the model's neurons (mean ± sd over seeds), the share
+    of the set that every language's set holds, and the Jaccard similarity between the seeds' sets, against
+    documents; one colour per language, one line style per min_doc_fraction."""
+    methods = list(dict.fromkeys(df["method"])) if "method" in df.columns else [None]
+    fig, axes = plt.subplots(len(methods), 3, figsize=(14, 3.6 * len(methods)), squeeze=False)
     styles = ["-", "--", ":", "-."]
     colors = {lang: f"C{i}" for i, lang in enumerate(dict.fromkeys(df["language"]))}
-    for (lang, f), g in df.groupby(["language", "min_doc_fraction"], sort=False):
-        style = styles[sorted(df["min_doc_fraction"].unique()).index(f) % len(styles)]
-        label = f"{lang} f={f:g}"
-        axes[0].errorbar(g["n_docs"], g["size_mean"], yerr=g["size_sd"], ls=style, color=colors[lang], label=label,
-                         marker="o", ms=3, capsize=2)
-        axes[1].plot(g["n_docs"], g["jaccard_seeds"], ls=style, color=colors[lang], marker="o", ms=3)
-    for ax, ylabel in zip(axes, ("neurons in the set (mean ± sd over seeds)", "Jaccard between seeds' sets")):
-        ax.set_xscale("log")
-        ax.set_xlabel("documents PLND reads")
-        ax.set_ylabel(ylabel)
-        ax.grid(alpha=0.3)
-    axes[0].set_yscale("symlog", linthresh=10)
-    axes[0].legend(fontsize=6, ncol=2)
+    fractions = sorted(df["min_doc_fraction"].dropna().unique())
+    for row, method in zip(axes, methods):
+        sub = df if method is None else df[df["method"] == method]
+        for (lang, f), g in sub.fillna({"min_doc_fraction": -1}).groupby(["language", "min_doc_fraction"], sort=False):
+            style = styles[fractions.index(f) % len(styles)] if f in fractions else "-"
+            label = f"{lang}" + (f" f={f:g}" if f in fractions else "")
+            sd = (g["share_mean"] * g["size_sd"] / g["size_mean"]).where(g["size_mean"] > 0, 0.0)
+            row[0].errorbar(g["n_docs"], 100 * g["share_mean"], yerr=100 * sd, ls=style, color=colors[lang], label=label, marker="o", ms=3, capsize=2)
+            row[1].plot(g["n_docs"], g["shared_by_all_share"], ls=style, color=colors[lang], marker="o", ms=3)
+            row[2].plot(g["n_docs"], g["jaccard_seeds"], ls=style, color=colors[lang], marker="o", ms=3)
+        for ax, ylabel in zip(row, ("% of the model's neurons in the set", "share of the set in every language's set",
+                                    "Jaccard between seeds' sets")):
+            ax.set_xscale("log")
+            ax.set_xlabel("documents PLND reads")
+            ax.set_ylabel(ylabel)
+            ax.grid(alpha=0.3)
+            if method is not None:
+                ax.set_title(method, fontsize=9)
+        row[0].set_yscale("log")
+        row[0].axhline(0.13, color="grey", lw=0.8, ls=":")  # the paper's share
+        row[0].legend(fontsize=6, ncol=2)
     fig.suptitle(title)
     fig.tight_layout()
     _save(fig, paths)

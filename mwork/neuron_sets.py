@@ -1,11 +1,16 @@
 """What is done with neuron sets: per-layer counts, overlap between languages (Eq. 11, Figures 5 and 6),
-the per-language summary, and the neurons a query activates (Figure 3)."""
+the per-language summary, and the share of a set that a query activates (Figure 3)."""
 
 from __future__ import annotations
+
+import json
+
+import zlib
 
 import torch
 
 from .batching import Documents
+from .errors import MworkError
 from .keys import parse_key
 from .neurons import STRUCTURE, Scoring, corpus_of, k_for, load_neurons, mask_keys
 
@@ -72,14 +77,18 @@ def overlap_matrix(sets_by_lang: dict[str, dict[str, set]], structure: str):
 def neuron_summary(files_by_lang: dict[str, str]):
     """(counts DataFrame, {"attn": overlap, "ffn": overlap}) for one model's neuron files.
 
-    counts: per language, attention and FFN neurons selected, all neurons, and the share of all neurons
-    that are language-specific (the paper reports about 0.13%).
+    counts: per language, attention and FFN neurons selected, all neurons, the share of all neurons
+    that are language-specific (the paper reports about 0.13%), how many of them every language's set
+    holds (and their share of the set), and the selection method.
     """
     import pandas as pd
 
-    rows, sets = [], {}
+    from .selection import shared_by_all
+
+    rows, sets, all_masks, metas = [], {}, {}, {}
     for lang, path in files_by_lang.items():
         masks, meta = load_neurons(path, language=lang, corpus=corpus_of(path))
+        all_masks[lang], metas[lang] = masks, meta
         structure = {k: STRUCTURE[parse_key(k)[1]] for k in masks}
         n_attn = sum(int(m.sum()) for k, m in masks.items() if structure[k] == "attn")
         n_ffn = sum(int(m.sum()) for k, m in masks.items() if structure[k] == "ffn")
@@ -89,32 +98,96 @@ def neuron_summary(files_by_lang: dict[str, str]):
                      "total": n_attn + n_ffn, "attn_share": n_attn / tot_attn, "ffn_share": n_ffn / tot_ffn,
                      "share": (n_attn + n_ffn) / (tot_attn + tot_ffn)})
         sets[lang] = structure_sets(masks)
+    common = shared_by_all(all_masks)
+    for row in rows:
+        masks = all_masks[row["language"]]
+        row["shared_by_all"] = sum(int((masks[k] & common[k]).sum()) for k in common)
+        row["shared_by_all_share"] = row["shared_by_all"] / row["total"] if row["total"] else float("nan")
+        row["method"] = json.loads(metas[row["language"]].get("selection", "{}")).get("method", "")
     return pd.DataFrame(rows), {s: overlap_matrix(sets, s) for s in ("attn", "ffn")}
 
 
-def activated_per_layer(model, tokenizer, texts: list[str], masks: dict[str, torch.Tensor], top_k: dict,
-                        batch_size: int = 8, max_length: int = 256, scoring: Scoring | None = None):
-    """Figure 3: per layer and structure, the mean number of language-specific neurons *activated* by a query.
+def random_sets(masks: dict[str, torch.Tensor], seed) -> dict[str, torch.Tensor]:
+    """A chance control for a neuron set: per layer and module kind, as many neurons as ``masks`` has,
+    drawn uniformly (without replacement) from that layer's neurons of that kind. Each key draws from its
+    own generator, seeded by ``seed`` and the key, so a key's set does not depend on the others."""
+    out = {}
+    for name in mask_keys(masks):
+        m = masks[name]
+        g = torch.Generator().manual_seed(zlib.crc32(f"{seed}:{name}".encode()))
+        r = torch.zeros(m.numel(), dtype=torch.bool)
+        r[torch.randperm(m.numel(), generator=g)[:int(m.sum())]] = True
+        out[name] = r
+    return out
 
-    A neuron is activated by a query when it is among that query's top-k neurons of its layer and kind
-    (the same k and the same ``scoring`` as the selection); it counts when it is also in the language's set
-    ``masks``.
-    Returns a DataFrame (layer, structure, activated) averaged over the queries.
+
+def activated_per_layer(model, tokenizer, queries: dict[str, list[str]], sets: dict[str, dict[str, torch.Tensor]],
+                        top_k: dict, batch_size: int = 8, max_length: int = 256, scoring: Scoring | None = None,
+                        seed=0, progress: bool = True):
+    """Figure 3: per layer and structure, the share of language X's set that a query activates, for the
+    queries of every language Y (own: Y = X; cross: Y != X) and for a random set of X's sizes.
+
+    A neuron is *activated* by a query when it is among the query's top-k neurons of its layer and kind,
+    ranked by ``scoring`` with ``top_k`` (the selection's k, via ``k_for``) — so the definition holds
+    whatever rule chose the sets. Every query is scored once (one PLND pass) and its top-k sets are
+    checked against every language's set and every random set.
+
+    ``queries``: {Y: texts}; ``sets``: {X: {key: (n,) bool}} (the same keys for every X).
+    Share of a (query, X, layer, structure) = |top-k(query) ∩ N_X| / |N_X| over the structure's module
+    kinds of that layer (attn: q, k, v; ffn), averaged over Y's queries; NaN where N_X has no neuron in
+    that layer and structure (or Y has no query). ``random``: the same share for ``random_sets(N_X, seed:X)``.
+
+    Returns a DataFrame with columns set_language, query_language, n_queries, layer, structure, set_size,
+    activated_share, random.
     """
     import pandas as pd
+    from tqdm import tqdm
 
     scoring = scoring or Scoring()
-    sums: dict[tuple[int, str], float] = {}
-    n = 0
-    for idx, ids, att in Documents(tokenizer, texts, max_length).batches(batch_size, next(model.parameters()).device):
-        imp = scoring(model, tokenizer, ids, att)
-        n_q = next((v.shape[1] for k, v in imp.items() if k.endswith("attn.q")), None)
-        for name, scores in imp.items():
-            layer, kind = parse_key(name)
-            idx = scores.topk(k_for(top_k, kind, scores.shape[1], n_q), dim=-1).indices
-            hits = masks[name][idx].sum().item()
-            sk = (layer, STRUCTURE[kind])
-            sums[sk] = sums.get(sk, 0.0) + hits
-        n += len(idx)
-    return pd.DataFrame([{"layer": layer, "structure": s, "activated": v / max(n, 1)}
-                         for (layer, s), v in sorted(sums.items())])
+    langs = list(sets)
+    keys = mask_keys(sets[langs[0]])
+    for x in langs[1:]:
+        if set(mask_keys(sets[x])) != set(keys):
+            raise MworkError(f"the neuron set of {x!r} has other layers or module kinds than that of {langs[0]!r}; "
+                             f"Figure 3 needs the sets of one model")
+    rand = {x: random_sets(sets[x], f"{seed}:{x}") for x in langs}
+    # (2S, n) per key: the S sets, then the S random sets; a query's hits are one gather
+    stacked = {k: torch.stack([sets[x][k].bool().flatten() for x in langs] + [rand[x][k] for x in langs]).int()
+               for k in keys}
+    hits = {y: {k: torch.zeros(2 * len(langs), dtype=torch.float64) for k in keys} for y in queries}
+    n_queries = {}
+    docs = {y: Documents(tokenizer, texts, max_length) for y, texts in queries.items()}
+    device = next(model.parameters()).device
+    bar = tqdm(total=sum(len(d) for d in docs.values()), desc="Figure 3", disable=not progress, mininterval=5)
+    for y, d in docs.items():
+        n_queries[y] = len(d)
+        for idx, ids, att in d.batches(batch_size, device):
+            imp = scoring(model, tokenizer, ids, att)
+            n_q = next((v.shape[1] for k, v in imp.items() if k.endswith("attn.q")), None)
+            for name in keys:
+                scores = imp[name]
+                top = scores.topk(k_for(top_k, parse_key(name)[1], scores.shape[1], n_q), dim=-1).indices.cpu()
+                hits[y][name] += stacked[name][:, top].sum(dim=(1, 2)).double()  # (2S,) summed over the batch
+            bar.update(len(idx))
+    bar.close()
+
+    # a structure of a layer pools its module kinds (attention: q, k, v)
+    size: dict[tuple[int, str], torch.Tensor] = {}  # (layer, structure) -> (S,) set sizes
+    per = {y: {} for y in queries}  # y -> (layer, structure) -> (2S,) activated neurons summed over queries
+    for name in keys:
+        layer, kind = parse_key(name)
+        sk = (layer, STRUCTURE[kind])
+        size[sk] = size.get(sk, 0) + stacked[name][:len(langs)].sum(1)
+        for y in queries:
+            per[y][sk] = per[y].get(sk, 0) + hits[y][name]
+    rows = []
+    for i, x in enumerate(langs):
+        for y in queries:
+            for (layer, structure), h in sorted(per[y].items()):
+                n_set, n = int(size[(layer, structure)][i]), n_queries[y]
+                ok = n_set > 0 and n > 0
+                rows.append({"set_language": x, "query_language": y, "n_queries": n, "layer": layer,
+                             "structure": structure, "set_size": n_set,
+                             "activated_share": float(h[i]) / (n * n_set) if ok else float("nan"),
+                             "random": float(h[len(langs) + i]) / (n * n_set) if ok else float("nan")})
+    return pd.DataFrame(rows)

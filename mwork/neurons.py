@@ -1,27 +1,20 @@
-"""From per-document importance to a language's neuron set, and neuron-set files (what is done with the
-sets — counts, overlap, Figure 3 — is in ``mwork.neuron_sets``).
+"""PLND's statistics per neuron, and neuron files (which neurons form a language's set is
+``mwork.selection``; what is done with the sets — counts, overlap, Figure 3 — ``mwork.neuron_sets``).
 
-Selection (``selection.method``):
-* ``topk_intersection`` (default, as the released code): per document, the top-k neurons of each
-  layer and module kind; a neuron is language-specific if it is in the top-k of at least
-  ``min_doc_fraction`` of the language's documents. k is a fraction of the layer's neurons (< 1) or an
-  absolute count (>= 1), per structure (``attn`` for q/k/v, ``ffn``).
-* ``threshold``: Eq. 2 of the paper — importance >= ``epsilon`` in (at least ``min_doc_fraction`` of)
-  the documents. ``epsilon`` is one number or one per module kind (``attn.q``, ``attn.k``, ``attn.v``,
-  ``ffn``): q/k importance is a change of attention probabilities, v/FFN importance a change of a
-  block's output, so one ε rarely suits both.
-
-The corpus is streamed in batches of documents of similar length; only per-neuron counts and sums are
-kept, never all scores. A neuron-set file is a safetensors file with, per key ``layers.{i}.{kind}``, a
-bool mask, and ``….count`` (documents in which the neuron was selected) and ``….mean`` (mean
-importance), so later stages can rank neurons by consistency; its header metadata names the model,
+The corpus is streamed in batches of documents of similar length; per neuron only its top-k count, its
+summed importance and the few extreme values its ``floor`` needs are kept, never all scores
+(``Selector``). Rule ``plnd`` writes them to ``results/<model>/plnd/<corpus>/<language>.safetensors``
+(keys ``layers.{i}.{kind}.count|mean|floor``); rule ``neurons`` adds, per key ``layers.{i}.{kind}``, the
+bool mask of the language's set and writes the neuron file, whose header metadata names the model,
 language, corpus and settings.
+
+k of the top-k is a fraction of the layer's neurons (< 1) or an absolute count (>= 1), per structure
+(``attn`` for q/k/v, ``ffn``).
 """
 
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,75 +49,123 @@ def k_for(top_k: dict, kind: str, n: int, n_ref: int | None = None) -> int:
 
 @dataclass
 class Selector:
-    """Streams importance batches and keeps, per neuron, how often it was selected and its summed importance."""
+    """Streams importance batches and keeps PLND's statistics per neuron (``mwork.selection`` turns them into
+    a set): how often it was in a document's top-k (``count``), its summed importance (``mean``) and the
+    importance it reaches in at least ``min_doc_fraction`` of the documents (``floor``).
+
+    ``floor`` is exact and streamed: with ``n_expected`` documents (``detect`` sets it) only the
+    min(need, n - need + 1) extreme values per neuron are kept (one, the running minimum, at fraction
+    1.0); without it every value is kept until ``stats()``. The other fields are the ``plnd.selection``
+    spec, used by ``result()`` for the rules that need one language only."""
 
     method: str = "topk_intersection"
     top_k: dict = field(default_factory=lambda: {"attn": 0.05, "ffn": 0.05})
     min_doc_fraction: float = 1.0
     epsilon: float | dict | None = None
+    share: float | dict | None = None
+    candidates: float = 0.1
+    against: list | None = None
+    n_expected: int | None = None
     counts: dict = field(default_factory=dict)
     sums: dict = field(default_factory=dict)
+    kept: dict = field(default_factory=dict)
     n_docs: int = 0
 
     def __post_init__(self):
-        if self.method not in ("topk_intersection", "threshold"):
-            raise MworkError(f"plnd.selection.method: {self.method!r} is not one of topk_intersection, threshold")
-        if self.method == "threshold" and self.epsilon is None:
-            raise MworkError("plnd.selection.epsilon: the threshold method needs epsilon (Eq. 2)")
-        if isinstance(self.epsilon, dict):
-            unknown = sorted(set(self.epsilon) - set(KINDS))
-            if unknown:
-                raise MworkError(f"plnd.selection.epsilon: {', '.join(unknown)} not a module kind; give one number "
-                                 f"or one per kind ({', '.join(KINDS)})")
+        from .selection import check_spec
+
+        check_spec(self.spec())
         if not 0 < self.min_doc_fraction <= 1:
             raise MworkError("plnd.selection.min_doc_fraction: must be in (0, 1]")
 
+    def spec(self) -> dict:
+        return {"method": self.method, "top_k": self.top_k, "min_doc_fraction": self.min_doc_fraction,
+                "epsilon": self.epsilon, "share": self.share, "candidates": self.candidates, "against": self.against}
+
     def hits(self, importance: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """``{key: (b, n) bool}``: the neurons each document of a batch selects (its top-k, or >= epsilon)."""
+        """``{key: (b, n) bool}``: the neurons each document of a batch selects (its top-k, or >= epsilon
+        with the threshold rule)."""
         n_q = next((imp.shape[1] for key, imp in importance.items() if key.endswith("attn.q")), None)
         out = {}
         for key, imp in importance.items():
             kind = parse_key(key)[1]
             b, n = imp.shape
-            if self.method == "topk_intersection":
+            if self.method == "threshold":
+                out[key] = imp >= self._epsilon(kind)
+            else:
                 idx = imp.topk(k_for(self.top_k, kind, n, n_q), dim=-1).indices
                 out[key] = torch.zeros(b, n, dtype=torch.bool).scatter_(1, idx, True)
-            else:
-                out[key] = imp >= self._epsilon(kind)
         return out
+
+    def _side(self) -> tuple[int, bool] | None:
+        """(values kept per neuron, keep the largest?) once the document count is known."""
+        if self.n_expected is None:
+            return None
+        from .selection import need
+
+        k = need(self.n_expected, self.min_doc_fraction)
+        low = self.n_expected - k + 1
+        return (k, True) if k <= low else (low, False)
 
     def update(self, importance: dict[str, torch.Tensor]) -> None:
         """importance: ``{key: (b, n)}`` for one batch of documents."""
         b = None
-        for key, hit in self.hits(importance).items():
+        top = Selector(top_k=self.top_k).hits(importance) if self.method == "threshold" else self.hits(importance)
+        side = self._side()
+        for key, hit in top.items():
             b = hit.shape[0]
+            imp = importance[key].float()
             self.counts[key] = self.counts.get(key, 0) + hit.sum(0, dtype=torch.int32)
-            self.sums[key] = self.sums.get(key, 0) + importance[key].double().sum(0)
+            self.sums[key] = self.sums.get(key, 0) + imp.double().sum(0)
+            both = imp if key not in self.kept else torch.cat([self.kept[key], imp])
+            if side is not None and both.shape[0] > side[0]:
+                both = both.topk(side[0], dim=0, largest=side[1]).values
+            self.kept[key] = both
         self.n_docs += b or 0
 
     def _epsilon(self, kind: str) -> float:
         if not isinstance(self.epsilon, dict):
             return float(self.epsilon)
-        if kind not in self.epsilon:
-            raise MworkError(f"plnd.selection.epsilon: no epsilon for {kind}; give one per module kind "
-                             f"({', '.join(KINDS)}) or one number")
         return float(self.epsilon[kind])
 
-    def result(self) -> dict[str, torch.Tensor]:
-        """``{key: bool mask, key.count: int32, key.mean: float32}``."""
+    def stats(self) -> dict[str, torch.Tensor]:
+        """``{key.count: int32, key.mean: float32, key.floor: float32}``: PLND's statistics per neuron."""
+        from .selection import need
+
         if self.n_docs == 0:
             raise MworkError("PLND saw no documents (all empty?)")
-        need = math.ceil(self.min_doc_fraction * self.n_docs - 1e-9)
+        if self.n_expected is not None and self.n_expected != self.n_docs:
+            raise MworkError(f"PLND expected {self.n_expected} documents but saw {self.n_docs}")
+        k = need(self.n_docs, self.min_doc_fraction)
         out = {}
         for key in self.counts:
-            out[key] = self.counts[key] >= need
+            kept = self.kept[key]
+            # the k-th largest value per neuron: from the k largest kept, or from the n - k + 1 smallest
+            side = self._side()
+            if side is None:
+                floor = kept.topk(k, dim=0).values[-1]
+            else:
+                floor = kept.min(0).values if side[1] else kept.max(0).values
             out[f"{key}.count"] = self.counts[key].to(torch.int32)
             out[f"{key}.mean"] = (self.sums[key] / self.n_docs).float()
+            out[f"{key}.floor"] = floor.float()
         return out
 
+    def result(self) -> dict[str, torch.Tensor]:
+        """The statistics and, per key, the bool mask of this one language's set (a rule that compares
+        languages needs ``mwork.selection.select_language`` with every language's statistics)."""
+        from .selection import needs_all_languages, select_language
+
+        stats = self.stats()
+        if needs_all_languages(self.spec()):
+            raise MworkError(f"plnd.selection.method {self.method}: compares languages; select with "
+                             f"mwork.selection.select_language over every language's PLND statistics")
+        masks, _ = select_language({"x": stats}, "x", self.spec(), {"x": self.n_docs})
+        return {**masks, **stats}
+
     def settings(self) -> dict:
-        return {"method": self.method, "top_k": self.top_k, "min_doc_fraction": self.min_doc_fraction,
-                "epsilon": self.epsilon}
+        """What the statistics depend on (recorded in the PLND file)."""
+        return {"top_k": self.top_k, "min_doc_fraction": self.min_doc_fraction}
 
 
 def released_code_ffn_score(model, input_ids, attention_mask, score_mask=None) -> dict[str, torch.Tensor]:
@@ -228,6 +269,8 @@ def detect(model, tokenizer, texts: list[str], selector: Selector, batch_size: i
     docs = Documents(tokenizer, texts, max_length)
     bar = tqdm(total=len(docs), desc="PLND", disable=not progress, mininterval=5)
     tokens = counted = 0
+    if selector.n_docs == 0 and selector.n_expected is None:
+        selector.n_expected = len(docs)
     for idx, ids, mask in docs.batches(batch_size, next(model.parameters()).device):
         tokens += int(mask.sum())
         counted += int(scoring.counted(tokenizer, ids, mask).sum())
@@ -291,10 +334,37 @@ def load_neurons(path, model=None, masks_only: bool = True, language: str | None
 
 
 def corpus_of(path) -> str | None:
-    """The corpus a neuron file's path names (the rules read and write
-    ``results/<model>/neurons/<corpus>/<language>.safetensors``), or None for a file elsewhere."""
+    """The corpus a neuron (or PLND statistics) file's path names (the rules read and write
+    ``results/<model>/{neurons,plnd}/<corpus>/<language>.safetensors``), or None for a file elsewhere."""
     path = Path(path)
-    return path.parent.name if path.parent.parent.name == "neurons" else None
+    return path.parent.name if path.parent.parent.name in ("neurons", "plnd") else None
+
+
+def load_stats(path, language: str | None = None, corpus: str | None = None) -> tuple[dict[str, torch.Tensor], dict]:
+    """(PLND statistics ``{layers.i.kind.count|mean|floor}``, metadata) of a file of rule plnd; refuses a
+    file of another language or corpus, or one that lacks a statistic."""
+    from safetensors import safe_open
+
+    if not Path(path).exists():
+        raise MworkError(f"PLND statistics {path} do not exist; build them with the plnd rule")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as e:  # safetensors raises its own error types for a damaged or foreign file
+        raise MworkError(f"{path}: not a readable safetensors file ({e}); rebuild it with the plnd rule") from None
+    _check_origin(path, meta, language, corpus)
+    bases = {k.rsplit(".", 1)[0] for k in tensors}
+    lacking = sorted(f"{b}{suffix}" for b in bases for suffix in STAT_SUFFIXES if f"{b}{suffix}" not in tensors)
+    if not bases or lacking:
+        raise MworkError(f"{path}: not a PLND statistics file ({'lacks ' + ', '.join(lacking[:3]) if lacking else 'empty'}); "
+                         f"rebuild it with the plnd rule")
+    for b in bases:
+        try:
+            parse_key(b)
+        except MworkError as e:
+            raise MworkError(f"{path}: {e}") from None
+    return tensors, meta
 
 
 def _check_origin(path, meta: dict, language: str | None, corpus: str | None) -> None:
@@ -335,8 +405,11 @@ def _check_shapes(path, tensors: dict[str, torch.Tensor], model, masks_only: boo
         raise MworkError(f"{path}: not a neuron file of this model ({shown}); rebuild it with the plnd rule")
 
 
+STAT_SUFFIXES = (".count", ".mean", ".floor")
+
+
 def is_mask_key(key: str) -> bool:
-    return not key.endswith((".count", ".mean"))
+    return not key.endswith(STAT_SUFFIXES)
 
 
 def mask_keys(tensors: dict) -> list[str]:

@@ -88,6 +88,17 @@ class Bootstrap:
             self._idx[group] = rng.integers(0, len(ids), size=(self.n_boot, len(ids)))
         return self._idx[group]
 
+    def resamples(self, group: tuple, ids: list, where: str = "") -> np.ndarray:
+        """(n_boot, len(ids)) positions into ``ids``: each replicate's resample of ``group``'s items, for
+        statistics other than a mean (a ratio of sums: the loss matrix's token-weighted Δ). Every call of a
+        group must name the same ids in the same order."""
+        idx = self._draw(group, ids)
+        if list(ids) != self._ids[group]:
+            raise MworkError(f"{where or group}: {len(ids)} items, but other evaluations of "
+                             f"{'/'.join(map(str, group))} have {len(self._ids[group])} different ones; paired "
+                             f"comparisons need the same items: rerun them")
+        return idx
+
     def means(self, group: tuple, values: dict, where: str = "") -> np.ndarray:
         """Resampled means (n_boot,) of one evaluation's per-item ``values`` ({id: value}); ``group`` (e.g.
         (model, task, language)) names the items: every evaluation of a group must score the same items."""

@@ -28,6 +28,21 @@ TASKS = config["tasks"]
 NON_EN_LANGS = [lang for lang in EVAL_LANGS if lang != "en"]
 # how PLND scores a document (mwork.neurons.Scoring): the plnd rule and Figure 3 alike
 PLND_SCORING = {k: config["plnd"][k] for k in ("score", "special_tokens", "normalize", "chunk_elems", "qk_kernel")}
+# what PLND's per-neuron statistics depend on besides the scoring (the rest of plnd.selection only picks
+# the set from them, in rule neurons)
+PLND_STATISTICS = {k: config["plnd"]["selection"][k] for k in ("top_k", "min_doc_fraction")}
+
+
+def selection_languages(lang):
+    """The languages whose PLND statistics language ``lang``'s set is chosen from: its own, and for a rule
+    that compares languages (plnd.selection.method: selective) those of plnd.selection.against (null: the
+    evaluation languages)."""
+    from mwork.selection import needs_all_languages
+
+    spec = config["plnd"]["selection"]
+    if not needs_all_languages(spec):
+        return [lang]
+    return list(dict.fromkeys([lang, *(spec.get("against") or EVAL_LANGS)]))
 
 
 # Snakemake tracks a rule's script, not the library modules it imports: every rule lists as inputs the
@@ -182,9 +197,12 @@ def setting_params(model, setting):
     else:
         stages = model_stages(config, model)
     draw = settings.split_draw(settings.split_setting(setting)[0])[1]  # a random control's further draws
-    return {"name": name, "language": lang, "spec": setting_spec(name), "stages": stages,
-            "budget": settings.setting_budget(name, config["deactivation"]),
-            "seed": f"{config['seed']}-{model}-{name}-{lang}" + (f"~{draw}" if draw else "")}
+    out = {"name": name, "language": lang, "spec": setting_spec(name), "stages": stages,
+           "budget": settings.setting_budget(name, config["deactivation"]),
+           "seed": f"{config['seed']}-{model}-{name}-{lang}" + (f"~{draw}" if draw else "")}
+    if out["spec"]["neurons"] == "random":  # only random controls rerun when it changes
+        out["random_match"] = config["deactivation"]["random_match"]
+    return out
 
 
 def tuning_inputs(model):
@@ -284,6 +302,7 @@ def intermediate_files():
     nothing to be done. Listed, a missing one is rebuilt, and what reads it reruns after it."""
     out = corpus_files(CORPUS)
     out += expand("results/{model}/neurons/{corpus}/{lang}.safetensors", model=MODELS, corpus=CORPUS, lang=EVAL_LANGS)
+    out += expand("results/{model}/plnd/{corpus}/{lang}.safetensors", model=MODELS, corpus=CORPUS, lang=EVAL_LANGS)
     out += expand("results/lens/{model}.csv", model=LENS_MODELS)
     out += expand("results/lens_known/{model}.csv", model=KNOWN_LENS_MODELS)
     out += expand("results/{model}/loss_matrix.csv", model=config["loss_matrix"]["models"] or MODELS)

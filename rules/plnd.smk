@@ -1,10 +1,11 @@
-# PLND: language-specific neurons per (model, corpus, language), and their overlap (Figures 5/6).
-# Planned here so that the DAG of every table exists; the PLND issue implements the scripts.
+# PLND: per (model, corpus, language), every neuron's statistics over the language's documents (rule
+# plnd, the costly part), then the language's set from them (rule neurons, cheap: changing the selection
+# rule reruns no PLND); the sets' overlap (Figures 5/6), their size against the corpus size.
 
 
 rule plnd:
     output:
-        "results/{model}/neurons/{corpus}/{lang}.safetensors",
+        "results/{model}/plnd/{corpus}/{lang}.safetensors",
     input:
         model=lambda wc: model_inputs(wc.model),
         corpus="results/corpus/{corpus}/{lang}.jsonl",
@@ -17,7 +18,7 @@ rule plnd:
         batch_size=config["plnd"]["batch_size"],
         max_length=config["plnd"]["max_length"],
         scoring=PLND_SCORING,
-        selection=config["plnd"]["selection"],
+        statistics=PLND_STATISTICS,
     log:
         "results/logs/plnd/{model}/{corpus}/{lang}.log",
     benchmark:
@@ -32,6 +33,25 @@ rule plnd:
         "../envs/torch.yaml"
     script:
         "../workflow_scripts/plnd.py"
+
+
+rule neurons:
+    output:
+        "results/{model}/neurons/{corpus}/{lang}.safetensors",
+    input:
+        stats=lambda wc: [f"results/{wc.model}/plnd/{wc.corpus}/{x}.safetensors" for x in selection_languages(wc.lang)],
+        code=code_of("neurons"),
+    params:
+        languages=lambda wc: selection_languages(wc.lang),
+        selection=config["plnd"]["selection"],
+    log:
+        "results/logs/neurons/{model}/{corpus}/{lang}.log",
+    wildcard_constraints:
+        lang="[a-z]{2,3}",
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../workflow_scripts/neurons.py"
 
 
 rule neuron_summary:
@@ -107,7 +127,7 @@ rule figure5:
 rule figure3:
     output:
         csv="results/figure3_{model}.csv",
-        png=report("results/figure3_{model}.png", caption="../report/figure3.rst", category="Language-specific neurons"),
+        png="results/figure3_{model}.png",  # the report shows results/figure3.png, every model's row
         pdf="results/figure3_{model}.pdf",
     input:
         model=lambda wc: model_inputs(wc.model),
@@ -124,6 +144,7 @@ rule figure3:
         scoring=PLND_SCORING,
         batch_size=config["plnd"]["batch_size"],
         max_length=config["plnd"]["max_length"],
+        seed=lambda wc: f"{config['seed']}-{wc.model}",  # the random sets
     log:
         "results/logs/figure3_{model}.log",
     threads: 2
@@ -138,12 +159,10 @@ rule figure3:
 
 rule figure3_main:
     input:
-        png=expand("results/figure3_{model}.png", model=MODELS),
-        pdf=expand("results/figure3_{model}.pdf", model=MODELS),
         csv=expand("results/figure3_{model}.csv", model=MODELS),
         code=code_of("figure3_main"),
     output:
-        png="results/figure3.png",
+        png=report("results/figure3.png", caption="../report/figure3.rst", category="Language-specific neurons"),
         pdf="results/figure3.pdf",
         csv="results/figure3.csv",
     log:
@@ -157,15 +176,21 @@ rule figure3_main:
 rule loss_matrix:
     output:
         csv="results/{model}/loss_matrix.csv",
+        docs="results/{model}/loss_matrix_docs.csv",
     input:
         model=lambda wc: model_inputs(wc.model),
         neurons=expand("results/{{model}}/neurons/{corpus}/{lang}.safetensors", corpus=CORPUS, lang=EVAL_LANGS),
+        # further selection methods (loss_matrix.methods) choose their sets from every language's statistics
+        stats=expand("results/{{model}}/plnd/{corpus}/{lang}.safetensors", corpus=CORPUS, lang=EVAL_LANGS)
+        if config["loss_matrix"]["methods"] else [],
         corpus=expand("results/corpus/{corpus}/{lang}.jsonl", corpus=CORPUS, lang=EVAL_LANGS),
         code=code_of("loss_matrix"),
     params:
         model=lambda wc: model_params(wc.model),
         languages=EVAL_LANGS,
         spec=config["loss_matrix"],
+        selection=config["plnd"]["selection"],
+        random_match=config["deactivation"]["random_match"],
         seed=lambda wc: f"{config['seed']}-{wc.model}",
     log:
         "results/logs/loss_matrix/{model}.log",
@@ -189,7 +214,11 @@ rule loss_matrix_figure:
         pdf="results/loss_matrix.pdf",
     input:
         csv=expand("results/{model}/loss_matrix.csv", model=config["loss_matrix"]["models"] or MODELS),
+        docs=expand("results/{model}/loss_matrix_docs.csv", model=config["loss_matrix"]["models"] or MODELS),
         code=code_of("loss_matrix_figure"),
+    params:
+        n_boot=config["loss_matrix"]["bootstrap"],
+        seed=config["seed"],
     log:
         "results/logs/loss_matrix_figure.log",
     conda:

@@ -144,6 +144,10 @@ def test_schema_fills_defaults(tmp_path, default_cfg):
         (lambda c: c["eval"].update(task_languages={"understanding": ["en", "de"]}, extra_languages={"understanding": ["de"]}),
          r"config\.eval\.extra_languages\.understanding\[0\]: 'de' is already in config\.eval\.task_languages"),
         (lambda c: c["deactivation"].update(random_draws=0), r"config\.deactivation\.random_draws"),
+        (lambda c: c["deactivation"].update(random_match="kind"), r"config\.deactivation\.random_match: 'kind'"),
+        (lambda c: c["deactivation"].update(random_match="stage"), None),
+        (lambda c: c.update(loss_matrix={"random_draws": 0}), r"config\.loss_matrix\.random_draws"),
+        (lambda c: c.update(loss_matrix={"bootstrap": 0}), r"config\.loss_matrix\.bootstrap"),
         (lambda c: c["deactivation"]["tables"]["1"].update(random="All_random"),
          r"config\.deactivation\.tables\.1: .*'random' was unexpected"),
         (lambda c: c["plnd"].update(split="all"), r"config\.plnd\.split: 'all' lets PLND select neurons on the "
@@ -188,6 +192,18 @@ def test_schema_fills_defaults(tmp_path, default_cfg):
         (lambda c: c["organism"]["arch"].update(max_position_embeddings=128), r"config\.plnd\.max_length: 256 tokens per "
                                                                               r"document .* window of 128 positions"),
         (lambda c: c["plnd"].update(max_length=1024), None),
+        # selection rules: the rule's fields, the languages compared, the methods a diagnostic compares
+        (lambda c: c["plnd"]["selection"].update(method="selective", share=0.002), None),
+        (lambda c: c["plnd"]["selection"].update(method="threshold_share", share=1.3),
+         r"config\.plnd\.selection\.share"),
+        (lambda c: c["plnd"]["selection"].update(method="selective", against=["de", "ja"]),
+         r"config\.plnd\.selection\.against\[1\]: 'ja' is not in config\.languages"),
+        (lambda c: c.update(loss_matrix={"methods": ["topk_intersection"]}),
+         r"config\.loss_matrix\.methods: 'topk_intersection' is plnd\.selection\.method"),
+        (lambda c: c.update(loss_matrix={"methods": ["threshold"]}),
+         r"config\.loss_matrix\.methods: threshold: plnd\.selection\.epsilon: the threshold method needs epsilon"),
+        (lambda c: c.update(loss_matrix={"methods": ["selective", "threshold_share"]}), None),
+        (lambda c: c["set_stability"].update(methods=["vote"]), r"config\.set_stability\.methods"),
     ],
 )
 def test_bad_config_names_the_field(tmp_path, default_cfg, edit, message):

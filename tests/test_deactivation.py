@@ -49,6 +49,75 @@ def test_lang_selection_and_matched_random():
     assert all(torch.equal(rnd[k], again[k]) for k in rnd) and any(not torch.equal(rnd[k], other[k]) for k in rnd)
 
 
+def _per(masks, key):
+    """Neurons per group: ``key`` maps a mask key (``layers.{i}.{kind}``) to its group."""
+    out = {}
+    for k, m in masks.items():
+        if not k.endswith((".count", ".mean")):
+            out[key(k)] = out.get(key(k), 0) + int(m.sum())
+    return out
+
+
+def test_random_control_matches_each_layer_and_kind_of_the_set_after_exclude_and_budget():
+    """deactivation.random_match: layer (the default): exactly as many random neurons in each (layer, module
+    kind) as X's set after the exclusion and the budget; seeded by the string seed."""
+    layers = stage_layers(4, 1, 1)
+    t, en = _lang(), _lang(seed=1)
+    spec = {"under": True, "s_attn": True, "s_ffn": True, "neurons": "lang", "exclude": "en"}
+    kw = {"budget": {"attn": 9, "ffn": 7}, "exclude_masks": [en]}
+    lang = select(spec, t, layers, SIZES, seed="s", **kw)
+    rnd = select({**spec, "neurons": "random"}, t, layers, SIZES, seed="s", **kw)
+    per_layer = _per(lang, lambda k: k)
+    assert count(lang) == {"attn": 9, "ffn": 7, "total": 16}
+    assert _per(rnd, lambda k: k) == per_layer  # every (layer, kind), not only the stage's total
+    assert any(not torch.equal(rnd[k], lang[k]) for k in rnd)
+    again = select({**spec, "neurons": "random"}, t, layers, SIZES, seed="s", **kw)
+    other = select({**spec, "neurons": "random"}, t, layers, SIZES, seed="t", **kw)
+    assert all(torch.equal(rnd[k], again[k]) for k in rnd)
+    assert any(not torch.equal(rnd[k], other[k]) for k in rnd) and _per(other, lambda k: k) == per_layer
+
+
+def test_stage_matched_random_control_keeps_the_old_per_stage_draw():
+    """random_match: stage matches the count per (stage, kind) only, uniform over the stage's layers: a set
+    held by one layer of a stage gets a control in its other layers too (layer matching keeps it there)."""
+    from mwork.keys import parse_key
+
+    layers = stage_layers(6, 1, 1)  # task stage: layers 1-4
+    t = _lang(6)
+    for i in (2, 3, 4):  # X's S-FFN neurons all in layer 1
+        t[f"layers.{i}.ffn"] = torch.zeros_like(t[f"layers.{i}.ffn"])
+    spec = {"under": True, "s_attn": True, "s_ffn": True, "neurons": "random"}
+    lang = select({**spec, "neurons": "lang"}, t, layers, SIZES, seed="s")
+    stage = select(spec, t, layers, SIZES, seed="s", random_match="stage")
+    stage_of = {i: name for name, ls in layers.items() for i in ls}
+
+    def by_stage(k):
+        return stage_of[parse_key(k)[0]], parse_key(k)[1]
+
+    assert _per(stage, by_stage) == _per(lang, by_stage)
+    assert sum(int(stage[f"layers.{i}.ffn"].sum()) for i in (2, 3, 4)) > 0  # spread over the stage
+    layer = select(spec, t, layers, SIZES, seed="s")
+    assert all(int(layer[f"layers.{i}.ffn"].sum()) == 0 for i in (2, 3, 4))
+    # the earlier draw, exactly: one rng over the (stage, kind) groups' pools in order
+    import random
+    import zlib
+
+    from mwork.deactivation import setting_groups
+    from mwork.keys import KINDS
+
+    rng, old = random.Random(zlib.crc32(b"s")), {k: torch.zeros_like(v) for k, v in stage.items()}
+    for ks in setting_groups(spec, layers).values():
+        for kind in KINDS:
+            group = [k for k in ks if k.endswith("." + kind)]
+            if group:
+                pool = [(k, i) for k in group for i in range(SIZES[kind])]
+                for k, i in rng.sample(pool, sum(int(lang[k].sum()) for k in group)):
+                    old[k][i] = True
+    assert all(torch.equal(stage[k], old[k]) for k in stage)
+    with pytest.raises(MworkError, match=r"config\.deactivation\.random_match: 'kind' is not one of layer, stage"):
+        select(spec, t, layers, SIZES, seed="s", random_match="kind")
+
+
 def test_budget_keeps_most_consistent_and_exclusions():
     layers = stage_layers(4, 1, 1)
     t = _lang()
@@ -155,6 +224,16 @@ def test_setting_masks_assemble_a_setting_in_one_call(tmp_path):
     write_json(tmp_path / "lens_stages.json", {"under": 0, "gen": 1, "layers": 2})
     masks_lens, rec = setting_masks({**d, "stages": "lens"}, [*files, str(tmp_path / "lens_stages.json")], model)
     assert rec["stages"] == stage_layers(2, 0, 1) and all(torch.equal(masks_lens[k], masks[k]) for k in masks)
+    # a random control: matched per layer unless the DAG passes random_match, which the record keeps with the seed
+    # (one task stage of both layers: with one layer per stage, the two matchings draw the same neurons)
+    rnd = {**d, "name": "S_random", "spec": {"s_attn": True, "s_ffn": True, "neurons": "random", "exclude": "en"},
+           "stages": stage_layers(2, 0, 0)}
+    masks_r, rec_r = setting_masks(rnd, files, model)
+    assert rec_r["random_match"] == "layer" and rec_r["seed"] == "s" and "random_match" not in record
+    assert all(int(masks_r[k].sum()) == int(masks[k].sum()) for k in masks)
+    masks_s, rec_s = setting_masks({**rnd, "random_match": "stage"}, files, model)
+    assert rec_s["random_match"] == "stage" and count(masks_s) == count(masks)
+    assert any(int(masks_s[k].sum()) != int(masks[k].sum()) for k in masks)
 
 
 def _neuron_file(path, model, **meta):

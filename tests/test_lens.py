@@ -152,8 +152,9 @@ def test_every_layer_axis_of_the_figures_has_whole_layer_ticks(monkeypatch):
     counts = pd.DataFrame([{"model": "gemma", "language": lang, "layer": i, "detected": det, "tokens": 3}
                            for lang in ("en", "de") for i in layers for det in ("en", "de", "non-word")])
     figures.languages_per_layer_figure(counts, [])
-    activated = pd.DataFrame([{"structure": s, "language": "de", "layer": i, "activated": 1.0}
-                              for s in ("attn", "ffn") for i in layers])
+    activated = pd.DataFrame([{"structure": s, "set_language": "de", "query_language": q, "layer": i,
+                               "activated_share": 0.5, "random": 0.1}
+                              for s in ("attn", "ffn") for q in ("de", "en") for i in layers])
     figures.activated_figure(activated, [], "gemma")
     axes = [ax for fig in drawn for ax in fig.axes if ax.get_xlabel() == "layer"]
     assert len(axes) == 1 + 2 + 2

@@ -4,7 +4,16 @@ import torch
 from tinymodels import make_model, tokenizer
 
 from mwork.arch import get_adapter
-from mwork.loss_matrix import VARIANTS, loss_matrix, matched_masks, summary, token_losses
+from mwork.loss_matrix import (
+    VARIANTS,
+    cells,
+    doc_losses,
+    document_losses,
+    loss_matrix,
+    matched_masks,
+    summary,
+    token_losses,
+)
 
 
 def _texts(seed, n=3):
@@ -42,6 +51,36 @@ def test_token_losses_equal_the_models_own_loss_with_or_without_padding(arch, so
     assert not get_adapter(model).final_norm()._forward_hooks
 
 
+def test_doc_losses_keep_each_documents_sum_in_order():
+    """Per-document sums in the order of the texts (batches run sorted by length), each the document's own
+    loss alone, and totalling token_losses; a one-token document predicts nothing."""
+    model, tok = make_model("qwen2"), tokenizer()
+    texts = _texts(5, n=7) + ["<3>"]
+    sums, counts = doc_losses(model, tok, texts, batch_size=3)
+    assert sums.shape == counts.shape == (8,) and counts[-1] == 0 and sums[-1] == 0
+    for i, t in enumerate(texts[:-1]):
+        alone = token_losses(model, tok, [t], batch_size=1)
+        assert (float(sums[i]), int(counts[i])) == pytest.approx(alone, rel=1e-5)
+    assert token_losses(model, tok, texts, batch_size=3) == pytest.approx((sums.sum(), counts.sum()), rel=1e-12)
+
+
+def test_random_control_matches_each_layer_and_kind():
+    """loss_matrix's control matches X's set in every (layer, module kind) (deactivation.random_match: layer);
+    ``stage`` keeps only the count per kind over all layers."""
+    model = make_model("llama")
+    adapter = get_adapter(model)
+    lang = _masks(model, 1)
+    layer = matched_masks(lang, adapter.n_layers, adapter.sizes(), "random", "s")
+    assert all(int(layer[k].sum()) == int(lang[k].sum()) for k in lang)
+    other = matched_masks(lang, adapter.n_layers, adapter.sizes(), "random", "t")
+    assert any(not torch.equal(layer[k], other[k]) for k in lang)
+    stage = matched_masks(lang, adapter.n_layers, adapter.sizes(), "random", "s", random_match="stage")
+    assert any(int(stage[k].sum()) != int(lang[k].sum()) for k in lang)
+    for kind in adapter.sizes():
+        assert sum(int(stage[k].sum()) for k in lang if k.endswith("." + kind)) == \
+            sum(int(lang[k].sum()) for k in lang if k.endswith("." + kind))
+
+
 def test_random_control_matches_the_size_of_each_module_kind():
     model = make_model("llama")
     adapter = get_adapter(model)
@@ -72,17 +111,106 @@ def test_loss_matrix_rows_and_summary():
     texts = {"en": _texts(1), "de": _texts(2)}
     masks = {"en": _masks(model, 3), "de": {k: torch.zeros_like(v) for k, v in _masks(model, 4).items()}}
     df = loss_matrix(model, tok, texts, masks, seed="0", batch_size=2)
-    assert len(df) == 2 * len(VARIANTS) * 2 and set(df["neurons"]) == set(VARIANTS)
+    # de holds nothing, so no neuron is in every language's set: "specific" would repeat "lang", and is left out
+    assert len(df) == 2 * 2 * 2 and set(df["neurons"]) == {"lang", "lang_random"}
     rows = df.set_index(["deactivated", "neurons", "evaluated"]).sort_index()
     # an empty set deactivates nothing: the loss is exactly the unmodified model's
     assert (rows.loc[("de", "lang"), "delta"] == 0).all() and (rows.loc[("de", "lang_random"), "n_neurons"] == 0).all()
     assert (rows.loc[("en", "lang"), "delta"].abs() > 0).all()
     assert rows.loc[("en", "lang", "en"), "n_neurons"] == rows.loc[("en", "lang_random", "en"), "n_neurons"] > 0
-    # de holds nothing, so no neuron is in every language's set: en's specific set is its whole set
-    assert rows.loc[("en", "specific", "en"), "loss"] == rows.loc[("en", "lang", "en"), "loss"]
     s = summary(df.assign(model="m")).set_index("neurons")
     d = df[(df["neurons"] == "lang") & (df["deactivated"] == df["evaluated"])]["delta"].mean()
     assert s.loc["lang", "diagonal"] == pytest.approx(d)
+
+
+def test_cells_carry_paired_bootstrap_intervals_and_the_spread_over_random_draws():
+    import numpy as np
+
+    model, tok = make_model("gemma3_text"), tokenizer()
+    texts = {"en": _texts(1, n=5), "de": _texts(2, n=4)}
+    masks = {"en": _masks(model, 3), "de": {k: torch.zeros_like(v) for k, v in _masks(model, 4).items()}}
+    docs = document_losses(model, tok, texts, masks, seed="0", batch_size=2, random_draws=3)
+    # one row per document; set variants once, random ones per draw, and the same base for each
+    assert set(docs.groupby("neurons")["draw"].nunique().items()) == {("lang", 1), ("lang_random", 3)}
+    assert len(docs) == 2 * (1 + 3) * (5 + 4)
+    assert docs.groupby(["evaluated", "doc"])["base_nll"].nunique().eq(1).all()
+    df = cells(docs, n_boot=200, seed="0")
+    assert len(df) == 2 * 2 * 2
+    rows = df.set_index(["deactivated", "neurons", "evaluated"]).sort_index()
+    # token-weighted, as before: Δ = sum(nll - base) / tokens, a random variant's the mean over its draws
+    for (x, neurons, y), r in rows.iterrows():
+        g = docs[(docs["deactivated"] == x) & (docs["neurons"] == neurons) & (docs["evaluated"] == y)]
+        per_draw = [(d["nll"].sum() - d["base_nll"].sum()) / d["tokens"].sum() for _, d in g.groupby("draw")]
+        assert r["delta"] == pytest.approx(np.mean(per_draw), rel=1e-9, abs=1e-12)
+        assert r["n_draws"] == len(per_draw) and r["n_docs"] == len(texts[y])
+        assert [float(v) for v in r["delta_draws"].split()] == pytest.approx(per_draw, rel=1e-5)
+        assert r["delta_lo"] <= r["delta"] + 1e-12 and r["delta"] - 1e-12 <= r["delta_hi"]
+    # the draws differ (three seeds), and the spread is their sd; a set is measured once
+    r = rows.loc[("en", "lang_random", "en")]
+    draws = [float(v) for v in r["delta_draws"].split()]
+    assert len(set(draws)) == 3 and r["delta_draw_sd"] == pytest.approx(np.std(draws, ddof=1), rel=1e-4)
+    assert np.isnan(rows.loc[("en", "lang", "en"), "delta_draw_sd"])
+    # paired: de's empty set changes no document, so every resample gives Δ = 0 (unpaired it would not)
+    assert (rows.loc[("de", "lang"), ["delta", "delta_lo", "delta_hi"]] == 0).all().all()
+    assert (rows.loc[("en", "lang"), "delta_hi"] > rows.loc[("en", "lang"), "delta_lo"]).all()
+    # seeded: the same intervals again, other ones with another seed
+    assert cells(docs, n_boot=200, seed="0").equals(df)
+    assert not cells(docs, n_boot=200, seed="1")["delta_lo"].equals(df["delta_lo"])
+    # loss_matrix is the cells of these documents
+    lm = loss_matrix(model, tok, texts, masks, seed="0", batch_size=2, random_draws=3, n_boot=200)
+    assert lm.equals(df)
+
+
+def test_summary_resamples_documents_within_each_language():
+    import numpy as np
+
+    model, tok = make_model("qwen2"), tokenizer()
+    texts = {"en": _texts(1, n=6), "de": _texts(2, n=5)}
+    masks = {"en": _masks(model, 3), "de": _masks(model, 4)}
+    docs = document_losses(model, tok, texts, masks, seed="0", batch_size=3, random_draws=2).assign(model="m")
+    df = cells(docs, n_boot=300, seed="0")
+    s = summary(df, docs, n_boot=300, seed="0").set_index("neurons")
+    assert (s["interval"] == "documents").all() and (s["n_draws"] == [1, 2, 1, 2]).all()
+    for neurons, r in s.iterrows():
+        g = df[df["neurons"] == neurons]
+        diag = g[g["deactivated"] == g["evaluated"]]
+        assert r["diagonal"] == pytest.approx(diag["delta"].mean())
+        assert r["diagonal_lo"] <= r["diagonal"] <= r["diagonal_hi"]
+        assert r["off_diagonal_lo"] <= r["off_diagonal"] <= r["off_diagonal_hi"]
+    # the spread over draws: sd of each draw's mean over the diagonal cells
+    g = df[(df["neurons"] == "lang_random") & (df["deactivated"] == df["evaluated"])]
+    per = np.array([[float(v) for v in d.split()] for d in g["delta_draws"]]).mean(0)
+    assert s.loc["lang_random", "diagonal_draw_sd"] == pytest.approx(np.std(per, ddof=1), rel=1e-4)
+    assert np.isnan(s.loc["lang", "diagonal_draw_sd"])
+    # one language: the diagonal mean is its one cell, resampled with the same documents as the cell's interval
+    one = docs[(docs["deactivated"] == "en") & (docs["evaluated"] == "en")]
+    c1 = cells(one, n_boot=300, seed="0").set_index("neurons")
+    s1 = summary(c1.reset_index(), one, n_boot=300, seed="0").set_index("neurons")
+    assert s1["diagonal_lo"].tolist() == pytest.approx(c1["delta_lo"].tolist())
+    assert s1["diagonal_hi"].tolist() == pytest.approx(c1["delta_hi"].tolist())
+    # without the documents: a bootstrap over the cells (the spread over languages), said so
+    assert (summary(df, n_boot=300, seed="0")["interval"] == "languages").all()
+
+
+def test_further_families_of_sets_are_measured_with_their_own_random_controls():
+    from mwork.errors import MworkError
+
+    model, tok = make_model("llama"), tokenizer()
+    texts = {"en": _texts(1, n=3), "de": _texts(2, n=3)}
+    masks = {"en": _masks(model, 3), "de": _masks(model, 4)}
+    fewer = {x: {k: v & (torch.arange(len(v)) % 2 == 0) for k, v in m.items()} for x, m in masks.items()}
+    df = loss_matrix(model, tok, texts, masks, seed="0", batch_size=3, n_boot=50,
+                     families={"selective": fewer, "same": masks})
+    assert set(df["neurons"]) == {*VARIANTS, "selective", "selective_random", "same", "same_random",
+                                  "selective_specific", "selective_specific_random", "same_specific",
+                                  "same_specific_random"}  # these sets share neurons: minus them too
+    rows = df.set_index(["deactivated", "neurons", "evaluated"]).sort_index()
+    n = {x: sum(int(v.sum()) for v in m.values()) for x, m in fewer.items()}
+    assert (rows.loc[("en", "selective"), "n_neurons"] == n["en"]).all()
+    assert (rows.loc[("en", "selective_random"), "n_neurons"] == n["en"]).all()
+    assert (rows.loc[("de", "same"), "loss"] == rows.loc[("de", "lang"), "loss"]).all()  # as given, as X's set
+    with pytest.raises(MworkError, match=r"loss_matrix families: \['lang'\] are built-in variants"):
+        loss_matrix(model, tok, texts, masks, seed="0", families={"lang": masks})
 
 
 def test_fewer_held_out_documents_than_n_docs_are_refused(tmp_path):

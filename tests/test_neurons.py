@@ -44,7 +44,7 @@ def test_detect_streams_and_counts_truncation():
     detect(model, tok, texts, b, batch_size=5, max_length=10, progress=False)
     ra, rb = a.result(), b.result()
     for k in ra:  # batching does not change the result
-        if k.endswith(".mean"):
+        if k.endswith((".mean", ".floor")):
             torch.testing.assert_close(ra[k], rb[k], rtol=1e-5, atol=1e-6)
         else:
             assert torch.equal(ra[k], rb[k]), k
@@ -68,8 +68,8 @@ def test_threshold_takes_one_epsilon_per_module_kind():
     assert out["layers.0.attn.q"].tolist() == [True, True] and out["layers.0.ffn"].tolist() == [False, True]
     with pytest.raises(MworkError, match=r"epsilon: attn\.o not a module kind"):
         Selector(method="threshold", epsilon={"attn.o": 1.0})
-    with pytest.raises(MworkError, match=r"no epsilon for ffn"):
-        Selector(method="threshold", epsilon={"attn.q": 0.01}).update(imp)
+    with pytest.raises(MworkError, match=r"epsilon: no value for attn\.k, attn\.v, ffn"):  # before any document
+        Selector(method="threshold", epsilon={"attn.q": 0.01})
 
 
 def test_special_tokens_are_left_out_and_counted():
@@ -157,6 +157,9 @@ def test_overlap_is_eq11(tmp_path):
                      {"language": lang})
     counts, ov = neuron_summary({k: str(v) for k, v in files.items()})
     assert counts.set_index("language").loc["en", "ffn"] == 4
+    assert (counts["shared_by_all"] == 0).all()  # zh shares nothing
+    two, _ = neuron_summary({k: str(files[k]) for k in ("en", "fr")})
+    assert two.set_index("language")["shared_by_all_share"].to_dict() == {"en": 0.5, "fr": 1.0}
     assert ov["ffn"].loc["en", "fr"] == 1.0 and ov["ffn"].loc["fr", "en"] == 0.5 and ov["ffn"].loc["zh", "en"] == 0
     sets = {lang: structure_sets(load_neurons(p)[0]) for lang, p in files.items()}
     assert overlap_matrix(sets, "attn").isna().all().all()  # empty sets: undefined, not 0
@@ -185,50 +188,190 @@ def test_a_count_larger_than_a_layer_is_refused_not_capped():
     assert k_for({"attn": 128, "ffn": 64}, "attn.k", 32, 128) == 32 and k_for({"attn": 1, "ffn": 64}, "ffn", 64) == 64
 
 
-@pytest.mark.parametrize("score", ["paper", "released_code"])
-def test_figure3_counts_with_the_configured_scoring(score):
-    """Figure 3 ranks a query's neurons by the scoring PLND selected with (plnd.score, special tokens):
-    with every neuron in the set each layer activates exactly its top k, and with a set of one layer's
-    top-scored FFN neurons under this scoring, all of them count."""
+def _figure3_setup(score="paper"):
     from mwork.arch import get_adapter
-    from mwork.neuron_sets import activated_per_layer
 
     model, tok = make_model("llama"), tokenizer()
     tok.pad_token = "<0>"
-    scoring = Scoring(score=score)
     sizes = get_adapter(model).sizes()
-    masks = {f"layers.{i}.{k}": torch.ones(n, dtype=torch.bool) for i in range(2) for k, n in sizes.items()}
-    df = activated_per_layer(model, tok, ["<3> <4> <5> <6>"], masks, {"attn": 3, "ffn": 5}, scoring=scoring)
-    assert (df[df["structure"] == "ffn"]["activated"] == 5).all()
-    ids = torch.tensor([[3, 4, 5, 6]])
-    top = scoring(model, tok, ids, torch.ones_like(ids))["layers.0.ffn"][0].topk(5).indices
-    masks["layers.0.ffn"] = torch.zeros(64, dtype=torch.bool).index_fill_(0, top, True)
-    df = activated_per_layer(model, tok, ["<3> <4> <5> <6>"], masks, {"attn": 3, "ffn": 5}, scoring=scoring)
-    assert df[(df["structure"] == "ffn") & (df["layer"] == 0)]["activated"].item() == 5
+    keys = [f"layers.{i}.{k}" for i in range(2) for k in sizes]
+    return model, tok, Scoring(score=score), sizes, keys
+
+
+def _own_topk(model, tok, scoring, text, top_k):
+    """The query's own top-k neurons of every layer and kind, as a neuron set."""
+    from mwork.neurons import k_for
+
+    ids = torch.tensor([[int(t[1:-1]) for t in text.split()]])
+    imp = scoring(model, tok, ids, torch.ones_like(ids))
+    n_q = imp["layers.0.attn.q"].shape[1]
+    out = {}
+    for key, v in imp.items():
+        top = v[0].topk(k_for(top_k, key.split(".", 2)[2], v.shape[1], n_q)).indices
+        out[key] = torch.zeros(v.shape[1], dtype=torch.bool).index_fill_(0, top, True)
+    return out
+
+
+@pytest.mark.parametrize("score", ["paper", "released_code"])
+def test_figure3_a_set_of_the_query_own_top_k_is_all_activated(score):
+    """Figure 3's "activated" is the query's per-layer top-k under the selection's scoring and k: a set made
+    of exactly a query's top-k neurons is activated in full (share 1) by that query, a set of every neuron
+    in the share k/n; the other language's query activates the first set in part."""
+    from mwork.neuron_sets import activated_per_layer
+
+    model, tok, scoring, sizes, keys = _figure3_setup(score)
+    top_k = {"attn": 3, "ffn": 5}
+    q_en, q_de = "<3> <4> <5> <6>", "<40> <22> <9> <31> <17>"
+    sets = {"en": _own_topk(model, tok, scoring, q_en, top_k),
+            "de": {k: torch.ones(sizes[k.split(".", 2)[2]], dtype=torch.bool) for k in keys}}
+    df = activated_per_layer(model, tok, {"en": [q_en], "de": [q_de]}, sets, top_k, scoring=scoring, progress=False)
+    assert list(df.columns) == ["set_language", "query_language", "n_queries", "layer", "structure", "set_size",
+                                "activated_share", "random"]
+    assert len(df) == 2 * 2 * 2 * 2 and (df["n_queries"] == 1).all()  # X, Y, layers, structures
+    assert df[["activated_share", "random"]].stack().between(0, 1).all()
+    own = df[(df["set_language"] == "en") & (df["query_language"] == "en")]
+    assert (own["activated_share"] == 1).all()
+    # attention: q, k, v pooled; k = 3 of 32 query features, scaled to 2 (1.5 rounded) of 16 key/value features
+    assert (sizes["attn.q"], sizes["attn.k"], sizes["attn.v"], sizes["ffn"]) == (32, 16, 16, 64)
+    full = df[df["set_language"] == "de"].set_index(["query_language", "layer", "structure"])["activated_share"]
+    assert (full.xs("ffn", level="structure") == 5 / 64).all()
+    assert (full.xs("attn", level="structure") == (3 + 2 + 2) / (32 + 16 + 16)).all()
+    # the random set of every neuron is every neuron
+    assert (df[df["set_language"] == "de"]["random"] == df[df["set_language"] == "de"]["activated_share"]).all()
+    cross = df[(df["set_language"] == "en") & (df["query_language"] == "de")]
+    assert (cross["activated_share"] < 1).any()
+
+
+def test_figure3_empty_layer_is_nan_and_random_sets_match_sizes():
+    """A layer where X's set has no neuron is NaN (not 0); the random control has X's size in every layer
+    and kind, is seeded, and differs between languages."""
+    from mwork.neuron_sets import activated_per_layer, random_sets
+
+    model, tok, scoring, sizes, keys = _figure3_setup()
+    g = torch.Generator().manual_seed(1)
+    sets = {lang: {k: torch.rand(sizes[k.split(".", 2)[2]], generator=g) < 0.3 for k in keys} for lang in ("en", "de")}
+    for k in keys:
+        if k.startswith("layers.1.") and k.endswith("ffn"):
+            sets["en"][k][:] = False
+    queries = {"en": ["<3> <4> <5> <6>", "<7> <8>"], "de": ["<40> <22> <9> <31>"]}
+    df = activated_per_layer(model, tok, queries, sets, {"attn": 0.25, "ffn": 0.25}, scoring=scoring, seed=7,
+                             progress=False)
+    empty = df[(df["set_language"] == "en") & (df["layer"] == 1) & (df["structure"] == "ffn")]
+    assert len(empty) == 2 and (empty["set_size"] == 0).all()
+    assert empty["activated_share"].isna().all() and empty["random"].isna().all()
+    rest = df.drop(empty.index)
+    assert rest[["activated_share", "random"]].notna().all().all()
+    assert rest[["activated_share", "random"]].stack().between(0, 1).all()
+    assert (df[df["query_language"] == "en"]["n_queries"] == 2).all()
+    for lang, masks in sets.items():
+        rnd = random_sets(masks, f"7:{lang}")
+        assert all(int(rnd[k].sum()) == int(masks[k].sum()) and rnd[k].shape == masks[k].shape for k in keys)
+        assert all(torch.equal(rnd[k], random_sets(masks, f"7:{lang}")[k]) for k in keys)  # seeded
+        assert any(not torch.equal(rnd[k], masks[k]) for k in keys)
+        sizes_df = df[(df["set_language"] == lang) & (df["query_language"] == "en")].set_index(["layer", "structure"])
+        for (layer, structure), n in sizes_df["set_size"].items():
+            assert n == sum(int(m.sum()) for k, m in masks.items()
+                            if k.startswith(f"layers.{layer}.") and k.split(".", 2)[2].startswith(structure))
+    assert any(not torch.equal(random_sets(sets["en"], "7:en")[k], random_sets(sets["en"], "7:de")[k]) for k in keys)
+
+
+def test_figure3_scores_every_query_once():
+    """One PLND pass per query: the queries of each language are scored once and checked against every
+    language's set and every random set."""
+    from mwork.neuron_sets import activated_per_layer
+
+    model, tok, scoring, sizes, keys = _figure3_setup()
+    seen = []
+
+    def counting(model_, tok_, ids, att):
+        seen.append(ids.shape[0])
+        return scoring(model_, tok_, ids, att)
+
+    g = torch.Generator().manual_seed(2)
+    langs = ("en", "de", "zh")
+    sets = {lang: {k: torch.rand(sizes[k.split(".", 2)[2]], generator=g) < 0.2 for k in keys} for lang in langs}
+    queries = {"en": ["<3> <4> <5>", "<6> <7>"], "de": ["<8> <9> <10> <11>", "<12> <13>"], "zh": ["<14> <15>"]}
+    df = activated_per_layer(model, tok, queries, sets, {"attn": 2, "ffn": 4}, batch_size=1, scoring=counting,
+                             progress=False)
+    assert seen == [1] * 5
+    assert len(df) == 3 * 3 * 2 * 2
+    seen.clear()
+    batched = activated_per_layer(model, tok, queries, sets, {"attn": 2, "ffn": 4}, batch_size=2, scoring=counting,
+                                  progress=False)
+    assert sum(seen) == 5 and len(seen) == 3
+    pd_cols = ["activated_share", "random"]
+    torch.testing.assert_close(torch.tensor(df[pd_cols].values), torch.tensor(batched[pd_cols].values))
 
 
 def test_set_stability_scores_once_and_subsamples():
-    """The diagnostic's per-document hits add up to PLND's counts, and its curve is exact on a known matrix."""
-    from mwork.set_stability import document_hits, size_curve
+    """The diagnostic's per-document importance gives PLND's own statistics, and its curve subsamples them."""
+    from mwork.set_stability import document_hits, document_importance, size_curve, subsample_stats
 
     model, tok = make_model("llama"), tokenizer()
     texts = [" ".join(f"<{(i * 5 + j) % 60 + 2}>" for j in range(n)) for i, n in enumerate([4, 9, 6, 3, 7])]
-    sel, scoring = Selector(top_k={"attn": 2, "ffn": 4}), Scoring()
-    hits = document_hits(model, tok, texts, sel, scoring, batch_size=2)
+    sel, scoring = Selector(top_k={"attn": 2, "ffn": 4}, min_doc_fraction=0.6), Scoring()
+    imp = document_importance(model, tok, texts, scoring, batch_size=2)
     detect(model, tok, texts, sel, scoring=scoring, progress=False)
-    assert hits.shape == (5, sum(c.numel() for c in sel.counts.values()))
-    assert torch.equal(hits.sum(0, dtype=torch.int32), torch.cat([sel.counts[k] for k in sorted(sel.counts)]))
+    assert next(iter(imp.values())).shape[0] == 5
+    mine = subsample_stats(imp, document_hits(imp, sel.top_k), torch.arange(5), 0.6)
+    plnd = sel.stats()
+    assert mine.keys() == plnd.keys()
+    for k in plnd:
+        torch.testing.assert_close(mine[k], plnd[k], rtol=1e-5, atol=1e-6)
 
-    known = torch.zeros(10, 4, dtype=torch.bool)
-    known[:, 0] = True      # in every document
-    known[:9, 1] = True     # in 9 of 10
-    known[::2, 2] = True    # in half
-    rows = {(r["n_docs"], r["min_doc_fraction"]): r for r in size_curve(known, [4, 20], [0.5, 1.0], seeds=3)}
-    assert set(rows) == {(4, 0.5), (4, 1.0), (10, 0.5), (10, 1.0)}  # 20 > 10 documents is left out
-    assert rows[(10, 1.0)]["size_mean"] == 1 and rows[(10, 0.5)]["size_mean"] == 3
-    assert rows[(10, 1.0)]["seeds"] == 1 and rows[(10, 1.0)]["jaccard_all"] == 1.0
-    assert rows[(4, 1.0)]["size_mean"] >= 1 and rows[(4, 1.0)]["seeds"] == 3
-    assert 0 < rows[(4, 1.0)]["jaccard_seeds"] <= 1
+    # a known importance matrix: three languages, 10 documents, 2 layers of 4 FFN neurons
+    g = torch.Generator().manual_seed(0)
+    langs = {}
+    for x, own in (("en", 0), ("de", 1), ("zh", 2)):
+        t = torch.rand(10, 4, generator=g) + 1.0
+        t[:, 3] += 5.0      # needed by every language alike
+        t[:, own] += 3.0    # needed by this language more
+        langs[x] = {"layers.0.ffn": t, "layers.1.ffn": torch.rand(10, 4, generator=g)}
+    methods = {"paper": {"method": "topk_intersection", "top_k": {"attn": 1, "ffn": 2}},
+               "selective": {"method": "selective", "top_k": {"attn": 1, "ffn": 2}, "share": 0.1, "candidates": 0.5}}
+    rows = size_curve(langs, methods, [4, 20], [0.5, 1.0], seeds=3)
+    by = {(r["method"], r["language"], r["n_docs"], r["min_doc_fraction"]): r for r in rows}
+    assert ("paper", "de", 4, 0.5) in by and ("paper", "de", 20, 1.0) not in by  # 20 > 10 documents: left out
+    full = by[("paper", "de", 10, 1.0)]
+    assert full["seeds"] == 1 and full["jaccard_all"] == 1.0 and full["size_mean"] == 2  # neurons 1 and 3
+    assert full["shared_by_all_share"] == 0.5  # neuron 3 is in every language's set
+    sel_rows = [r for r in rows if r["method"] == "selective" and r["n_docs"] == 10]
+    assert len(sel_rows) == 3  # one per language, no fraction
+    assert all(r["size_mean"] == 1 and r["shared_by_all_share"] == 0 for r in sel_rows)
+    assert by[("paper", "de", 4, 1.0)]["seeds"] == 3 and 0 < by[("paper", "de", 4, 1.0)]["jaccard_seeds"] <= 1
+
+
+def test_selection_rules():
+    """threshold_share picks the share's largest floors per kind; selective picks what one language needs more
+    than the others and never a neuron all need alike; the paper's rules from the same statistics."""
+    from mwork.selection import select_language, set_report
+
+    def stats(mean, floor=None, count=None):
+        mean = torch.tensor(mean)
+        return {"layers.0.ffn.mean": mean, "layers.0.ffn.floor": torch.tensor(floor) if floor else mean,
+                "layers.0.ffn.count": torch.tensor(count or [0] * len(mean), dtype=torch.int32)}
+
+    n = {"en": 4, "de": 4, "zh": 4}
+    s = {"en": stats([9.0, 1, 1, 1, 1, 1, 1, 1, 1, 5], count=[4, 3, 0, 0, 0, 0, 0, 0, 0, 4]),
+         "de": stats([1.0, 9, 1, 1, 1, 1, 1, 1, 1, 5]), "zh": stats([1.0, 1, 9, 1, 1, 1, 1, 1, 1, 5])}
+    masks, info = select_language(s, "en", {"method": "threshold_share", "share": 0.2}, n)
+    assert masks["layers.0.ffn"].nonzero().flatten().tolist() == [0, 9] and info["epsilon"]["ffn"] == 5.0
+    masks, _ = select_language(s, "en", {"method": "threshold", "epsilon": 6.0}, n)
+    assert masks["layers.0.ffn"].nonzero().flatten().tolist() == [0]
+    masks, _ = select_language(s, "en", {"method": "topk_intersection", "min_doc_fraction": 0.75}, n)
+    assert masks["layers.0.ffn"].nonzero().flatten().tolist() == [0, 1, 9]
+    sets = {x: select_language(s, x, {"method": "selective", "share": 0.2, "candidates": 0.2}, n)[0] for x in s}
+    assert [sets[x]["layers.0.ffn"].nonzero().flatten().tolist() for x in s] == [[0], [1], [2]]  # 9: all alike
+    report = {r["language"]: r for r in set_report(sets)}
+    assert report["en"]["size"] == 1 and report["en"]["shared_by_all_share"] == 0
+    with pytest.raises(MworkError, match="selective.*those of ru are missing"):
+        select_language(s, "en", {"method": "selective"}, n, against=["de", "ru"])
+    with pytest.raises(MworkError, match="plnd.selection.share"):
+        select_language(s, "en", {"method": "threshold_share", "share": 1.5}, n)
+    one = Selector(method="selective")
+    one.update({"layers.0.ffn": torch.ones(2, 10)})
+    with pytest.raises(MworkError, match="compares languages"):
+        one.result()
 
 
 def test_neurons_compare_counts_what_changed(tmp_path, capsys):

@@ -178,8 +178,16 @@ def test_tiny_dag_builds_the_loss_matrix(tiny_run):
     assert set(df["deactivated"]) == set(df["evaluated"]) == {"en", "de", "zh"}
     assert set(df["neurons"]) == {"lang", "lang_random", "specific", "specific_random"} and len(df) == 3 * 3 * 4
     assert (df["tokens"] > 0).all() and (df["loss"] - df["base_loss"] - df["delta"]).abs().max() < 1e-9
+    # each Δ with its interval over documents; the random controls drawn loss_matrix.random_draws (2) times
+    assert ((df["delta_lo"] <= df["delta"] + 1e-12) & (df["delta"] <= df["delta_hi"] + 1e-12)).all()
+    assert set(zip(df["neurons"], df["n_draws"])) == {("lang", 1), ("specific", 1), ("lang_random", 2),
+                                                      ("specific_random", 2)}
+    docs = pd.concat([pd.read_csv(p) for p in res.glob("*/loss_matrix_docs.csv")])
+    assert len(docs) == 3 * (1 + 1 + 2 + 2) * 3 * 5  # X x (sets + draws) x Y x documents, per model
     s = pd.read_csv(res / "loss_matrix_summary.csv")
     assert set(s["neurons"]) == {"lang", "lang_random", "specific", "specific_random"} and {"diagonal", "off_diagonal"} <= set(s.columns)
+    assert {"diagonal_lo", "diagonal_hi", "off_diagonal_lo", "off_diagonal_hi", "diagonal_draw_sd"} <= set(s.columns)
+    assert (s["interval"] == "documents").all()
     for fig in ("loss_matrix.png", "loss_matrix.pdf"):
         assert (res / fig).stat().st_size > 500, fig
 
@@ -250,6 +258,18 @@ def test_rerun_is_exact_after_a_config_edit(root, tiny_run, tmp_path):
     assert "\ncorpus " not in plan and "\nsuites " not in plan and "\norganism_tokenizer " not in plan
 
 
+def test_another_selection_rule_reruns_no_plnd(root, tiny_run, tmp_path):
+    """plnd.selection.method picks the sets from PLND's statistics: changing it replans rule neurons and what
+    reads the sets, never PLND itself; a selective rule reads every evaluation language's statistics."""
+    work, configs = tiny_run
+    other = tmp_path / "selective.yaml"
+    other.write_text("plnd:\n  selection:\n    method: selective\n    share: 0.05\n", encoding="utf-8")
+    jobs = planned(snakemake(root, "-n", "all", "--cores", "2", "--directory", str(work), *configs, str(other)).stdout)
+    rules = {rule for rule, _ in jobs}
+    assert "neurons" in rules and "neuron_summary" in rules and "plnd" not in rules, sorted(rules)
+    assert "corpus" not in rules and "organism_train" not in rules
+
+
 def planned(plan: str) -> list[tuple[str, dict]]:
     """(rule, wildcards) of every job in a dry run's printout."""
     jobs, rule = [], None
@@ -282,10 +302,13 @@ def test_a_missing_intermediate_is_rebuilt(root, tiny_run, tmp_path):
     assert "Nothing to be done" in snakemake(root, "-n", "all", "--cores", "2", "--directory", str(copy), *configs).stdout
     (copy / "results/eval/organism/reasoning/de/original.predictions.jsonl").unlink()
     (copy / "results/organism/neurons/catalogs/de.safetensors").unlink()
+    (copy / "results/organism/plnd/catalogs/zh.safetensors").unlink()
     jobs = planned(snakemake(root, "-n", "all", "--cores", "2", "--rerun-incomplete", "--directory", str(copy),
                              *configs).stdout)
     assert ("evaluate", {"model": "organism", "task": "reasoning", "lang": "de", "setting": "original"}) in jobs
-    assert ("plnd", {"model": "organism", "corpus": "catalogs", "lang": "de"}) in jobs
+    assert ("neurons", {"model": "organism", "corpus": "catalogs", "lang": "de"}) in jobs
+    assert ("plnd", {"model": "organism", "corpus": "catalogs", "lang": "zh"}) in jobs
+    assert ("plnd", {"model": "organism", "corpus": "catalogs", "lang": "de"}) not in jobs  # its statistics stand
     assert ("table11", {}) in jobs and ("neuron_summary", {"model": "organism"}) in jobs
     shutil.rmtree(copy)
 

@@ -1,8 +1,9 @@
 """rule loss_matrix: Δ held-out loss of every language with each language's neurons (and a random control) deactivated."""
 from mwork.io import write_table
-from mwork.loss_matrix import heldout_texts, loss_matrix
+from mwork.loss_matrix import cells, document_losses, heldout_texts
 from mwork.models import check_window, load_model_params
-from mwork.neurons import corpus_of, load_neurons
+from mwork.neurons import corpus_of, load_neurons, load_stats
+from mwork.selection import select_language
 from mwork.workflow import rule_script
 
 with rule_script(snakemake) as log:
@@ -19,10 +20,24 @@ with rule_script(snakemake) as log:
     for lang in p.languages:
         path = next(f for f in smk.input.neurons if f.endswith(f"/{lang}.safetensors"))
         masks[lang], _ = load_neurons(path, model, language=lang, corpus=corpus_of(path))
-    df = loss_matrix(model, tok, texts, masks, seed=p.seed, batch_size=p.spec["batch_size"],
-                     max_length=p.spec["max_length"],
-                     progress=lambda r: log.info("%s neurons of %s (%d): %s loss %.4f (%+.4f)", r["neurons"],
-                                                 r["deactivated"], r["n_neurons"], r["evaluated"], r["loss"],
-                                                 r["delta"]))
-    df.insert(0, "model", smk.wildcards.model)
-    write_table(df, smk.output.csv)
+    families = {}
+    if p.spec.get("methods"):
+        stats, n_docs = {}, {}
+        for lang, path in zip(p.languages, smk.input.stats):
+            stats[lang], meta = load_stats(path, language=lang, corpus=corpus_of(path))
+            n_docs[lang] = int(meta["n_docs"])
+        for method in p.spec["methods"]:
+            spec = {**dict(p.selection), "method": method}
+            families[method] = {x: select_language(stats, x, spec, n_docs, against=list(p.languages))[0]
+                                for x in p.languages}
+            log.info("%s: %s neurons per language", method,
+                     {x: sum(int(m.sum()) for m in s.values()) for x, s in families[method].items()})
+    docs = document_losses(model, tok, texts, masks, seed=p.seed, families=families, batch_size=p.spec["batch_size"],
+                           max_length=p.spec["max_length"], random_draws=p.spec["random_draws"],
+                           random_match=p.random_match,
+                           progress=lambda r: log.info("%s neurons of %s (draw %d, %d): %s loss %.4f (%+.4f)",
+                                                       r["neurons"], r["deactivated"], r["draw"], r["n_neurons"],
+                                                       r["evaluated"], r["loss"], r["delta"]))
+    docs.insert(0, "model", smk.wildcards.model)
+    write_table(docs, smk.output.docs)
+    write_table(cells(docs, p.spec["bootstrap"], p.seed), smk.output.csv)

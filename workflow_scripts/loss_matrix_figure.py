@@ -1,4 +1,5 @@
-"""rule loss_matrix_figure: every model's loss matrix in one CSV, a summary (diagonal vs off-diagonal) and heatmaps."""
+"""rule loss_matrix_figure: every model's loss matrix in one CSV, a summary (diagonal vs off-diagonal, with
+bootstrap intervals over documents and the random draws' spread) and heatmaps."""
 import pandas as pd
 
 from mwork.figures import loss_matrix_figure
@@ -10,7 +11,9 @@ with rule_script(snakemake) as log:
     smk = snakemake
     df = pd.concat([pd.read_csv(path) for path in smk.input.csv], ignore_index=True)
     write_table(df, smk.output.csv)
-    s = summary(df)
+    # intervals resample each language's documents (the per-document losses), paired as in the cells
+    docs = pd.concat([pd.read_csv(path) for path in smk.input.docs], ignore_index=True)
+    s = summary(df, docs, smk.params.n_boot, smk.params.seed)
     write_table(s, smk.output.summary)
     loss_matrix_figure(df, [smk.output.png, smk.output.pdf])
     log.info("\n%s", s.to_string(index=False))

@@ -1,4 +1,4 @@
-"""rule plnd: language-specific neurons of one (model, corpus, language) -> a safetensors neuron file."""
+"""rule plnd: every neuron's PLND statistics over one (model, corpus, language)'s documents -> a safetensors file."""
 import torch
 
 import mwork
@@ -6,7 +6,6 @@ from mwork.corpus import n_docs_for, read_corpus
 from mwork.errors import MworkError
 from mwork.io import file_sha256
 from mwork.models import check_window, load_model_params, model_fingerprint
-from mwork.neuron_sets import per_layer_counts
 from mwork.neurons import Scoring, Selector, detect, save_neurons
 from mwork.workflow import rule_script
 
@@ -25,21 +24,18 @@ with rule_script(snakemake) as log:
     model, tok = load_model_params(p.model)
     check_window(model, p.max_length, "config.plnd.max_length")
     torch.manual_seed(0)
-    sel = Selector(**p.selection)
+    sel = Selector(**p.statistics)
     scoring = Scoring(**p.scoring)
     stats = detect(model, tok, [d["text"] for d in docs], sel, batch_size=p.batch_size, max_length=p.max_length,
                    scoring=scoring)
     log.info("PLND over %d documents, %d tokens (%d truncated to %d tokens, %d empty skipped; %d special-token "
              "positions not counted)", stats["documents"], stats["tokens"], stats["truncated"], p.max_length,
              stats["empty_skipped"], stats["special_positions_left_out"])
-    tensors = sel.result()
     meta = {"model": p.model["location"], "model_revision": p.model["revision"] or "",
             "model_fingerprint": model_fingerprint(model), "language": wc.lang, "corpus": wc.corpus,
             "corpus_sha256": file_sha256(smk.input.corpus), "split": p.split, "n_docs": stats["documents"],
             "truncated_docs": stats["truncated"], "empty_docs": stats["empty_skipped"], "max_length": p.max_length,
-            "selection": sel.settings(), **scoring.settings(), "qk_kernel": scoring.qk_path(model),
+            "statistics": sel.settings(), **scoring.settings(), "qk_kernel": scoring.qk_path(model),
             "tokens": stats["tokens"],
             "special_positions_left_out": stats["special_positions_left_out"], "mwork_version": mwork.__version__}
-    save_neurons(smk.output[0], tensors, meta)
-    counts = per_layer_counts(tensors)
-    log.info("selected neurons per layer:\n%s", counts.to_string())
+    save_neurons(smk.output[0], sel.stats(), meta)
