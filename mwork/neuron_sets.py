@@ -4,7 +4,6 @@ the per-language summary, and the share of a set that a query activates (Figure 
 from __future__ import annotations
 
 import json
-
 import zlib
 
 import torch
