@@ -20,7 +20,7 @@ $(error CORES=$(CORES): give the number of CPU cores Snakemake may use, a whole 
 endif
 endif
 
-.PHONY: setup run test lint dryrun bench report lock clean-results
+.PHONY: setup run test lint dryrun bench report summary lock clean-results
 
 setup: $(VENV)/.installed .cache/wheels/.fetched
 
@@ -53,6 +53,13 @@ lint: setup
 # each rule's code, parameters, software and run times.
 report: setup
 	$(BIN)/snakemake $(TARGET) $(SMK_CONFIG) --report results/report.zip
+
+# The README's real-model findings, rewritten from results/ between <!-- results:begin --> and
+# <!-- results:end -->: every number read from the files the run wrote, each bullet naming its file.
+# `make summary README=` prints the block instead.
+README ?= README.md
+summary: setup
+	$(BIN)/python -m mwork summary --results results $(if $(README),--readme $(README),)
 
 bench: setup
 	$(BIN)/python -m benchmarks.run

@@ -4,6 +4,7 @@
   mwork corpus show FILE       documents, splits and characters of a corpus file
   mwork neurons show FILE      per-layer counts and metadata of a neuron-set file
   mwork neurons compare A B    how two neuron-set files of one model differ, per module kind
+  mwork summary [--readme F]   the real models' findings from results/ (into F's results block, or printed)
 """
 
 from __future__ import annotations
@@ -130,6 +131,18 @@ def _neurons_compare(args) -> None:
     print(compare_sets(a, b).to_string(index=False))
 
 
+def _summary(args) -> None:
+    from .results_summary import BEGIN, END, summary_markdown, update_readme
+
+    block = summary_markdown(args.results, args.models)
+    if args.readme:
+        changed = update_readme(args.readme, block)
+        print(f"{args.readme}: the block between {BEGIN} and {END} {'rewritten' if changed else 'unchanged'} from "
+              f"{args.results}/", file=sys.stderr)
+    else:
+        sys.stdout.write(block)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mwork", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="group", required=True)
@@ -150,6 +163,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("a")
     p.add_argument("b")
     p.set_defaults(func=_neurons_compare)
+    p = sub.add_parser("summary", help="the real models' findings from results/, each with its file")
+    p.add_argument("--results", default="results", help="the results folder (default: results)")
+    p.add_argument("--readme", help="rewrite the block between <!-- results:begin --> and <!-- results:end --> of "
+                                    "this file instead of printing")
+    p.add_argument("--models", nargs="+", help="these models (default: every results/<model>/ with neurons/ or "
+                                               "plnd/, the organism left out)")
+    p.set_defaults(func=_summary)
     args = parser.parse_args(argv)
     try:
         args.func(args)

@@ -24,6 +24,12 @@ from mwork.tasks.metrics import (
     ("first 5 then 6 and finally 9", "en", 9),  # no cue: the last number
     ("no number here", "en", None),
     ("", "de", None),
+    # a chat model's final answer in LaTeX: the last \boxed{}, before any later number or cue
+    (r"needs \(\boxed{-51}\) on the sixth test to get an average of 93.", "en", -51),
+    (r"first \boxed{4}, corrected: \(\boxed{5}\) dollars", "en", 5),
+    (r"等 \(\boxed{\frac{1}{8}}\) 小时。", "zh", 0.125),
+    (r"\boxed{1.234,5} Euro", "de", 1234.5),
+    (r"\boxed{x}. The answer is 7.", "en", 7),  # nothing numeric boxed: the cue
 ])
 def test_extract_number(text, lang, expected):
     assert extract_number(text, lang) == expected

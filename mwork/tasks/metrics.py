@@ -131,11 +131,35 @@ def _after_cue(text: str, lang: str) -> list[str]:
     return out
 
 
+def _last_boxed(text: str) -> str | None:
+    """The content of the last ``\\boxed{...}`` (braces balanced), or None."""
+    start = text.rfind("\\boxed{")
+    if start < 0:
+        return None
+    depth, i = 0, start + len("\\boxed")
+    for j in range(i, len(text)):
+        depth += {"{": 1, "}": -1}.get(text[j], 0)
+        if depth == 0:
+            return text[i + 1:j]
+    return None
+
+
 def extract_number(generation: str, lang: str) -> float | None:
     """The answer of a math word problem, read up to the next localized "Question:" (a rambling model's
-    new question is not its answer): the number after the localized "The answer is", else after
-    "Answer:", else the last number."""
+    new question is not its answer): the last LaTeX ``\\boxed{...}`` (a fraction ``\\frac{a}{b}`` in it is
+    a / b), where chat models put their final answer; else the number after the localized "The answer
+    is", else after "Answer:", else the last number."""
     text = _until_question(generation, lang)
+    boxed = _last_boxed(text)
+    if boxed is not None:
+        frac = re.fullmatch(r"\s*(-?)\s*\\[dt]?frac\{([^{}]*)\}\{([^{}]*)\}\s*", boxed)
+        if frac:
+            num, den = parse_number(frac.group(2), lang), parse_number(frac.group(3), lang)
+            if num is not None and den:
+                return (-1 if frac.group(1) else 1) * num / den
+        n = parse_number(boxed, lang)
+        if n is not None:
+            return n
     for tail in _after_cue(text, lang):
         n = parse_number(tail, lang)
         if n is not None:
