@@ -14,7 +14,7 @@ rule plnd:
     params:
         model=lambda wc: model_params(wc.model),
         split=config["plnd"]["split"],
-        n_docs=lambda wc: n_docs_for(config["plnd"], wc.lang),
+        n_docs=lambda wc: model_spec(config, wc.model).get("plnd_n_docs") or n_docs_for(config["plnd"], wc.lang),
         batch_size=config["plnd"]["batch_size"],
         max_length=config["plnd"]["max_length"],
         scoring=PLND_SCORING,

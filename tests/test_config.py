@@ -204,6 +204,8 @@ def test_schema_fills_defaults(tmp_path, default_cfg):
          r"config\.loss_matrix\.methods: threshold: plnd\.selection\.epsilon: the threshold method needs epsilon"),
         (lambda c: c.update(loss_matrix={"methods": ["selective", "threshold_share"]}), None),
         (lambda c: c["set_stability"].update(methods=["vote"]), r"config\.set_stability\.methods"),
+        (lambda c: c["models"]["organism"].update(plnd_n_docs=0), r"config\.models\.organism\.plnd_n_docs"),
+        (lambda c: c["models"]["organism"].update(plnd_n_docs=20), None),
     ],
 )
 def test_bad_config_names_the_field(tmp_path, default_cfg, edit, message):
