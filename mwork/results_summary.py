@@ -353,6 +353,33 @@ def loss_lines(res: Results, model: str) -> list[str]:
     return out
 
 
+FIGURE3_COLS = ["set_language", "query_language", "layer", "structure", "set_size", "activated_share", "random"]
+
+
+def figure3_lines(res: Results, model: str) -> list[str]:
+    """Figure 3: per structure, the share of a layer's set that its own language's queries activate, against
+    the other languages' queries and a random set of the layer's size (means over languages and the layers
+    where the set is not empty)."""
+    rel = f"figure3_{model}.csv"
+    if not res.path(rel).exists():
+        return [f"* {res.missing(rel, 'figure3')}"]
+    df, why = res.csv(rel, FIGURE3_COLS)
+    if df is None:
+        return [f"* Figure 3: {why}"]
+    df = df[df["set_size"] > 0]
+    own = df[df["set_language"] == df["query_language"]]
+    other = df[df["set_language"] != df["query_language"]]
+    parts = []
+    for structure in dict.fromkeys(df["structure"]):
+        o, x = own[own["structure"] == structure], other[other["structure"] == structure]
+        parts.append(f"{structure}: own queries {pct(o['activated_share'].mean())}, other languages' queries "
+                     f"{pct(x['activated_share'].mean())}, a random set of the layer's size {pct(o['random'].mean())}")
+    queries = str(df["queries"].iloc[0]) if "queries" in df and len(df) else "?"
+    return [f"* Figure 3 ({res.name(rel)}, queries: {queries} per language): the share of a layer's set that a "
+            f"query activates (in its per-layer top-k), mean over languages and the layers holding set neurons — "
+            + "; ".join(parts) + "."]
+
+
 def stages_lines(res: Results, model: str) -> list[str]:
     rel = f"{model}/lens_stages.json"
     if not res.path(rel).exists():
@@ -457,7 +484,7 @@ def summary_markdown(results: str | Path = "results", models: list[str] | None =
     for model in chosen:
         lines += [f"**{model}**", ""]
         lines += neuron_lines(res, model) + stability_lines(res, model) + loss_lines(res, model)
-        lines += stages_lines(res, model) + [""]
+        lines += figure3_lines(res, model) + stages_lines(res, model) + [""]
     lines += known_lines(res, models) + [""]
     lines += table_lines(res)
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n") + "\n"

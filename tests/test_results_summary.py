@@ -248,3 +248,20 @@ def test_readme_without_markers_is_an_error(results, tmp_path, capsys):
         replace_block(f"{END}\n{BEGIN}\n", "x")
     assert main(["summary", "--results", str(tmp_path / "nowhere")]) == 2
     assert "no such folder" in capsys.readouterr().err
+
+
+def test_figure3_shares_follow_the_file(results):
+    rows = []
+    for x in LANGS:
+        for y in LANGS:
+            for layer, size in ((0, 4), (1, 0)):  # layer 1 holds no set neuron: left out of the means
+                rows.append({"model": "m1", "queries": "corpus (8)", "set_language": x, "query_language": y,
+                             "layer": layer, "structure": "ffn", "set_size": size,
+                             "activated_share": (0.9 if x == y else 0.1) if size else float("nan"),
+                             "random": 0.05 if size else float("nan")})
+    write_table(pd.DataFrame(rows), results / "figure3_m1.csv")
+    text = summary_markdown(results, ["m1"], label="results")
+    assert "`results/figure3_m1.csv`" in text
+    assert "ffn: own queries 90.00%, other languages' queries 10.00%, a random set of the layer's size 5.00%" in text
+    (results / "figure3_m1.csv").unlink()
+    assert "not built: `results/figure3_m1.csv`" in summary_markdown(results, ["m1"], label="results")
