@@ -188,7 +188,7 @@ rule loss_matrix:
     params:
         model=lambda wc: model_params(wc.model),
         languages=EVAL_LANGS,
-        spec=config["loss_matrix"],
+        spec={k: v for k, v in config["loss_matrix"].items() if k != "models"},  # which models: not this job's
         selection=config["plnd"]["selection"],
         random_match=config["deactivation"]["random_match"],
         seed=lambda wc: f"{config['seed']}-{wc.model}",
