@@ -88,13 +88,10 @@ def select(setting: dict, lang_tensors: dict, layers: dict[str, list[int]], size
                 chosen[k][i] = True
     if setting["neurons"] == "lang":
         return chosen
+    if random_match == "layer":  # as many in each layer's module as the counterpart, uniform within it
+        return random_per_layer({k: chosen[k] for k in keys}, seed)
     rng = random.Random(zlib.crc32(seed.encode()))
     out = {k: torch.zeros(sizes[parse_key(k)[1]], dtype=torch.bool) for k in keys}
-    if random_match == "layer":  # as many in each layer's module as the counterpart, uniform within it
-        for k in keys:
-            for i in rng.sample(range(sizes[parse_key(k)[1]]), int(chosen[k].sum())):
-                out[k][i] = True
-        return out
     # stage: as many per (stage, kind) as the language-specific counterpart, uniform in that group
     for ks in groups.values():
         for kind in KINDS:
@@ -105,6 +102,19 @@ def select(setting: dict, lang_tensors: dict, layers: dict[str, list[int]], size
             pool = [(k, i) for k in group for i in range(sizes[kind])]
             for k, i in rng.sample(pool, n):
                 out[k][i] = True
+    return out
+
+
+def random_per_layer(masks: dict[str, torch.Tensor], seed: str) -> dict[str, torch.Tensor]:
+    """A random control matched to ``masks`` key by key (one layer's module kind each): as many neurons as
+    the key's mask holds, drawn uniformly among that module's neurons, from one generator seeded by the
+    string ``seed`` (the tables' controls, the loss matrix's and Figure 3's random sets alike)."""
+    rng = random.Random(zlib.crc32(seed.encode()))
+    out = {}
+    for k, m in masks.items():
+        out[k] = torch.zeros(m.numel(), dtype=torch.bool)
+        for i in rng.sample(range(m.numel()), int(m.sum())):
+            out[k][i] = True
     return out
 
 

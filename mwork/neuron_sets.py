@@ -4,14 +4,14 @@ the per-language summary, and the share of a set that a query activates (Figure 
 from __future__ import annotations
 
 import json
-import zlib
 
 import torch
 
 from .batching import Documents
+from .deactivation import random_per_layer
 from .errors import MworkError
 from .keys import parse_key
-from .neurons import STRUCTURE, Scoring, corpus_of, k_for, load_neurons, mask_keys
+from .neurons import STRUCTURE, Scoring, corpus_of, load_neurons, mask_keys, topk_hits
 
 
 def per_layer_counts(masks: dict[str, torch.Tensor]):
@@ -106,20 +106,6 @@ def neuron_summary(files_by_lang: dict[str, str]):
     return pd.DataFrame(rows), {s: overlap_matrix(sets, s) for s in ("attn", "ffn")}
 
 
-def random_sets(masks: dict[str, torch.Tensor], seed) -> dict[str, torch.Tensor]:
-    """A chance control for a neuron set: per layer and module kind, as many neurons as ``masks`` has,
-    drawn uniformly (without replacement) from that layer's neurons of that kind. Each key draws from its
-    own generator, seeded by ``seed`` and the key, so a key's set does not depend on the others."""
-    out = {}
-    for name in mask_keys(masks):
-        m = masks[name]
-        g = torch.Generator().manual_seed(zlib.crc32(f"{seed}:{name}".encode()))
-        r = torch.zeros(m.numel(), dtype=torch.bool)
-        r[torch.randperm(m.numel(), generator=g)[:int(m.sum())]] = True
-        out[name] = r
-    return out
-
-
 def activated_per_layer(model, tokenizer, queries: dict[str, list[str]], sets: dict[str, dict[str, torch.Tensor]],
                         top_k: dict, batch_size: int = 8, max_length: int = 256, scoring: Scoring | None = None,
                         seed=0, progress: bool = True):
@@ -134,7 +120,8 @@ def activated_per_layer(model, tokenizer, queries: dict[str, list[str]], sets: d
     ``queries``: {Y: texts}; ``sets``: {X: {key: (n,) bool}} (the same keys for every X).
     Share of a (query, X, layer, structure) = |top-k(query) ∩ N_X| / |N_X| over the structure's module
     kinds of that layer (attn: q, k, v; ffn), averaged over Y's queries; NaN where N_X has no neuron in
-    that layer and structure (or Y has no query). ``random``: the same share for ``random_sets(N_X, seed:X)``.
+    that layer and structure (or Y has no query). ``random``: the same share for a random set of N_X's size
+    in each layer and module kind (``mwork.deactivation.random_per_layer``, seed ``<seed>:<X>``).
 
     Returns a DataFrame with columns set_language, query_language, n_queries, layer, structure, set_size,
     activated_share, random.
@@ -149,7 +136,7 @@ def activated_per_layer(model, tokenizer, queries: dict[str, list[str]], sets: d
         if set(mask_keys(sets[x])) != set(keys):
             raise MworkError(f"the neuron set of {x!r} has other layers or module kinds than that of {langs[0]!r}; "
                              f"Figure 3 needs the sets of one model")
-    rand = {x: random_sets(sets[x], f"{seed}:{x}") for x in langs}
+    rand = {x: random_per_layer({k: sets[x][k] for k in keys}, f"{seed}:{x}") for x in langs}
     # (2S, n) per key: the S sets, then the S random sets; a query's hits are one gather
     stacked = {k: torch.stack([sets[x][k].bool().flatten() for x in langs] + [rand[x][k] for x in langs]).int()
                for k in keys}
@@ -161,12 +148,9 @@ def activated_per_layer(model, tokenizer, queries: dict[str, list[str]], sets: d
     for y, d in docs.items():
         n_queries[y] = len(d)
         for idx, ids, att in d.batches(batch_size, device):
-            imp = scoring(model, tokenizer, ids, att)
-            n_q = next((v.shape[1] for k, v in imp.items() if k.endswith("attn.q")), None)
-            for name in keys:
-                scores = imp[name]
-                top = scores.topk(k_for(top_k, parse_key(name)[1], scores.shape[1], n_q), dim=-1).indices.cpu()
-                hits[y][name] += stacked[name][:, top].sum(dim=(1, 2)).double()  # (2S,) summed over the batch
+            top = topk_hits(scoring(model, tokenizer, ids, att), top_k)
+            for name in keys:  # (2S,) activated neurons of each set, summed over the batch
+                hits[y][name] += (stacked[name].double() @ top[name].cpu().double().T).sum(1)
             bar.update(len(idx))
     bar.close()
 

@@ -47,6 +47,17 @@ def k_for(top_k: dict, kind: str, n: int, n_ref: int | None = None) -> int:
     return max(1, min(n, int(round(k))))
 
 
+def topk_hits(importance: dict[str, torch.Tensor], top_k: dict) -> dict[str, torch.Tensor]:
+    """``{key: (b, n) bool}``: each document's per-layer top-k of every module kind (PLND's count)."""
+    n_q = next((imp.shape[1] for key, imp in importance.items() if key.endswith("attn.q")), None)
+    out = {}
+    for key, imp in importance.items():
+        b, n = imp.shape
+        idx = imp.topk(k_for(top_k, parse_key(key)[1], n, n_q), dim=-1).indices
+        out[key] = torch.zeros(b, n, dtype=torch.bool).scatter_(1, idx, True)
+    return out
+
+
 @dataclass
 class Selector:
     """Streams importance batches and keeps PLND's statistics per neuron (``mwork.selection`` turns them into
@@ -85,17 +96,9 @@ class Selector:
     def hits(self, importance: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """``{key: (b, n) bool}``: the neurons each document of a batch selects (its top-k, or >= epsilon
         with the threshold rule)."""
-        n_q = next((imp.shape[1] for key, imp in importance.items() if key.endswith("attn.q")), None)
-        out = {}
-        for key, imp in importance.items():
-            kind = parse_key(key)[1]
-            b, n = imp.shape
-            if self.method == "threshold":
-                out[key] = imp >= self._epsilon(kind)
-            else:
-                idx = imp.topk(k_for(self.top_k, kind, n, n_q), dim=-1).indices
-                out[key] = torch.zeros(b, n, dtype=torch.bool).scatter_(1, idx, True)
-        return out
+        if self.method != "threshold":
+            return topk_hits(importance, self.top_k)
+        return {key: imp >= self._epsilon(parse_key(key)[1]) for key, imp in importance.items()}
 
     def _side(self) -> tuple[int, bool] | None:
         """(values kept per neuron, keep the largest?) once the document count is known."""
@@ -110,9 +113,8 @@ class Selector:
     def update(self, importance: dict[str, torch.Tensor]) -> None:
         """importance: ``{key: (b, n)}`` for one batch of documents."""
         b = None
-        top = Selector(top_k=self.top_k).hits(importance) if self.method == "threshold" else self.hits(importance)
         side = self._side()
-        for key, hit in top.items():
+        for key, hit in topk_hits(importance, self.top_k).items():
             b = hit.shape[0]
             imp = importance[key].float()
             self.counts[key] = self.counts.get(key, 0) + hit.sum(0, dtype=torch.int32)
@@ -137,11 +139,11 @@ class Selector:
         if self.n_expected is not None and self.n_expected != self.n_docs:
             raise MworkError(f"PLND expected {self.n_expected} documents but saw {self.n_docs}")
         k = need(self.n_docs, self.min_doc_fraction)
+        side = self._side()
         out = {}
         for key in self.counts:
             kept = self.kept[key]
             # the k-th largest value per neuron: from the k largest kept, or from the n - k + 1 smallest
-            side = self._side()
             if side is None:
                 floor = kept.topk(k, dim=0).values[-1]
             else:
@@ -365,6 +367,24 @@ def load_stats(path, language: str | None = None, corpus: str | None = None) -> 
         except MworkError as e:
             raise MworkError(f"{path}: {e}") from None
     return tensors, meta
+
+
+def load_languages_stats(files: dict[str, str], corpus: str | None, min_doc_fraction: float):
+    """(statistics, documents, metadata), each ``{language: ...}``, of several languages' PLND files
+    (``files``: language -> path) for choosing sets from them: all of one model, and made for the
+    ``min_doc_fraction`` the selection asks for (the ``floor`` depends on it)."""
+    stats, n_docs, metas = {}, {}, {}
+    first = next(iter(files.values()))
+    for lang, path in files.items():
+        stats[lang], metas[lang] = load_stats(path, language=lang, corpus=corpus)
+        if metas[lang].get("model_fingerprint") != metas[next(iter(files))].get("model_fingerprint"):
+            raise MworkError(f"{path}: PLND statistics of another model than {first}'s; rerun rule plnd for both")
+        made = json.loads(metas[lang].get("statistics", "{}")).get("min_doc_fraction")
+        if made is not None and float(made) != float(min_doc_fraction):
+            raise MworkError(f"{path}: statistics made for min_doc_fraction {made}, but "
+                             f"config.plnd.selection.min_doc_fraction is {min_doc_fraction}; rerun rule plnd")
+        n_docs[lang] = int(metas[lang]["n_docs"])
+    return stats, n_docs, metas
 
 
 def _check_origin(path, meta: dict, language: str | None, corpus: str | None) -> None:

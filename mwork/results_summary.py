@@ -136,15 +136,18 @@ class Results:
     def missing(self, rel: str, rule: str, target: str | None = None) -> str:
         return f"not built: {self.name(rel)} (target `results/{target or rel}`, rule {rule})"
 
-    def csv(self, rel: str, cols):
-        """(DataFrame, None) or (None, a sentence saying why not: columns missing)."""
+    def table(self, rel: str, rule: str, cols, what: str = ""):
+        """(DataFrame, None), or (None, the bullet saying why not: the file is not built, or lacks columns
+        ``cols`` — written by an older version; ``what`` names the finding it was for)."""
         import pandas as pd
 
+        if not self.path(rel).exists():
+            return None, f"* {self.missing(rel, rule)}"
         df = pd.read_csv(self.path(rel))
         lacking = [c for c in cols if c not in df.columns]
         if lacking:
-            return None, (f"{self.name(rel)} lacks the columns {', '.join(lacking)}: written by an older version; "
-                          f"rebuild target `results/{rel}`")
+            return None, (f"* {what + ': ' if what else ''}{self.name(rel)} lacks the columns {', '.join(lacking)}: "
+                          f"written by an older version; rebuild target `results/{rel}`")
         return df, None
 
 
@@ -224,11 +227,9 @@ def provenance_lines(res: Results, models: list[str]) -> list[str]:
 
 def neuron_lines(res: Results, model: str) -> list[str]:
     rel = f"{model}/neurons/summary.csv"
-    if not res.path(rel).exists():
-        return [f"* {res.missing(rel, 'neuron_summary')}"]
-    df, why = res.csv(rel, NEURON_COLS)
+    df, why = res.table(rel, "neuron_summary", NEURON_COLS, "Neuron sets")
     if df is None:
-        return [f"* Neuron sets: {why}"]
+        return [why]
     methods = ", ".join(str(m) for m in dict.fromkeys(df["method"].fillna("")) if m) or "not recorded"
     docs = f", {span(df['n_docs'], count)} documents per language" if "n_docs" in df else ""
     kinds = ""
@@ -243,11 +244,9 @@ def neuron_lines(res: Results, model: str) -> list[str]:
 
 def stability_lines(res: Results, model: str) -> list[str]:
     rel = f"{model}/set_stability.csv"
-    if not res.path(rel).exists():
-        return [f"* {res.missing(rel, 'set_stability')}"]
-    df, why = res.csv(rel, STABILITY_COLS)
+    df, why = res.table(rel, "set_stability", STABILITY_COLS, "Set size vs documents")
     if df is None:
-        return [f"* Set size vs documents: {why}"]
+        return [why]
     out = [f"* Set size vs PLND documents ({res.name(rel)}; per selection method and min_doc_fraction, over "
            f"{df['language'].nunique()} languages):"]
     for (method, frac), g in df.groupby(["method", "min_doc_fraction"], sort=False, dropna=False):
@@ -280,12 +279,9 @@ def loss_lines(res: Results, model: str) -> list[str]:
     srel, crel = "loss_matrix_summary.csv", f"{model}/loss_matrix.csv"
     out, have = [], {}
     for rel, rule, cols in ((srel, "loss_matrix_figure", LOSS_SUMMARY_COLS), (crel, "loss_matrix", LOSS_CELL_COLS)):
-        if not res.path(rel).exists():
-            out.append(f"* {res.missing(rel, rule)}")
-            continue
-        df, why = res.csv(rel, cols)
+        df, why = res.table(rel, rule, cols, "Loss matrix")
         if df is None:
-            out.append(f"* Loss matrix: {why}")
+            out.append(why)
         else:
             have[rel] = df
     s = have.get(srel)
@@ -361,11 +357,9 @@ def figure3_lines(res: Results, model: str) -> list[str]:
     the other languages' queries and a random set of the layer's size (means over languages and the layers
     where the set is not empty)."""
     rel = f"figure3_{model}.csv"
-    if not res.path(rel).exists():
-        return [f"* {res.missing(rel, 'figure3')}"]
-    df, why = res.csv(rel, FIGURE3_COLS)
+    df, why = res.table(rel, "figure3", FIGURE3_COLS, "Figure 3")
     if df is None:
-        return [f"* Figure 3: {why}"]
+        return [why]
     df = df[df["set_size"] > 0]
     own = df[df["set_language"] == df["query_language"]]
     other = df[df["set_language"] != df["query_language"]]
@@ -408,11 +402,9 @@ def stages_lines(res: Results, model: str) -> list[str]:
 
 def known_lines(res: Results, models: list[str] | None) -> list[str]:
     rel = "figure1_known.csv"
-    if not res.path(rel).exists():
-        return [f"* {res.missing(rel, 'figure1_known')}"]
-    df, why = res.csv(rel, KNOWN_COLS)
+    df, why = res.table(rel, "figure1_known", KNOWN_COLS)
     if df is None:
-        return [f"* {why}"]
+        return [why]
     df = df[df["model"].isin(models)] if models is not None else df[~df["model"].isin(EXCLUDED)]
     out = [f"**Figure 1 from known answer tokens** ({res.name(rel)}; per layer, the logit-lens probability of the "
            f"first token of the English answer, p_en, and of the query language's answer, p_lang; 95% bootstrap "

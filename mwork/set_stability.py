@@ -20,7 +20,7 @@ import itertools
 import torch
 
 from .batching import Documents
-from .neurons import Scoring, Selector
+from .neurons import Scoring, topk_hits
 from .selection import need, select_language, shared_by_all
 
 
@@ -39,9 +39,6 @@ def document_importance(model, tokenizer, texts: list[str], scoring: Scoring, ba
     return {key: torch.cat(v)[back] for key, v in parts.items()}
 
 
-def document_hits(importance: dict[str, torch.Tensor], top_k: dict) -> dict[str, torch.Tensor]:
-    """``{key: (documents, n) bool}``: each document's per-layer top-k (PLND's count)."""
-    return Selector(top_k=top_k).hits(importance)
 
 
 def subsample_stats(importance: dict, hits: dict, idx: torch.Tensor, fraction: float) -> dict[str, torch.Tensor]:
@@ -75,7 +72,7 @@ def size_curve(importance: dict[str, dict[str, torch.Tensor]], methods: dict[str
     total = min(next(iter(v.values())).shape[0] for v in importance.values())
     some = importance[langs[0]]
     n_neurons = sum(t.shape[1] for t in some.values())
-    hits = {x: document_hits(importance[x], next(iter(methods.values())).get("top_k", {"attn": 0.05, "ffn": 0.05}))
+    hits = {x: topk_hits(importance[x], next(iter(methods.values())).get("top_k", {"attn": 0.05, "ffn": 0.05}))
             for x in langs}
     sets: dict[tuple, list[dict]] = {}  # (method, fraction, n) -> per draw {lang: flat mask}
     for n in sorted({s for s in sizes if s <= total} | {total}):

@@ -245,7 +245,8 @@ def test_figure3_a_set_of_the_query_own_top_k_is_all_activated(score):
 def test_figure3_empty_layer_is_nan_and_random_sets_match_sizes():
     """A layer where X's set has no neuron is NaN (not 0); the random control has X's size in every layer
     and kind, is seeded, and differs between languages."""
-    from mwork.neuron_sets import activated_per_layer, random_sets
+    from mwork.deactivation import random_per_layer
+    from mwork.neuron_sets import activated_per_layer
 
     model, tok, scoring, sizes, keys = _figure3_setup()
     g = torch.Generator().manual_seed(1)
@@ -264,15 +265,15 @@ def test_figure3_empty_layer_is_nan_and_random_sets_match_sizes():
     assert rest[["activated_share", "random"]].stack().between(0, 1).all()
     assert (df[df["query_language"] == "en"]["n_queries"] == 2).all()
     for lang, masks in sets.items():
-        rnd = random_sets(masks, f"7:{lang}")
+        rnd = random_per_layer(masks, f"7:{lang}")
         assert all(int(rnd[k].sum()) == int(masks[k].sum()) and rnd[k].shape == masks[k].shape for k in keys)
-        assert all(torch.equal(rnd[k], random_sets(masks, f"7:{lang}")[k]) for k in keys)  # seeded
+        assert all(torch.equal(rnd[k], random_per_layer(masks, f"7:{lang}")[k]) for k in keys)  # seeded
         assert any(not torch.equal(rnd[k], masks[k]) for k in keys)
         sizes_df = df[(df["set_language"] == lang) & (df["query_language"] == "en")].set_index(["layer", "structure"])
         for (layer, structure), n in sizes_df["set_size"].items():
             assert n == sum(int(m.sum()) for k, m in masks.items()
                             if k.startswith(f"layers.{layer}.") and k.split(".", 2)[2].startswith(structure))
-    assert any(not torch.equal(random_sets(sets["en"], "7:en")[k], random_sets(sets["en"], "7:de")[k]) for k in keys)
+    assert any(not torch.equal(random_per_layer(sets["en"], "7:en")[k], random_per_layer(sets["en"], "7:de")[k]) for k in keys)
 
 
 def test_figure3_scores_every_query_once():
@@ -305,7 +306,8 @@ def test_figure3_scores_every_query_once():
 
 def test_set_stability_scores_once_and_subsamples():
     """The diagnostic's per-document importance gives PLND's own statistics, and its curve subsamples them."""
-    from mwork.set_stability import document_hits, document_importance, size_curve, subsample_stats
+    from mwork.neurons import topk_hits
+    from mwork.set_stability import document_importance, size_curve, subsample_stats
 
     model, tok = make_model("llama"), tokenizer()
     texts = [" ".join(f"<{(i * 5 + j) % 60 + 2}>" for j in range(n)) for i, n in enumerate([4, 9, 6, 3, 7])]
@@ -313,7 +315,7 @@ def test_set_stability_scores_once_and_subsamples():
     imp = document_importance(model, tok, texts, scoring, batch_size=2)
     detect(model, tok, texts, sel, scoring=scoring, progress=False)
     assert next(iter(imp.values())).shape[0] == 5
-    mine = subsample_stats(imp, document_hits(imp, sel.top_k), torch.arange(5), 0.6)
+    mine = subsample_stats(imp, topk_hits(imp, sel.top_k), torch.arange(5), 0.6)
     plnd = sel.stats()
     assert mine.keys() == plnd.keys()
     for k in plnd:
@@ -416,3 +418,25 @@ def test_a_neuron_file_of_another_language_is_refused_naming_what_it_holds(tmp_p
     # Figure 5's summary reads each language's file through the same check
     with pytest.raises(MworkError, match=r"de\.safetensors: holds the neurons of language 'zh'"):
         neuron_summary({"zh": str(folder / "zh.safetensors"), "de": str(folder / "de.safetensors")})
+
+
+def test_sets_are_chosen_from_one_models_statistics_at_the_configured_fraction(tmp_path):
+    """Rule neurons (and the loss matrix's further methods) read several languages' PLND files: they must come
+    from one model and carry the floor of the selection's min_doc_fraction."""
+    from mwork.neurons import load_languages_stats
+
+    files = {}
+    for lang, fp, frac in (("en", "a", 0.9), ("de", "a", 0.9), ("zh", "b", 0.9), ("fr", "a", 1.0)):
+        files[lang] = tmp_path / "plnd" / "bible" / f"{lang}.safetensors"
+        files[lang].parent.mkdir(parents=True, exist_ok=True)
+        stats = {f"layers.0.ffn{s}": torch.ones(4) for s in (".mean", ".floor")}
+        stats["layers.0.ffn.count"] = torch.ones(4, dtype=torch.int32)
+        save_neurons(files[lang], stats, {"language": lang, "corpus": "bible", "model_fingerprint": fp, "n_docs": 8,
+                                          "statistics": {"min_doc_fraction": frac}})
+    stats, n_docs, _ = load_languages_stats({x: files[x] for x in ("en", "de")}, "bible", 0.9)
+    assert set(stats) == {"en", "de"} and n_docs == {"en": 8, "de": 8}
+    with pytest.raises(MworkError, match=r"zh\.safetensors: PLND statistics of another model"):
+        load_languages_stats({x: files[x] for x in ("en", "zh")}, "bible", 0.9)
+    with pytest.raises(MworkError, match=r"fr\.safetensors: statistics made for min_doc_fraction 1\.0, but "
+                                         r"config\.plnd\.selection\.min_doc_fraction is 0\.9"):
+        load_languages_stats({x: files[x] for x in ("en", "fr")}, "bible", 0.9)

@@ -2,7 +2,7 @@
 from mwork.io import write_table
 from mwork.loss_matrix import cells, document_losses, heldout_texts
 from mwork.models import check_window, load_model_params
-from mwork.neurons import corpus_of, load_neurons, load_stats
+from mwork.neurons import corpus_of, load_languages_stats, load_neurons
 from mwork.selection import select_language
 from mwork.workflow import rule_script
 
@@ -22,10 +22,8 @@ with rule_script(snakemake) as log:
         masks[lang], _ = load_neurons(path, model, language=lang, corpus=corpus_of(path))
     families = {}
     if p.spec.get("methods"):
-        stats, n_docs = {}, {}
-        for lang, path in zip(p.languages, smk.input.stats):
-            stats[lang], meta = load_stats(path, language=lang, corpus=corpus_of(path))
-            n_docs[lang] = int(meta["n_docs"])
+        stats, n_docs, _ = load_languages_stats(dict(zip(p.languages, smk.input.stats)),
+                                                corpus_of(smk.input.stats[0]), p.selection["min_doc_fraction"])
         for method in p.spec["methods"]:
             spec = {**dict(p.selection), "method": method}
             families[method] = {x: select_language(stats, x, spec, n_docs, against=list(p.languages))[0]
