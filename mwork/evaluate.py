@@ -76,11 +76,56 @@ class _StopStrings(StoppingCriteria):
         return torch.tensor([any(s in t.lstrip() for s in self.stop) for t in tails], device=input_ids.device)
 
 
+# How generation runs (config ``eval.engine``). ``batching``: ``static`` is transformers' ``generate`` on
+# batches of ``batch_size`` prompts, shortest first, each batch running until its longest answer stops (the
+# reference); ``continuous`` is transformers' continuous batching (``generate_batch``: sequences packed
+# without padding, a finished sequence's slot taken by the next prompt at once). ``dtype``: ``model`` (the
+# model's own, models.<name>.dtype), ``float32`` or ``bfloat16``. Greedy decoding and the stop-string cut are
+# the same in every engine; only the arithmetic differs (bfloat16 rounding; packed vs padded shapes).
+ENGINE_DEFAULTS = {"batching": "static", "dtype": "model"}
+BATCHINGS = ("static", "continuous")
+ENGINE_DTYPES = ("model", "float32", "bfloat16")
+
+
+def engine_of(spec: dict | None) -> dict:
+    """The engine with its defaults filled in; an unknown key or value is an error naming it."""
+    from .errors import MworkError
+
+    spec = dict(spec or {})
+    unknown = sorted(set(spec) - set(ENGINE_DEFAULTS))
+    if unknown:
+        raise MworkError(f"eval.engine: unknown key(s) {unknown}; the keys are {sorted(ENGINE_DEFAULTS)}")
+    out = {**ENGINE_DEFAULTS, **spec}
+    if out["batching"] not in BATCHINGS:
+        raise MworkError(f"eval.engine.batching: {out['batching']!r} is not one of {', '.join(BATCHINGS)}")
+    if out["dtype"] not in ENGINE_DTYPES:
+        raise MworkError(f"eval.engine.dtype: {out['dtype']!r} is not one of {', '.join(ENGINE_DTYPES)}")
+    return out
+
+
+def engine_cast(model, engine: dict | None):
+    """The model in the engine's dtype (in place; ``model`` keeps it as loaded). Cast after loading, and after
+    the neuron files were checked against the model's fingerprint, which is that of the weights as stored."""
+    from .models import DTYPES
+
+    dtype = engine_of(engine)["dtype"]
+    if dtype != "model" and next(model.parameters()).dtype != DTYPES[dtype]:
+        model.to(DTYPES[dtype])
+    return model
+
+
 @torch.no_grad()
 def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, stop: list[str] | tuple = (),
-             batch_size: int = 16, progress: bool = True, add_special_tokens: bool = True) -> list[str]:
-    """Greedy continuations of ``prompts`` (batched by length, left padding, KV cache), cut at ``stop``."""
+             batch_size: int = 16, progress: bool = True, add_special_tokens: bool = True,
+             batching: str = "static") -> list[str]:
+    """Greedy continuations of ``prompts``, cut at ``stop``. ``batching="static"``: batches of ``batch_size``
+    by length, left padding, KV cache, a batch stops when every row has a stop string or EOS;
+    ``"continuous"``: :func:`generate_continuous`."""
     from tqdm import tqdm
+
+    if batching == "continuous":
+        return generate_continuous(model, tokenizer, prompts, max_new_tokens, stop, batch_size, progress,
+                                   add_special_tokens)
 
     tokenizer.padding_side = "left"
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
@@ -102,6 +147,111 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, stop: li
         bar.update(len(idx))
     bar.close()
     return out
+
+
+def varlen_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, cu_seq_lens_q=None,
+                     cu_seq_lens_k=None, **kwargs):
+    """Attention of packed sequences, each over its own keys only: SDPA per sequence (``cu_seq_lens_q`` /
+    ``cu_seq_lens_k`` delimit them; a sequence's queries are the last of its keys, causal). transformers'
+    SDPA path for continuous batching attends every query over every packed key under a mask, so on a CPU
+    its cost grows with the square of the number of sequences; this costs what padded batches cost without
+    the padding. query (1, heads, total_q, d), key/value (1, kv_heads, total_k, d) -> (1, total_q, heads, d)."""
+    import torch.nn.functional as F
+
+    q_bounds, k_bounds = cu_seq_lens_q.tolist(), cu_seq_lens_k.tolist()
+    out = torch.empty(query.shape[0], query.shape[2], query.shape[1], query.shape[3], dtype=query.dtype,
+                      device=query.device)
+    gqa = key.shape[1] != query.shape[1]
+    for i in range(len(q_bounds) - 1):
+        q0, q1, k0, k1 = q_bounds[i], q_bounds[i + 1], k_bounds[i], k_bounds[i + 1]
+        if q1 == q0:
+            continue
+        q, k, v = query[:, :, q0:q1], key[:, :, k0:k1], value[:, :, k0:k1]
+        n_q, n_k = q1 - q0, k1 - k0
+        mask = None if n_q == 1 else torch.ones(n_q, n_k, dtype=torch.bool, device=q.device).tril(n_k - n_q)
+        o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scaling, enable_gqa=gqa)
+        out[:, q0:q1] = o.transpose(1, 2)
+    return out, None
+
+
+class _VarlenSDPA:
+    """While active, transformers' ``sdpa`` attention is :func:`varlen_attention` (registered through
+    ``AttentionInterface``, the original put back on exit): continuous batching accepts only ``sdpa``,
+    ``paged|eager`` or flash-attention implementations, and its ``sdpa`` path passes the sequence bounds
+    that ``varlen_attention`` uses beside the mask it ignores."""
+
+    def __enter__(self):
+        from transformers import AttentionInterface
+        from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+
+        self.original = ALL_ATTENTION_FUNCTIONS["sdpa"]
+        AttentionInterface.register("sdpa", varlen_attention)
+
+    def __exit__(self, *exc):
+        from transformers import AttentionInterface
+
+        AttentionInterface.register("sdpa", self.original)
+
+
+@torch.no_grad()
+def generate_continuous(model, tokenizer, prompts: list[str], max_new_tokens: int, stop=(), batch_size: int = 16,
+                        progress: bool = True, add_special_tokens: bool = True) -> list[str]:
+    """Greedy continuations by transformers' continuous batching, at most ``batch_size`` sequences at a
+    time: sequences are packed without padding into one paged KV cache and a finished one's place goes to
+    the next prompt. A sequence runs to EOS or ``max_new_tokens`` (the stop strings cut the text
+    afterwards, as in the static path: greedy decoding makes the kept prefix the same). Forward hooks on
+    the projections (``mwork.masking.deactivate``) act as in ``generate``: they see the packed tokens."""
+    from transformers import ContinuousBatchingConfig, GenerationConfig
+
+    if not prompts:
+        return []
+    ids = tokenizer(prompts, add_special_tokens=add_special_tokens)["input_ids"]
+    config = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=tokenizer.eos_token_id,
+                              pad_token_id=tokenizer.pad_token_id)
+    # the paged cache sized for batch_size of the longest sequences (by default it takes most of the free
+    # memory, and on a CPU allocating it and the attention mask over all of it costs more than the decoding)
+    longest, page = max(len(x) for x in ids) + max_new_tokens, 256
+    cb = ContinuousBatchingConfig(max_requests_per_batch=batch_size, allow_block_sharing=False, page_size=page,
+                                  max_blocks_per_request=0, use_cuda_graph=False,
+                                  num_blocks=batch_size * -(-longest // page) + 1, max_batch_tokens=512,
+                                  scheduler_type="fifo")
+    attn = model.config._attn_implementation
+    _check_continuous(model)
+    try:
+        model.set_attn_implementation("sdpa")
+        with _VarlenSDPA():
+            results = model.generate_batch(ids, generation_config=config, continuous_batching_config=cb,
+                                           progress_bar=progress, warmup=False)
+    finally:
+        if model.config._attn_implementation != attn:
+            model.set_attn_implementation(attn)
+    by_id = {rid: res for rid, res in results.items()}
+    if len(by_id) != len(prompts):
+        from .errors import MworkError
+
+        raise MworkError(f"continuous batching returned {len(by_id)} of {len(prompts)} generations")
+    out = []
+    for i in range(len(prompts)):
+        res = by_id[f"req_{i}"]
+        out.append(_cut(tokenizer.decode(res.generated_tokens, skip_special_tokens=True), stop))
+    return out
+
+
+def _check_continuous(model) -> None:
+    """Continuous batching here serves models whose every layer attends over all earlier positions with plain
+    scaled dot products (Llama, Qwen2/3, Mistral without a window); the others are refused, naming why."""
+    from .errors import MworkError
+
+    cfg = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    windowed = "sliding_attention" in (getattr(cfg, "layer_types", None) or []) or (
+        getattr(cfg, "sliding_window", None) and getattr(cfg, "use_sliding_window", True)
+        and not getattr(cfg, "layer_types", None))
+    capped = getattr(cfg, "attn_logit_softcapping", None)
+    if windowed or capped or not getattr(model, "_supports_attention_backend", False):
+        why = ("sliding-window layers" if windowed else "attention logit soft-capping" if capped
+               else "no pluggable attention")
+        raise MworkError(f"eval.engine.batching: continuous is not supported for {cfg.model_type} ({why}); "
+                         f"use batching: static")
 
 
 def score_item(task: str, rec: dict, generation: str, lang: str) -> dict:
@@ -140,15 +290,16 @@ def summarize(task: str, rows: list[dict]) -> dict:
 
 def evaluate(model, tokenizer, task: str, lang: str, records: list[dict], max_new_tokens: int, stop=(),
              batch_size: int = 16, chat_template: bool = False, progress: bool = True,
-             max_context_tokens: int | None = None) -> tuple[dict, list[dict]]:
+             max_context_tokens: int | None = None, batching: str = "static") -> tuple[dict, list[dict]]:
     """(summary scores, per-item rows with prompt, prediction, gold, extracted, correct). ``stop``: the
-    configured stop strings; the task's own (MGSM: the localized "Question:") are added."""
+    configured stop strings; the task's own (MGSM: the localized "Question:") are added. ``batching``: the
+    engine's (``generate``)."""
     stop = task_stops(task, lang, stop)
     built = [build_prompt(tokenizer, task, rec, lang, chat_template, max_context_tokens) for rec in records]
     prompts = [p for p, _ in built]
     check_context(model, tokenizer, task, lang, prompts, max_new_tokens, add_special_tokens=not chat_template)
     gens = generate(model, tokenizer, prompts, max_new_tokens, stop, batch_size, progress,
-                    add_special_tokens=not chat_template)
+                    add_special_tokens=not chat_template, batching=batching)
     rows = []
     for rec, prompt, gen in zip(records, prompts, gens):
         rows.append({"id": rec.get("id"), "prompt": prompt, "prediction": gen, **score_item(task, rec, gen, lang)})
@@ -160,20 +311,23 @@ def evaluate(model, tokenizer, task: str, lang: str, records: list[dict], max_ne
 
 def run_task(model, tokenizer, *, model_name: str, task: str, lang: str, setting: str, source: str, records: list[dict],
              generation: dict, batch_size: int, n_items, chat_template: bool, seed: int,
-             deactivation: dict | None = None) -> tuple[dict, list[dict]]:
+             deactivation: dict | None = None, engine: dict | None = None) -> tuple[dict, list[dict]]:
     """One evaluation as the scores files hold it: (the scores with every setting that made them, the
     per-item rows). ``generation``: the task's eval.generation entry (max_new_tokens, stop,
-    max_context_tokens). The evaluation rule and the tuned models' evaluation both write this."""
+    max_context_tokens); ``engine``: eval.engine, recorded with the model's dtype as it ran. The evaluation
+    rule and the tuned models' evaluation both write this; the model is already cast (``engine_cast``)."""
     from .tasks.data import TASK_DATA
 
     gen = {"max_new_tokens": 32, "stop": [], "max_context_tokens": None, **generation}
+    engine = engine_of(engine)
     scores, rows = evaluate(model, tokenizer, task, lang, records, gen["max_new_tokens"], gen["stop"],
                             batch_size=batch_size, chat_template=chat_template,
-                            max_context_tokens=gen["max_context_tokens"])
+                            max_context_tokens=gen["max_context_tokens"], batching=engine["batching"])
+    engine = {**engine, "ran_in": str(next(model.parameters()).dtype).removeprefix("torch.")}
     out = {"model": model_name, "task": task, "dataset": TASK_DATA[task].dataset if source in ("hub", "files") else
            f"suite:{task}", "language": lang, "setting": setting, **scores, "deactivation": deactivation or None,
            "settings": {"source": source, "max_new_tokens": gen["max_new_tokens"],
                         "stop": task_stops(task, lang, gen["stop"]), "max_context_tokens": gen["max_context_tokens"],
                         "batch_size": batch_size, "n_items": n_items, "chat_template": chat_template,
-                        "seed": seed, "decoding": "greedy"}}
+                        "seed": seed, "decoding": "greedy", "engine": engine}}
     return out, rows

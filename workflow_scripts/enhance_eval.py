@@ -3,7 +3,7 @@ with the evaluation rule's harness and settings; one scores file holding every p
 import time
 from pathlib import Path
 
-from mwork.evaluate import run_task
+from mwork.evaluate import engine_cast, run_task
 from mwork.io import write_json, write_jsonl
 from mwork.models import load_model_params
 from mwork.tasks.data import load_items
@@ -13,6 +13,7 @@ with rule_script(snakemake) as log:
     smk = snakemake
     p, wc = smk.params, smk.wildcards
     model, tok = load_model_params(p.model)
+    engine_cast(model, p.engine)
     suites = {f"{Path(f).parent.name}/{Path(f).name.split('.')[0]}": f for f in smk.input.data}  # task/lang -> file
     scores, predictions = [], []
     for task, lang in p.pairs:
@@ -23,7 +24,7 @@ with rule_script(snakemake) as log:
         out, rows = run_task(model, tok, model_name=p.name, task=task, lang=lang, setting="original",
                              source=p.source[task], records=records, generation=p.generation.get(task, {}),
                              batch_size=p.batch_size, n_items=p.n_items[task], chat_template=p.chat_template,
-                             seed=p.seed)
+                             seed=p.seed, engine=p.engine)
         scores.append(out)
         predictions += [{"task": task, "language": lang, **row} for row in rows]
         log.info("%s %s %s: %s = %.1f over %d items (%.1f s)", p.name, task, lang, out["metric"], out["score"],

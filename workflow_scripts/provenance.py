@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from mwork.evaluate import engine_of
 from mwork.io import file_sha256, write_table, write_text
 from mwork.provenance import dumps, git_commit, machine, neuron_files, packages, provenance_markdown, runtimes
 from mwork.tasks.data import TASK_DATA, files_provenance
@@ -37,7 +38,8 @@ with rule_script(snakemake) as log:
              for task, rows in files.items() for row in rows]
     rt = runtimes(Path("results/benchmarks"))
     info = {"commit": git_commit(Path(p.repo)),
-            "machine": machine(), "packages": packages(), "models": models, "data": data, "neurons": neurons,
+            "machine": machine(), "packages": packages(), "models": models, "engine": engine_of(p.engine),
+            "data": data, "neurons": neurons,
             "runtimes": rt}
     write_text(smk.output.md, provenance_markdown(info))
     write_text(smk.output.json, dumps(info))
