@@ -437,5 +437,6 @@ def corpus_stats(docs: Iterable[dict], pool: Pool, lang: str, tokenizer=None) ->
     }
 
 
-__all__ = ["split_of", "build_pool", "sample_documents", "corpus_stats", "words", "hf_load_args", "LANGUAGES"]
+__all__ = ["split_of", "build_pool", "sample_documents", "corpus_stats", "words", "hf_load_args", "read_corpus",
+           "LANGUAGES"]
 

@@ -156,13 +156,6 @@ def lora_targets(model) -> list[str]:
     return out
 
 
-def lora_rank(model, n_params: int) -> int:
-    """The LoRA rank whose trainable parameters on ``lora_targets`` come closest to ``n_params`` (at least 1):
-    rank r adds r (in + out) parameters per adapted projection."""
-    per_rank = sum(m.in_features + m.out_features for n, m in model.named_modules() if n in set(lora_targets(model)))
-    return max(1, round(n_params / per_rank))
-
-
 def lora_model(model, rank: int, seed: int = 0):
     """``model`` wrapped by a peft LoRA adapter of ``rank`` on ``lora_targets`` (alpha = 2 rank, no dropout)."""
     from peft import LoraConfig, get_peft_model

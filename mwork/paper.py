@@ -127,8 +127,6 @@ def match_setting(row: dict, settings: dict, among=None) -> str | None:
     return None
 
 
-TABLE1_ROWS = {"Original": "Original", "Deactivate Random": "Deactivate Random",
-               "Deactivate Lang-Spec": "Deactivate Lang-Spec"}
 STAGE_CSV = {"Eng": "eng", "n-Eng": "n_eng", "Δ_Eng": "delta_eng", "Δ_n-Eng": "delta_n_eng", "Δ": "delta"}
 TASK11 = {"XQuAD": "understanding", "MGSM": "reasoning", "X-CSQA": "knowledge", "XLSum": "generation"}
 

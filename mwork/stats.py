@@ -118,9 +118,3 @@ def ci(samples: np.ndarray, level: float = LEVEL) -> tuple[float, float]:
     lo, hi = np.quantile(np.asarray(samples, dtype=float), [a, 1 - a])
     return float(lo), float(hi)
 
-
-def fmt_ci(value: float, lo: float, hi: float, digits: int = 1) -> str:
-    """'12.3 [10.1, 14.0]' for Markdown tables; a dash for a missing value."""
-    if value != value:  # NaN
-        return "—"
-    return f"{value:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
