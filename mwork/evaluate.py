@@ -110,7 +110,13 @@ def engine_cast(model, engine: dict | None):
 
     dtype = engine_of(engine)["dtype"]
     if dtype != "model" and next(model.parameters()).dtype != DTYPES[dtype]:
+        # rotary frequencies are buffers that a model loaded in bfloat16 keeps in float32: rounded, the
+        # angles drift by tenths of a radian a few hundred positions in
+        keep = {name: buf for name, buf in model.named_buffers() if name.endswith("inv_freq")}
         model.to(DTYPES[dtype])
+        for name, buf in keep.items():
+            owner, _, leaf = name.rpartition(".")
+            setattr(model.get_submodule(owner), leaf, buf)
     return model
 
 
@@ -201,18 +207,22 @@ def generate_continuous(model, tokenizer, prompts: list[str], max_new_tokens: in
     the next prompt. A sequence runs to EOS or ``max_new_tokens`` (the stop strings cut the text
     afterwards, as in the static path: greedy decoding makes the kept prefix the same). Forward hooks on
     the projections (``mwork.masking.deactivate``) act as in ``generate``: they see the packed tokens."""
+    import copy
+
     from transformers import ContinuousBatchingConfig, GenerationConfig
 
     if not prompts:
         return []
     ids = tokenizer(prompts, add_special_tokens=add_special_tokens)["input_ids"]
-    config = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=tokenizer.eos_token_id,
-                              pad_token_id=tokenizer.pad_token_id)
+    # the model's own generation config with the static path's overrides, as generate() merges them
+    config = copy.deepcopy(model.generation_config) if model.generation_config is not None else GenerationConfig()
+    config.update(max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=tokenizer.eos_token_id,
+                  pad_token_id=tokenizer.pad_token_id)
     # the paged cache sized for batch_size of the longest sequences (by default it takes most of the free
     # memory, and on a CPU allocating it and the attention mask over all of it costs more than the decoding)
     longest, page = max(len(x) for x in ids) + max_new_tokens, 256
     cb = ContinuousBatchingConfig(max_requests_per_batch=batch_size, allow_block_sharing=False, page_size=page,
-                                  max_blocks_per_request=0, use_cuda_graph=False,
+                                  max_blocks_per_request=0, use_cuda_graph=False, auto_switch_to_flash=False,
                                   num_blocks=batch_size * -(-longest // page) + 1, max_batch_tokens=512,
                                   scheduler_type="fifo")
     attn = model.config._attn_implementation
@@ -225,16 +235,20 @@ def generate_continuous(model, tokenizer, prompts: list[str], max_new_tokens: in
     finally:
         if model.config._attn_implementation != attn:
             model.set_attn_implementation(attn)
-    by_id = {rid: res for rid, res in results.items()}
-    if len(by_id) != len(prompts):
-        from .errors import MworkError
+    # generate_batch does not raise: an error in its thread (a hook, the attention, memory) marks the
+    # requests failed and returns what they had, which would be scored as (empty) answers
+    from transformers.generation.continuous_batching.requests import RequestStatus
 
-        raise MworkError(f"continuous batching returned {len(by_id)} of {len(prompts)} generations")
-    out = []
-    for i in range(len(prompts)):
-        res = by_id[f"req_{i}"]
-        out.append(_cut(tokenizer.decode(res.generated_tokens, skip_special_tokens=True), stop))
-    return out
+    from .errors import MworkError
+
+    failed = [rid for rid, res in results.items() if res.error is not None or res.status != RequestStatus.FINISHED]
+    if len(results) != len(prompts) or failed:
+        first = results[failed[0]].error if failed else "requests missing"
+        raise MworkError(f"continuous batching: {len(failed)} of {len(prompts)} generations failed and "
+                         f"{len(prompts) - len(results)} are missing (first error: {first}); "
+                         f"see the log above, or run with eval.engine.batching: static")
+    return [_cut(tokenizer.decode(results[f"req_{i}"].generated_tokens, skip_special_tokens=True), stop)
+            for i in range(len(prompts))]
 
 
 def _check_continuous(model) -> None:

@@ -102,14 +102,14 @@ def _table(rows: list[dict], columns: list[str]) -> str:
 
 
 def provenance_markdown(info: dict) -> str:
-    """The report's provenance page from ``info`` (keys: commit, machine, packages, models, engine, data,
+    """The report's provenance page from ``info`` (keys: commit, machine, packages, models, engines, data,
     neurons, runtimes)."""
     out = ["# Provenance of this run\n", f"Checkout: `{info['commit']}`\n", "## Machine\n",
            _table([info["machine"]], list(info["machine"])), "## Packages\n",
            _table([{"package": k, "version": v} for k, v in info["packages"].items()], ["package", "version"]),
            "## Models\n", _table(info["models"], ["model", "source", "location", "revision", "license", "fingerprint"]),
-           "## Evaluation engine (eval.engine)\n",
-           _table([info.get("engine") or {"batching": "static", "dtype": "model"}], ["batching", "dtype"]),
+           "## Evaluation engines (eval.engine, models.<name>.engine)\n",
+           _table(info.get("engines") or [], ["model", "batching", "dtype"]),
            "## Data\n", _table(info["data"], ["what", "source", "detail"]),
            "## Neuron files\n",
            _table(info["neurons"], ["file", "language", "n_docs", "neurons", "fingerprint", "sha256"])]

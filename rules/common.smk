@@ -120,6 +120,12 @@ def model_params(model):
     return {**out, "delta": spec["delta"]} if spec.get("delta") else out
 
 
+def model_engine(model):
+    """How the model's evaluations generate: eval.engine with models.<name>.engine's keys over it
+    (mwork.evaluate.engine_of fills the defaults)."""
+    return {**config["eval"].get("engine", {}), **(model_spec(config, model).get("engine") or {})}
+
+
 def task_source(model, task):
     """`suites` (offline), `hub` (the real datasets) or `files` (their upstream files, eval.files.<task>):
     models.<name>.task_data (mwork.tasks.data.task_source)."""

@@ -101,7 +101,7 @@ rule enhance_eval:
         chat_template=lambda wc: model_spec(config, wc.model).get("chat_template", False),
         generation={t: config["eval"]["generation"].get(t, {}) for t in TASKS},
         batch_size=config["eval"]["batch_size"],
-        engine=config["eval"].get("engine", {}),
+        engine=lambda wc: model_engine(wc.model),
         n_items={t: per_task(config["eval"]["n_items"], t) for t in TASKS},
         dataset={t: config["eval"]["datasets"].get(t, {}) for t in TASKS},
         seed=config["seed"],

@@ -21,7 +21,7 @@ rule evaluate:
         chat_template=lambda wc: model_spec(config, wc.model).get("chat_template", False),
         generation=lambda wc: config["eval"]["generation"].get(wc.task, {}),
         batch_size=config["eval"]["batch_size"],
-        engine=config["eval"].get("engine", {}),
+        engine=lambda wc: model_engine(wc.model),
         n_items=lambda wc: per_task(config["eval"]["n_items"], wc.task),
         dataset=lambda wc: config["eval"]["datasets"].get(wc.task, {}),
         seed=config["seed"],

@@ -20,7 +20,7 @@ rule provenance:
         task_folders={t: task_folder(t) for t in TASKS},
         task_languages={t: eval_langs(m, t, extra=True) for m in EVAL_MODELS[:1] for t in TASKS},
         tasks=TASKS,
-        engine=config["eval"].get("engine", {}),
+        engines={m: model_engine(m) for m in dict.fromkeys(EVAL_MODELS + ENHANCE_MODELS)},
         corpus={"name": CORPUS, **config["corpora"][CORPUS]},
         languages=LANGS,
         repo=repo_file("."),

@@ -123,6 +123,8 @@ def test_schema_fills_defaults(tmp_path, default_cfg):
         (lambda c: c["eval"].update(engine={"batching": "paged"}), r"config\.eval\.engine\.batching: 'paged' is not one of"),
         (lambda c: c["eval"].update(engine={"dtype": "int8"}), r"config\.eval\.engine\.dtype: 'int8' is not one of"),
         (lambda c: c["eval"].update(engine={"batching": "continuous", "dtype": "bfloat16"}), None),
+        (lambda c: c["models"]["organism"].update(engine={"batching": "fast"}),
+         r"config\.models\.organism\.engine\.batching: 'fast' is not one of"),
         # silent typos and wrong types (issue 17): refused, naming the field
         (lambda c: c["corpora"]["catalogs"].update(n_doc=5), r"config\.corpora\.catalogs: .*'n_doc' was unexpected"),
         (lambda c: c["corpora"].update(mine={"source": "local", "path": "x", "text_feild": "body"}),

@@ -107,3 +107,27 @@ def test_continuous_batching_refuses_windowed_attention():
     with pytest.raises(MworkError, match="continuous is not supported for gemma3_text .*sliding-window.*"
                                          "batching: static"):
         generate(model, tok, PROMPTS[:1], 2, progress=False, batching="continuous")
+
+
+def test_bfloat16_cast_keeps_rotary_frequencies_in_float32():
+    model, _ = _setup("qwen2")
+    before = {n: b.clone() for n, b in model.named_buffers() if n.endswith("inv_freq")}
+    assert before
+    engine_cast(model, {"dtype": "bfloat16"})
+    after = dict(model.named_buffers())
+    assert all(after[n].dtype == torch.float32 and torch.equal(after[n], b) for n, b in before.items())
+    assert all(p.dtype == torch.bfloat16 for p in model.parameters())
+
+
+def test_a_failure_inside_continuous_batching_is_an_error_not_empty_answers():
+    model, tok = _setup("qwen2")
+
+    def broken(mod, args):
+        raise RuntimeError("a broken hook")
+
+    handle = model.model.layers[0].mlp.register_forward_pre_hook(broken)
+    try:
+        with pytest.raises(MworkError, match="continuous batching: 2 of 2 generations failed.*a broken hook"):
+            generate(model, tok, PROMPTS[:2], 3, progress=False, batching="continuous")
+    finally:
+        handle.remove()

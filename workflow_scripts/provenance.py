@@ -38,7 +38,7 @@ with rule_script(snakemake) as log:
              for task, rows in files.items() for row in rows]
     rt = runtimes(Path("results/benchmarks"))
     info = {"commit": git_commit(Path(p.repo)),
-            "machine": machine(), "packages": packages(), "models": models, "engine": engine_of(p.engine),
+            "machine": machine(), "packages": packages(), "models": models, "engines": [{"model": m, **engine_of(e)} for m, e in p.engines.items()],
             "data": data, "neurons": neurons,
             "runtimes": rt}
     write_text(smk.output.md, provenance_markdown(info))
