@@ -289,6 +289,20 @@ def deactivation_table(scores: list[dict], table: dict, settings: dict, number: 
     return df, md.rstrip("\n") + "\n"
 
 
+# Table 1's differences, each of two of its rows on the same items (paired: the same bootstrap resamples)
+TABLE1_DELTAS_OF = (("Δ Lang-Spec − Original", ("Deactivate Lang-Spec", "Original")),
+                    ("Δ Lang-Spec − Random", ("Deactivate Lang-Spec", "Deactivate Random")),
+                    ("En: Δ Lang-Spec − Random", ("En: Deactivate Lang-Spec", "En: Deactivate Random")))
+TABLE1_DELTAS = tuple((label, None, None) for label, _ in TABLE1_DELTAS_OF)
+
+
+class _Diff:
+    """The difference of two cells: value and bootstrap replicates (paired when their resamples are shared)."""
+
+    def __init__(self, a, b):
+        self.value, self.boot = a.value - b.value, np.asarray(a.boot) - np.asarray(b.boot)
+
+
 def table1_settings(table: dict, settings: dict) -> tuple[str, str]:
     """Table 1's two rows, (the random control, X's own neurons), told apart by their settings' ``neurons``."""
     by = {settings[name]["neurons"]: name for name in table["rows"]}
@@ -312,13 +326,20 @@ def table1(scores: list[dict], table: dict, settings: dict, models: list[str], n
         for model in models:
             by = {(c["setting"], c["language"]): c for c in cells if c["model"] == model}
             xs = sorted({x for _, x in by}, key=lambda x: [c["language"] for c in cells].index(x))
+            got_by = {}
             for label, part, name in (("Original", "lang_original", lang_name),
                                       ("Deactivate Random", "lang_deactivated", random_name),
                                       ("Deactivate Lang-Spec", "lang_deactivated", lang_name),
                                       ("En: Original", "en_original", lang_name),
                                       ("En: Deactivate Random", "en_deactivated", random_name),
-                                      ("En: Deactivate Lang-Spec", "en_deactivated", lang_name)):
-                got = [(x, by[(name, x)][part]) for x in xs if (name, x) in by]
+                                      ("En: Deactivate Lang-Spec", "en_deactivated", lang_name),
+                                      *TABLE1_DELTAS):
+                if label in dict(TABLE1_DELTAS_OF):  # a paired difference of two rows above: the same resamples
+                    a, b = dict(TABLE1_DELTAS_OF)[label]
+                    got = [(x, _Diff(got_by[a][x], got_by[b][x])) for x in got_by[a] if x in got_by[b]]
+                else:
+                    got = [(x, by[(name, x)][part]) for x in xs if (name, x) in by]
+                got_by[label] = dict(got)
                 row = {"Model": model, "Metric": metric, "Method": label}
                 for x, cell in got:
                     _with_ci(row, x.capitalize(), cell.value, cell.boot)
@@ -346,7 +367,8 @@ def table1(scores: list[dict], table: dict, settings: dict, models: list[str], n
         md += (f"Table 1 (reproduced): {TASK_NAMES[task]} ({metric}) per language when deactivating that language's "
                f"neurons (Lang-Spec, setting {lang_name}) and as many random neurons (setting {random_name});{what} "
                f"the En rows: English under the same deactivation of the column's language (a language-specific "
-               f"set leaves English intact). {CI_NOTE}.\n\n" + markdown_table(view, ".2f") + "\n\n")
+               f"set leaves English intact); the Δ rows: differences of two rows on the same items, with paired "
+               f"intervals. {CI_NOTE}.\n\n" + markdown_table(view, ".2f") + "\n\n")
     for _, r in counts.iterrows():
         md += (f"Neurons deactivated ({r['Model']}, each language's set and its random control alike): "
                + ", ".join(f"{c} {int(r[c])}" for c in counts.columns

@@ -98,6 +98,11 @@ def test_table1_english_control_and_rouge_both_ways():
     assert rl.loc["Deactivate Lang-Spec", "Avg."] < 0.2 * rl.loc["Original", "Avg."]
     assert rl.loc["En: Deactivate Lang-Spec", "De"] == pytest.approx(0.95 * rl.loc["En: Original", "De"])
     assert rl.loc["Original", "De_lo"] < rl.loc["Original", "De"] < rl.loc["Original", "De_hi"]
+    d = rl.loc["Δ Lang-Spec − Random"]
+    assert d["De"] == pytest.approx(rl.loc["Deactivate Lang-Spec", "De"] - rl.loc["Deactivate Random", "De"])
+    assert d["De_hi"] < 0 and d["De_lo"] <= d["De"] <= d["De_hi"]  # paired: the same items resampled together
+    assert rl.loc["Δ Lang-Spec − Original", "Avg."] == pytest.approx(
+        rl.loc["Deactivate Lang-Spec", "Avg."] - rl.loc["Original", "Avg."])
     assert "rouge-score's default (ASCII-only) tokenizer" in md and "En: Deactivate Lang-Spec" in md
     assert df.set_index("Method").loc["# neurons deactivated", "De"] == 40 and "Neurons deactivated (m, " in md
     t5, md5 = deactivation_table(scores, table, SETTINGS, "5")

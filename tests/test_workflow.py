@@ -393,7 +393,7 @@ def test_tiny_dag_builds_the_tables(tiny_run):
     assert (t3["delta"] == t3["delta_eng"] - t3["delta_n_eng"]).all()
     t1 = pd.read_csv(res / "table1.csv")
     methods = ["Original", "Deactivate Random", "Deactivate Lang-Spec", "En: Original", "En: Deactivate Random",
-               "En: Deactivate Lang-Spec"]
+               "En: Deactivate Lang-Spec", "Δ Lang-Spec − Original", "Δ Lang-Spec − Random", "En: Δ Lang-Spec − Random"]
     assert list(t1["Method"]) == methods * 2 + ["# neurons deactivated"]  # ROUGE-L both ways, then the counts
     assert (t3["n_draws"] == [2, 1]).all() and (t3["delta_lo"] <= t3["delta"]).all() and (t3["delta"] <= t3["delta_hi"]).all()
     assert (res / "eval" / "organism" / "reasoning" / "de" / "S_random~1@de.json").exists()  # the second draw
