@@ -33,12 +33,11 @@ def parse_engine(text: str) -> dict:
     return engine_of({"batching": batching, "dtype": dtype or "model"})
 
 
-def boot_ci(values: list[float], seed: int = 0, n: int = 2000) -> tuple[float, float]:
-    from mwork.stats import ci
+def boot_ci(values: list[float], seed: int = 0) -> tuple[float, float]:
+    """The 95% percentile interval of the mean over items (the tables' bootstrap, ``mwork.stats``)."""
+    from mwork.stats import Bootstrap, ci
 
-    v = np.asarray(values, dtype=float)
-    idx = np.random.default_rng(seed).integers(0, len(v), size=(n, len(v)))
-    return ci(v[idx].mean(axis=1))
+    return ci(Bootstrap(seed=seed).means(("reference",), dict(enumerate(values))))
 
 
 def gemm_profile(rows=(1, 16, 32, 64, 128, 512), shape=(4864, 896), reps=50) -> dict:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from transformers import StoppingCriteria, StoppingCriteriaList
 
+from .errors import MworkError
 from .tasks.prompts import format_prompt
 from .tasks.registry import get_task, task_stops
 
@@ -31,8 +32,6 @@ def build_prompt(tokenizer, task: str, rec: dict, lang: str, chat_template: bool
     prompt = format_prompt(task, rec, lang)
     if chat_template:
         if not getattr(tokenizer, "chat_template", None):
-            from .errors import MworkError
-
             raise MworkError("models.<name>.chat_template: true, but the tokenizer has no chat template")
         prompt = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
                                                add_generation_prompt=True)
@@ -42,8 +41,6 @@ def build_prompt(tokenizer, task: str, rec: dict, lang: str, chat_template: bool
 def check_context(model, tokenizer, task: str, lang: str, prompts: list[str], max_new_tokens: int,
                   add_special_tokens: bool) -> None:
     """Every prompt and its new tokens fit the model's context window, or an error says what to set."""
-    from .errors import MworkError
-
     window = getattr(model.config, "max_position_embeddings", None)
     if not window or not prompts:
         return
@@ -89,8 +86,6 @@ ENGINE_DTYPES = ("model", "float32", "bfloat16")
 
 def engine_of(spec: dict | None) -> dict:
     """The engine with its defaults filled in; an unknown key or value is an error naming it."""
-    from .errors import MworkError
-
     spec = dict(spec or {})
     unknown = sorted(set(spec) - set(ENGINE_DEFAULTS))
     if unknown:
@@ -239,8 +234,6 @@ def generate_continuous(model, tokenizer, prompts: list[str], max_new_tokens: in
     # requests failed and returns what they had, which would be scored as (empty) answers
     from transformers.generation.continuous_batching.requests import RequestStatus
 
-    from .errors import MworkError
-
     failed = [rid for rid, res in results.items() if res.error is not None or res.status != RequestStatus.FINISHED]
     if len(results) != len(prompts) or failed:
         first = results[failed[0]].error if failed else "requests missing"
@@ -254,8 +247,6 @@ def generate_continuous(model, tokenizer, prompts: list[str], max_new_tokens: in
 def _check_continuous(model) -> None:
     """Continuous batching here serves models whose every layer attends over all earlier positions with plain
     scaled dot products (Llama, Qwen2/3, Mistral without a window); the others are refused, naming why."""
-    from .errors import MworkError
-
     cfg = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
     windowed = "sliding_attention" in (getattr(cfg, "layer_types", None) or []) or (
         getattr(cfg, "sliding_window", None) and getattr(cfg, "use_sliding_window", True)

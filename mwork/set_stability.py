@@ -39,8 +39,6 @@ def document_importance(model, tokenizer, texts: list[str], scoring: Scoring, ba
     return {key: torch.cat(v)[back] for key, v in parts.items()}
 
 
-
-
 def subsample_stats(importance: dict, hits: dict, idx: torch.Tensor, fraction: float) -> dict[str, torch.Tensor]:
     """PLND's statistics (``key.count|mean|floor``) from the documents at ``idx``, as the plnd rule would
     compute them from those documents alone."""

@@ -290,10 +290,9 @@ def deactivation_table(scores: list[dict], table: dict, settings: dict, number: 
 
 
 # Table 1's differences, each of two of its rows on the same items (paired: the same bootstrap resamples)
-TABLE1_DELTAS_OF = (("Δ Lang-Spec − Original", ("Deactivate Lang-Spec", "Original")),
-                    ("Δ Lang-Spec − Random", ("Deactivate Lang-Spec", "Deactivate Random")),
-                    ("En: Δ Lang-Spec − Random", ("En: Deactivate Lang-Spec", "En: Deactivate Random")))
-TABLE1_DELTAS = tuple((label, None, None) for label, _ in TABLE1_DELTAS_OF)
+TABLE1_DELTAS = (("Δ Lang-Spec − Original", "Deactivate Lang-Spec", "Original"),
+                 ("Δ Lang-Spec − Random", "Deactivate Lang-Spec", "Deactivate Random"),
+                 ("En: Δ Lang-Spec − Random", "En: Deactivate Lang-Spec", "En: Deactivate Random"))
 
 
 class _Diff:
@@ -326,20 +325,17 @@ def table1(scores: list[dict], table: dict, settings: dict, models: list[str], n
         for model in models:
             by = {(c["setting"], c["language"]): c for c in cells if c["model"] == model}
             xs = sorted({x for _, x in by}, key=lambda x: [c["language"] for c in cells].index(x))
-            got_by = {}
-            for label, part, name in (("Original", "lang_original", lang_name),
-                                      ("Deactivate Random", "lang_deactivated", random_name),
-                                      ("Deactivate Lang-Spec", "lang_deactivated", lang_name),
-                                      ("En: Original", "en_original", lang_name),
-                                      ("En: Deactivate Random", "en_deactivated", random_name),
-                                      ("En: Deactivate Lang-Spec", "en_deactivated", lang_name),
-                                      *TABLE1_DELTAS):
-                if label in dict(TABLE1_DELTAS_OF):  # a paired difference of two rows above: the same resamples
-                    a, b = dict(TABLE1_DELTAS_OF)[label]
-                    got = [(x, _Diff(got_by[a][x], got_by[b][x])) for x in got_by[a] if x in got_by[b]]
-                else:
-                    got = [(x, by[(name, x)][part]) for x in xs if (name, x) in by]
-                got_by[label] = dict(got)
+            got_by = {label: {x: by[(name, x)][part] for x in xs if (name, x) in by}
+                      for label, part, name in (("Original", "lang_original", lang_name),
+                                                ("Deactivate Random", "lang_deactivated", random_name),
+                                                ("Deactivate Lang-Spec", "lang_deactivated", lang_name),
+                                                ("En: Original", "en_original", lang_name),
+                                                ("En: Deactivate Random", "en_deactivated", random_name),
+                                                ("En: Deactivate Lang-Spec", "en_deactivated", lang_name))}
+            for label, a, b in TABLE1_DELTAS:
+                got_by[label] = {x: _Diff(got_by[a][x], got_by[b][x]) for x in got_by[a] if x in got_by[b]}
+            for label, cells_of in got_by.items():
+                got = list(cells_of.items())
                 row = {"Model": model, "Metric": metric, "Method": label}
                 for x, cell in got:
                     _with_ci(row, x.capitalize(), cell.value, cell.boot)
