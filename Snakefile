@@ -9,6 +9,13 @@ configfile: "config.yaml"
 
 
 include: "rules/common.smk"
+
+
+# A language code in every path that has one (mwork.names holds each name's grammar)
+wildcard_constraints:
+    lang=names.LANG,
+
+
 include: "rules/corpus.smk"
 include: "rules/organism.smk"
 include: "rules/models.smk"

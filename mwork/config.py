@@ -8,13 +8,13 @@ config field and what to do.
 from __future__ import annotations
 
 import os
-import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import MworkError
 from .languages import get_language
-from .names import inside, plain_name
+from .names import TunedModel, Variant, inside, plain_name
+from .stages import check_setting, stage_layers, stage_table_rows
+from .tasks.registry import TASKS
 
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
 
@@ -340,8 +340,6 @@ def model_layers(config: dict, name: str) -> int | None:
 def model_stages(config: dict, name: str) -> dict[str, list[int]] | str:
     """The MWork stage layers of a model, or "auto" (tuned: Tables 12-13) or "lens" (read off its logit
     lens, rule lens_stages). Error if missing or impossible."""
-    from .settings import stage_layers
-
     spec = model_spec(config, name)
     where = f"config.models.{name}.stages"
     if spec.get("stages") in ("auto", "lens"):
@@ -370,9 +368,6 @@ def tuning_grid(config: dict, name: str) -> dict[str, list[int]]:
 
 
 def check_deactivation(config: dict) -> None:
-    from .settings import check_setting
-    from .tasks.registry import TASKS
-
     d = config.get("deactivation", {})
     settings = d.get("settings", {})
     for name, spec in settings.items():
@@ -391,8 +386,6 @@ def check_deactivation(config: dict) -> None:
         if str(num) == "1" and sorted(settings[n]["neurons"] for n in names) != ["lang", "random"]:
             raise MworkError(f"{where}.rows: Table 1 compares X's neurons with as many random ones; give two "
                              f"settings, one with neurons: lang and one with neurons: random")
-    from .settings import stage_table_rows
-
     shared = [n for n in d.get("tables", {}).get("1", {}).get("rows", []) if n in stage_table_rows(d.get("tables", {}))]
     if d.get("budget") is not None and shared:
         raise MworkError(f"config.deactivation.tables.1.rows: {shared[0]!r} is also a row of a stage table, whose "
@@ -420,20 +413,6 @@ def model_dir(config: dict, name: str) -> str | None:
     return spec.get("path") if spec["source"] in ("organism", "local") else None
 
 
-# a tuning of the enhancement grid as a model: <base>+<language>-<variant>, e.g. organism+de-lang-400
-TUNED = re.compile(r"(?P<base>[A-Za-z0-9_.-]+)\+(?P<lang>[a-z]{2,3})-(?P<variant>(?:lang|lora)-\d+|random-\d+-s\d+)")
-
-
-def tuned_name(base: str, lang: str, variant: str) -> str:
-    """The model name of a tuning of the grid (``mwork.config.TUNED``)."""
-    return f"{base}+{lang}-{variant}"
-
-
-def delta_file(base: str, lang: str, variant: str) -> str:
-    """Where rule enhance writes a tuning's delta."""
-    return f"results/{base}/enhance/{lang}/{variant}.safetensors"
-
-
 def model_spec(config: dict, name: str) -> dict:
     """The ``models`` entry called ``name`` (error lists the entries). A tuned model -- an entry with
     ``source: delta``, or a name ``<base>+<language>-<variant>`` of the enhancement grid -- is its base's
@@ -443,16 +422,16 @@ def model_spec(config: dict, name: str) -> dict:
         entry = models[name]
         base = model_spec(config, entry["base"])
         return {**base, **{k: v for k, v in entry.items() if k != "source"}}
-    m = TUNED.fullmatch(name) if name not in models else None
-    if m and m["base"] in models and models[m["base"]]["source"] != "delta":
-        _check_tuning(config, name, m["lang"], m["variant"])
-        return {**models[m["base"]], "base": m["base"], "delta": delta_file(m["base"], m["lang"], m["variant"]),
-                "tuned": {"language": m["lang"], "variant": m["variant"]}}
+    t = TunedModel.of(name) if name not in models else None
+    if t and t.base in models and models[t.base]["source"] != "delta":
+        _check_tuning(config, name, t.lang, t.variant)
+        return {**models[t.base], "base": t.base, "delta": t.delta,
+                "tuned": {"language": t.lang, "variant": str(t.variant)}}
     _require_key(models, name, "model", "config.models")
     return models[name]
 
 
-def _check_tuning(config: dict, name: str, lang: str, variant: str) -> None:
+def _check_tuning(config: dict, name: str, lang: str, variant: Variant) -> None:
     """A tuning reached by name (``<base>+<language>-<variant>``) is one of the configured enhancement grid:
     another language, size or random seed would be trained and evaluated silently outside the config."""
     en = config.get("enhance") or {}
@@ -463,7 +442,7 @@ def _check_tuning(config: dict, name: str, lang: str, variant: str) -> None:
     if lang not in en["languages"]:
         raise MworkError(f"{where}: {lang} is not in config.enhance.languages ({', '.join(en['languages'])}); {fix}")
     grid = [v.name for v in enhance_grid(en, lang)]
-    if variant not in grid:
+    if variant.name not in grid:
         raise MworkError(f"{where}: {variant} is not one of {lang}'s tunings ({', '.join(grid) or 'none'}; "
                          f"config.enhance sizes, control_size, random_seeds, lora); {fix}")
 
@@ -582,31 +561,6 @@ def _with_defaults(validator_cls):
 
 # --------------------------------------------------------------------------------------------------
 # enhancement: which tunings a language gets (mwork.enhance trains them)
-
-
-@dataclass(frozen=True)
-class Variant:
-    """One tuning of the grid: ``lang-<n>`` (language X's neurons on n documents), ``random-<n>-s<seed>``
-    (as many random neurons per layer and kind), ``lora-<n>`` (a LoRA adapter of as many parameters)."""
-
-    kind: str
-    n_docs: int
-    seed: int = 0
-
-    @property
-    def name(self) -> str:
-        return f"{self.kind}-{self.n_docs}" + (f"-s{self.seed}" if self.kind == "random" else "")
-
-    @classmethod
-    def parse(cls, name: str) -> Variant:
-        import re
-
-        m = re.fullmatch(r"(lang|lora)-(\d+)|random-(\d+)-s(\d+)", name)
-        if not m:
-            raise MworkError(f"enhancement variant {name!r}: expected lang-<n>, random-<n>-s<seed> or lora-<n>")
-        if m.group(1):
-            return cls(m.group(1), int(m.group(2)))
-        return cls("random", int(m.group(3)), int(m.group(4)))
 
 
 def enhance_languages(config: dict, which: str) -> list[str]:

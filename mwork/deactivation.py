@@ -1,6 +1,6 @@
 """Which neurons a deactivation setting turns off (Tables 1-5, 8, 9, 14-17).
 
-The stages and settings themselves are data, in ``mwork.settings``. A random control deactivates
+The stages and settings themselves are data, in ``mwork.stages``. A random control deactivates
 exactly as many neurons per layer and module kind as its language-specific counterpart (after the
 exclusion and the budget), drawn uniformly from that layer's module with a seed (``random_match:
 layer``, the default); ``random_match: stage`` matches only the count per stage and module kind, drawn
@@ -18,7 +18,7 @@ import torch
 
 from .errors import MworkError
 from .keys import KINDS, parse_key
-from .settings import ATTN, STAGES, check_setting, setting_groups, stage_layers  # noqa: F401 (re-exported)
+from .stages import ATTN, STAGES, check_setting, setting_groups, stage_layers  # noqa: F401 (re-exported)
 
 RANDOM_MATCH = ("layer", "stage")  # deactivation.random_match: what a random control matches X's set in
 

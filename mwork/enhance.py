@@ -22,7 +22,6 @@ import math
 import torch
 
 from .arch import get_adapter
-from .config import Variant, enhance_grid  # noqa: F401  (the grid of tunings, torch-free for the DAG)
 from .deltas import Slice, lora_targets, neuron_index, with_deltas
 from .errors import MworkError
 from .keys import parse_key

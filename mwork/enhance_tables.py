@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import Variant
+from .names import Variant
 from .errors import MworkError
 from .stats import N_BOOT, Bootstrap, check_scores, ci, item_values
 from .tasks.registry import TASK_NAMES

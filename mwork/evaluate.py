@@ -10,7 +10,7 @@ import torch
 from transformers import StoppingCriteria, StoppingCriteriaList
 
 from .errors import MworkError
-from .tasks.prompts import format_prompt
+from .tasks.registry import format_prompt
 from .tasks.registry import get_task, task_stops
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from .errors import MworkError
-from .tasks.prompts import format_prompt, format_target
+from .tasks.registry import format_prompt, format_target
 
 BOS, EOS, PAD = "<s>", "</s>", "<pad>"
 # CJK unified ideographs (+ extension A), kana and hangul syllables: one pre-token per character

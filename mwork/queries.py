@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .corpus import read_corpus
 from .io import read_jsonl
-from .tasks.prompts import format_prompt
+from .tasks.registry import format_prompt
 
 
 def figure_queries(paths: list[str], lang: str, source: str, per_task: int, corpus_limit: int | None = None) -> list[str]:

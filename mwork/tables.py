@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import MworkError
-from .settings import split_draw, split_setting
-from .settings import tuning as tuning_name
+from .names import Setting
 from .stats import N_BOOT, Bootstrap, check_scores, ci, item_values
 from .tasks.registry import TASK_NAMES, TASK_ORDER, TASKS  # the paper's dataset names and Table 11's row order
 
@@ -133,9 +132,12 @@ def metric_name(task: str, key: str) -> str:
 def _draws(idx: dict, model: str, task: str, lang: str, name: str, x: str) -> list[dict]:
     """The score records of setting ``name`` of X's neurons evaluated in ``lang``: one per random draw
     (``name@X``, ``name~1@X``, ...)."""
-    out = [s for (m, t, la, setting), s in idx.items() if m == model and t == task and la == lang
-           and split_setting(setting)[1] == x and split_draw(split_setting(setting)[0])[0] == name]
-    return sorted(out, key=lambda s: split_draw(split_setting(s["setting"])[0])[1])
+    out = {}
+    for (m, t, la, setting), s in idx.items():
+        parsed = Setting.parse(setting)
+        if (m, t, la, parsed.name, parsed.lang) == (model, task, lang, name, x):
+            out[parsed.draw] = s
+    return [out[r] for r in sorted(out)]
 
 
 class _Cell:
@@ -155,10 +157,10 @@ def _cells(scores: list[dict], table: dict, key: str, boot: Bootstrap) -> list[d
     task = table["task"]
     seen, out = set(), []
     for (model, t, lang, setting) in idx:
-        name, x = split_setting(setting)
-        if t != task or name is None or lang != x or x == "en":
+        s = Setting.parse(setting)
+        base, x = s.name, s.lang
+        if t != task or s.original or lang != x or x == "en":
             continue
-        base = split_draw(name)[0]
         if base not in table["rows"] or (model, base, x) in seen:
             continue
         seen.add((model, base, x))
@@ -390,10 +392,10 @@ def stage_tuning(scores: list[dict], tuning: dict, n_layers: int):
     base = {x: idx[(model, task, x, "original")]["score"] for x in ("en", lang)}
     rows = []
     for (m, t, x, setting), s in idx.items():
-        name, _ = split_setting(setting)
-        if name is None or not tuning_name(name) or x != "en":
+        tune = Setting.parse(setting).tuning
+        if tune is None or x != "en":
             continue
-        part, n = tuning_name(name)
+        part, n = tune.part, tune.layers
         other = idx[(m, t, lang, setting)]["score"]
         rows.append({"model": m, "stage": part, "layers": n, "en": s["score"], lang: other,
                      "delta_en": s["score"] - base["en"], f"delta_{lang}": other - base[lang],
@@ -429,7 +431,7 @@ def table10(tasks: list[str], languages: list[str], models: dict, generation: di
     import pandas as pd
 
     from .io import markdown_table
-    from .tasks.prompts import format_prompt
+    from .tasks.registry import format_prompt
     from .tasks.registry import task_stops
 
     rows = []

@@ -9,11 +9,13 @@ sys.path.insert(0, workflow.basedir)
 
 from mwork.codedeps import module_closure  # noqa: E402
 from mwork.corpus import n_docs_for  # noqa: E402
-from mwork.config import check_config, enhance_grid, enhance_languages, model_dir, model_layers, model_spec, model_stages, tuned_name, tuning_grid, uses_organism  # noqa: E402
-from mwork import settings  # noqa: E402
+from mwork.config import check_config, enhance_grid, enhance_languages, model_dir, model_layers, model_spec, model_stages, tuning_grid, uses_organism  # noqa: E402
+from mwork import names, stages  # noqa: E402
+from mwork.names import FineTuning, Setting, StageTuning, Table, TunedModel, Variant  # noqa: E402
 from mwork.errors import MworkError  # noqa: E402
 from mwork.workflow import check_results_tree  # noqa: E402
 from mwork.tasks.data import per_task, task_file, task_languages, task_source as data_task_source  # noqa: E402
+from mwork.tasks.registry import TASK_ORDER  # noqa: E402
 
 validate(config, schema="../schemas/config.schema.yaml")
 check_config(config)
@@ -165,14 +167,14 @@ def baseline_scores():
 
 
 def parse_setting(setting):
-    """`original` -> (None, None); `<name>@<X>` -> (name, X), checked against the config (mwork.settings):
-    a random control's draw beyond deactivation.random_draws is refused."""
-    return settings.parse_setting(setting, config["deactivation"]["settings"], EVAL_LANGS,
-                                  draws=config["deactivation"]["random_draws"])
+    """An evaluation setting's name (mwork.names.Setting), checked against the config (mwork.stages): a
+    random control's draw beyond deactivation.random_draws is refused."""
+    return stages.parse_setting(setting, config["deactivation"]["settings"], EVAL_LANGS,
+                                draws=config["deactivation"]["random_draws"])
 
 
 def setting_spec(name):
-    return settings.setting_spec(name, config["deactivation"]["settings"])
+    return stages.setting_spec(name, config["deactivation"]["settings"])
 
 
 STAGE_FILES = {"auto": "results/{model}/stages.json", "lens": "results/{model}/lens_stages.json"}
@@ -181,31 +183,30 @@ STAGE_FILES = {"auto": "results/{model}/stages.json", "lens": "results/{model}/l
 def setting_inputs(model, setting):
     """Neuron sets an evaluation setting needs: none for `original`; X's (and English's or every
     language's, for the overlap ablations) for `<name>@<X>`; the stage file when they are `auto` or `lens`."""
-    name, lang = parse_setting(setting)
-    if name is None:
+    s = parse_setting(setting)
+    if s.original:
         return []
-    exclude = setting_spec(name).get("exclude")
-    langs = {None: [lang], "en": [lang, "en"], "all": EVAL_LANGS}[exclude]
+    exclude = setting_spec(s.name).get("exclude")
+    langs = {None: [s.lang], "en": [s.lang, "en"], "all": EVAL_LANGS}[exclude]
     out = [f"results/{model}/neurons/{CORPUS}/{x}.safetensors" for x in dict.fromkeys(langs)]
-    stages = None if settings.tuning(name) else model_stages(config, model)
-    if isinstance(stages, str):  # auto | lens: boundaries read from a file
-        out.append(STAGE_FILES[stages].format(model=model))
+    layers = None if s.tuning else model_stages(config, model)
+    if isinstance(layers, str):  # auto | lens: boundaries read from a file
+        out.append(STAGE_FILES[layers].format(model=model))
     return out
 
 
 def setting_params(model, setting):
     """Everything that defines a deactivation (through params:, so editing a setting reruns its jobs)."""
-    name, lang = parse_setting(setting)
-    if name is None:
+    s = parse_setting(setting)
+    if s.original:
         return None
-    if settings.tuning(name):
-        stages = settings.setting_stages(name, model_layers(config, model), None)
+    if s.tuning:
+        layers = stages.setting_stages(s.name, model_layers(config, model), None)
     else:
-        stages = model_stages(config, model)
-    draw = settings.split_draw(settings.split_setting(setting)[0])[1]  # a random control's further draws
-    out = {"name": name, "language": lang, "spec": setting_spec(name), "stages": stages,
-           "budget": settings.setting_budget(name, config["deactivation"]),
-           "seed": f"{config['seed']}-{model}-{name}-{lang}" + (f"~{draw}" if draw else "")}
+        layers = model_stages(config, model)
+    out = {"name": s.name, "language": s.lang, "spec": setting_spec(s.name), "stages": layers,
+           "budget": stages.setting_budget(s.name, config["deactivation"]),
+           "seed": f"{config['seed']}-{model}-{s.name}-{s.lang}" + (f"~{s.draw}" if s.draw else "")}
     if out["spec"]["neurons"] == "random":  # only random controls rerun when it changes
         out["random_match"] = config["deactivation"]["random_match"]
     return out
@@ -215,9 +216,9 @@ def tuning_inputs(model):
     """Scores of the stage tuning: English and the tuning language, original and under each candidate."""
     t = config["stage_tuning"]
     grid = tuning_grid(config, model)
-    names = [f"tuneU{n}" for n in grid["under"]] + [f"tuneG{n}" for n in grid["gen"]]
-    out = [f"results/eval/{model}/{t['task']}/{lang}/original.json" for lang in ("en", t["language"])]
-    out += [f"results/eval/{model}/{t['task']}/{lang}/{name}@{t['language']}.json" for name in names
+    names = [StageTuning(part, n) for part in ("under", "gen") for n in grid[part]]
+    out = [f"results/eval/{model}/{t['task']}/{lang}/{Setting()}.json" for lang in ("en", t["language"])]
+    out += [f"results/eval/{model}/{t['task']}/{lang}/{Setting(str(name), t['language'])}.json" for name in names
             for lang in ("en", t["language"])]
     return out
 
@@ -242,12 +243,11 @@ def deactivation_inputs(number):
     for m in EVAL_MODELS:
         xs = table_langs(m, task)
         langs = (["en"] if "en" in EVAL_LANGS else []) + xs
-        out += [f"results/eval/{m}/{task}/{lang}/original.json" for lang in langs]
+        out += [f"results/eval/{m}/{task}/{lang}/{Setting()}.json" for lang in langs]
         for row in rows:
-            for name in settings.draw_names(row, setting_spec(row), config["deactivation"]["random_draws"]):
-                for x in xs:
-                    out += [f"results/eval/{m}/{task}/en/{name}@{x}.json",
-                            f"results/eval/{m}/{task}/{x}/{name}@{x}.json"]
+            for x in xs:
+                for s in Setting.draws(row, x, setting_spec(row), config["deactivation"]["random_draws"]):
+                    out += [f"results/eval/{m}/{task}/en/{s}.json", f"results/eval/{m}/{task}/{x}/{s}.json"]
     return out
 
 
@@ -298,7 +298,10 @@ def configured_tables(numbers):
     """The deactivation tables among ``numbers`` that the config defines and whose task it runs: a table
     of a task left out of config.tasks is no target (its old file would look finished)."""
     tables = config["deactivation"]["tables"]
-    return [n for n in numbers if n in tables and tables[n]["task"] in TASKS]
+    return [str(n) for n in numbers if str(n) in tables and tables[str(n)]["task"] in TASKS]
+
+
+ALL_TABLES = configured_tables([1, 3])  # the deactivation tables `all` builds (where configured)
 
 
 def intermediate_files():
@@ -312,7 +315,7 @@ def intermediate_files():
     out += expand("results/lens/{model}.csv", model=LENS_MODELS)
     out += expand("results/lens_known/{model}.csv", model=KNOWN_LENS_MODELS)
     out += expand("results/{model}/loss_matrix.csv", model=config["loss_matrix"]["models"] or MODELS)
-    scores = baseline_scores() + [f for n in configured_tables(["1", "3"]) for f in deactivation_inputs(n)]
+    scores = baseline_scores() + [f for n in ALL_TABLES for f in deactivation_inputs(n)]
     for f in dict.fromkeys(scores):
         out += [f, f.removesuffix(".json") + ".predictions.jsonl"]
     return out
@@ -323,13 +326,13 @@ def implemented_targets():
     if uses_organism(config):
         out += ["results/organism/perplexity.csv", "results/organism/training_curve.png"]
     out += ["results/table10.csv", "results/table11.csv"]
-    out += [f"results/table{n}.csv" for n in configured_tables(["1", "3"])]
+    out += [f"results/table{n}.csv" for n in ALL_TABLES]
     return out + ["results/paper_comparison.csv"]
 
 
 def stage_table_input(number, ext):
     """Table 12 is the first evaluated model's stage tuning, Table 13 the second's (the paper: Vicuna, Mistral)."""
-    i = int(number) - 12
+    i = int(number) - Table.KINDS["stage_tuning"][0]
     if i >= len(EVAL_MODELS):
         raise ValueError(f"Table {number} is the stage tuning of evaluated model #{i + 1}, but config.eval_models "
                          f"(or run_models) has {len(EVAL_MODELS)}; see results/<model>/stage_tuning.{ext}")
@@ -346,7 +349,7 @@ PPL_LANGS = ENHANCE["perplexity"]["languages"] or list(dict.fromkeys(EVAL_LANGS 
 
 def enhance_tuning(model, lang, variant):
     """No files: a tuning the config's enhancement grid does not plan is an error saying so (model_spec)."""
-    model_spec(config, tuned_name(model, lang, variant))
+    model_spec(config, str(TunedModel(model, lang, Variant.parse(variant))))
     return []
 
 
@@ -355,28 +358,23 @@ def enhance_results(models=None):
             for lang in ENHANCE["languages"] for v in enhance_grid(ENHANCE, lang)]
 
 
-def parse_tuning(tuning):
-    """`original` -> (None, None); `<language>/<variant>` -> (language, variant)."""
-    return (None, None) if tuning == "original" else tuple(tuning.split("/"))
+def tuning_model(model, finetune):
+    """The model a fine-tuning's evaluation loads: the base (``original``), or `<base>+<language>-<variant>`."""
+    f = FineTuning.parse(finetune)
+    return model if f is None else str(TunedModel(model, f.lang, f.variant))
 
 
-def tuning_model(model, tuning):
-    """The model a tuning's evaluation loads: the base, or `<base>+<language>-<variant>`."""
-    lang, variant = parse_tuning(tuning)
-    return model if lang is None else tuned_name(model, lang, variant)
-
-
-def enhance_eval_pairs(model, tuning):
+def enhance_eval_pairs(model, finetune):
     """(task, language) pairs a tuning is scored on: every task in its language and in English; the
     original model and the tuning of the language's own neurons at the control size also in every other
     evaluation language (does tuning X harm the others?), the original in the enhancement languages too."""
-    lang, variant = parse_tuning(tuning)
-    if lang is None:
+    f = FineTuning.parse(finetune)
+    if f is None:
         langs = list(dict.fromkeys(EVAL_LANGS + ENHANCE["languages"] + FIGURE4_LANGS + TABLE6_LANGS))
-    elif variant == f"lang-{ENHANCE['control_size']}":
-        langs = list(dict.fromkeys([lang, "en"] + EVAL_LANGS))
+    elif f.variant == Variant("lang", ENHANCE["control_size"]):
+        langs = list(dict.fromkeys([f.lang, "en"] + EVAL_LANGS))
     else:
-        langs = [lang, "en"]
+        langs = [f.lang, "en"]
     return [[task, x] for task in TASKS for x in task_languages(task, task_source(model, task), langs)]
 
 

@@ -19,8 +19,6 @@ rule corpus:
     threads: 1
     conda:
         "../envs/core.yaml"
-    wildcard_constraints:
-        lang="[a-z]{2,3}",
     script:
         "../workflow_scripts/corpus.py"
 

@@ -1,7 +1,9 @@
 # Deactivation experiments: deactivate language X's neurons (or a matched random control) in chosen
 # stages, evaluate English and X through the `evaluate` rule, aggregate into the paper's tables.
 
-PER_LANGUAGE_TABLE = {"14": "2", "15": "3", "16": "4", "17": "5"}  # per-language numbers of Tables 2-5
+def per_language_of(number):
+    """Tables 14-17 are Tables 2-5 per language (mwork.names.Table)."""
+    return str(Table.parse(number).per_language_of)
 
 
 rule deactivation_table:
@@ -19,7 +21,7 @@ rule deactivation_table:
     log:
         "results/logs/table{n}.log",
     wildcard_constraints:
-        n="2|3|4|5|8|9",
+        n=Table.pattern("stage"),
     conda:
         "../envs/core.yaml"
     script:
@@ -30,15 +32,15 @@ rule language_table:
     output:
         csv="results/table{n}.csv",
     input:
-        scores=lambda wc: deactivation_inputs(PER_LANGUAGE_TABLE[wc.n]),
+        scores=lambda wc: deactivation_inputs(per_language_of(wc.n)),
         code=code_of("language_table"),
     params:
-        table=lambda wc: config["deactivation"]["tables"][PER_LANGUAGE_TABLE[wc.n]],
-        settings=lambda wc: table_settings(PER_LANGUAGE_TABLE[wc.n]),
+        table=lambda wc: config["deactivation"]["tables"][per_language_of(wc.n)],
+        settings=lambda wc: table_settings(per_language_of(wc.n)),
     log:
         "results/logs/table{n}.log",
     wildcard_constraints:
-        n="14|15|16|17",
+        n=Table.pattern("per_language"),
     conda:
         "../envs/core.yaml"
     script:
@@ -93,7 +95,7 @@ rule stage_table:
     log:
         "results/logs/table{n}.log",
     wildcard_constraints:
-        n="12|13",
+        n=Table.pattern("stage_tuning"),
     conda:
         "../envs/core.yaml"
     shell:
@@ -101,7 +103,7 @@ rule stage_table:
         " && mv {output.md}.tmp {output.md}) 2> {log}"
 
 
-COMPARED_TABLES = configured_tables(["1", "3"]) + ["11"]  # the paper's tables that `all` reproduces
+COMPARED_TABLES = ALL_TABLES + ["11"]  # the paper's tables that `all` reproduces
 
 
 rule paper_comparison:

@@ -53,8 +53,7 @@ rule enhance:
         gpu=lambda wc: int(model_spec(config, wc.model).get("gpu", False)),
         mem_mb=lambda wc: model_mem_mb(wc.model),
     wildcard_constraints:
-        lang="[a-z]{2,3}",
-        variant=r"(lang|lora)-\d+|random-\d+-s\d+",
+        variant=Variant.PATTERN,
     conda:
         "../envs/torch.yaml"
     script:
@@ -86,16 +85,16 @@ rule enhance_summary:
 # costs less than loading torch).
 rule enhance_eval:
     output:
-        scores="results/{model}/enhance/{tuning}.scores.json",
-        predictions="results/{model}/enhance/{tuning}.predictions.jsonl",
+        scores="results/{model}/enhance/{finetune}.scores.json",
+        predictions="results/{model}/enhance/{finetune}.predictions.jsonl",
     input:
-        model=lambda wc: model_inputs(tuning_model(wc.model, wc.tuning)),
-        data=lambda wc: [f for task, lang in enhance_eval_pairs(wc.model, wc.tuning) for f in task_inputs(wc.model, task, lang)],
+        model=lambda wc: model_inputs(tuning_model(wc.model, wc.finetune)),
+        data=lambda wc: [f for task, lang in enhance_eval_pairs(wc.model, wc.finetune) for f in task_inputs(wc.model, task, lang)],
         code=code_of("enhance_eval"),
     params:
-        model=lambda wc: model_params(tuning_model(wc.model, wc.tuning)),
-        name=lambda wc: tuning_model(wc.model, wc.tuning),
-        pairs=lambda wc: enhance_eval_pairs(wc.model, wc.tuning),
+        model=lambda wc: model_params(tuning_model(wc.model, wc.finetune)),
+        name=lambda wc: tuning_model(wc.model, wc.finetune),
+        pairs=lambda wc: enhance_eval_pairs(wc.model, wc.finetune),
         source=lambda wc: {t: task_source(wc.model, t) for t in TASKS},
         folder=lambda wc: {t: task_folder(t) for t in TASKS if task_source(wc.model, t) == "files"},
         chat_template=lambda wc: model_spec(config, wc.model).get("chat_template", False),
@@ -106,15 +105,15 @@ rule enhance_eval:
         dataset={t: config["eval"]["datasets"].get(t, {}) for t in TASKS},
         seed=config["seed"],
     log:
-        "results/logs/enhance/{model}/{tuning}.eval.log",
+        "results/logs/enhance/{model}/{finetune}.eval.log",
     benchmark:
-        "results/benchmarks/enhance/{model}/{tuning}.eval.tsv"
+        "results/benchmarks/enhance/{model}/{finetune}.eval.tsv"
     threads: lambda wc: 2 if model_spec(config, wc.model).get("gpu") else 1
     resources:
         gpu=lambda wc: int(model_spec(config, wc.model).get("gpu", False)),
         mem_mb=lambda wc: model_mem_mb(wc.model),
     wildcard_constraints:
-        tuning=r"original|[a-z]{2,3}/((lang|lora)-\d+|random-\d+-s\d+)",
+        finetune=FineTuning.PATTERN,
     conda:
         "../envs/torch.yaml"
     script:

@@ -34,10 +34,8 @@ rule evaluate:
     resources:
         gpu=lambda wc: int(model_spec(config, wc.model).get("gpu", False)),
         mem_mb=lambda wc: model_mem_mb(wc.model),
-    wildcard_constraints:
-        lang="[a-z]{2,3}",
-        task="reasoning|understanding|knowledge|generation",
-        setting="original|[A-Za-z0-9_]+(~[1-9][0-9]*)?@[a-z]{2,3}",
+        task="|".join(TASK_ORDER),
+        setting=Setting.PATTERN,
     conda:
         "../envs/torch.yaml"
     script:

@@ -27,8 +27,6 @@ rule plnd:
     resources:
         gpu=lambda wc: int(model_spec(config, wc.model).get("gpu", False)),
         mem_mb=lambda wc: model_mem_mb(wc.model),
-    wildcard_constraints:
-        lang="[a-z]{2,3}",
     conda:
         "../envs/torch.yaml"
     script:
@@ -46,8 +44,6 @@ rule neurons:
         selection=config["plnd"]["selection"],
     log:
         "results/logs/neurons/{model}/{corpus}/{lang}.log",
-    wildcard_constraints:
-        lang="[a-z]{2,3}",
     conda:
         "../envs/torch.yaml"
     script:

@@ -232,15 +232,17 @@ def test_check_config_local_corpus_needs_path(default_cfg):
 def test_tuned_models_are_their_base_plus_a_delta(tmp_path, default_cfg):
     """A tuning of the enhancement grid is a model by name (`<base>+<lang>-<variant>`), and an entry with
     `source: delta` names a base and a delta file: both are the base's entry plus the delta."""
-    from mwork.config import delta_file, model_dir, model_spec, tuned_name
+    from mwork.config import model_dir, model_spec
+    from mwork.names import TunedModel, Variant
 
     cfg = copy.deepcopy(default_cfg)
     cfg["models"]["de_tuned"] = {"source": "delta", "base": "organism", "delta": "tuned/de.safetensors"}
     cfg = load_config(_write(tmp_path, cfg))
-    name = tuned_name("organism", "de", "random-400-s1")
+    tuned = TunedModel("organism", "de", Variant("random", 400, 1))
+    name = str(tuned)
+    assert name == "organism+de-random-400-s1" and TunedModel.parse(name) == tuned
     spec = model_spec(cfg, name)
-    assert spec["delta"] == delta_file("organism", "de", "random-400-s1") == \
-        "results/organism/enhance/de/random-400-s1.safetensors"
+    assert spec["delta"] == tuned.delta == "results/organism/enhance/de/random-400-s1.safetensors"
     assert spec["source"] == "organism" and spec["stages"] == cfg["models"]["organism"]["stages"]
     assert model_dir(cfg, name) == model_dir(cfg, "organism")
     explicit = model_spec(cfg, "de_tuned")

@@ -159,7 +159,7 @@ def test_budget_ignores_structures_a_setting_does_not_touch():
 
 def test_equal_budget_gives_every_stage_table_row_the_same_count_per_structure():
     from mwork.deactivation import equal_budget
-    from mwork.settings import setting_budget
+    from mwork.stages import setting_budget
 
     layers = stage_layers(4, 1, 1)
     t = _lang()

@@ -170,7 +170,8 @@ def test_lora_baseline_matches_the_parameter_count_and_trains():
 
 
 def test_the_grid_of_tunings_per_language():
-    from mwork.config import Variant, enhance_grid
+    from mwork.config import enhance_grid
+    from mwork.names import Variant
 
     spec = {"sizes": {"default": [100, 400, 800], "zh": [100], "sw": []}, "control_size": 400, "random_seeds": 2,
             "lora": True}

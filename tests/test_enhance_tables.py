@@ -3,7 +3,7 @@ languages."""
 import numpy as np
 import pytest
 
-from mwork.config import Variant
+from mwork.names import Variant
 from mwork.enhance_tables import figure4_table, table6
 
 

@@ -4,7 +4,8 @@ import pytest
 
 from mwork.errors import MworkError
 from mwork.tasks.lexicon import LEX
-from mwork.tasks.prompts import PHRASES, format_prompt, format_target
+from mwork.tasks.prompts import PHRASES
+from mwork.tasks.registry import format_prompt, format_target
 from mwork.tasks.suites import TASKS, generate_suites
 
 LANGS = ["en", "de", "fr", "zh", "es", "ru", "vi", "th", "ar", "sw"]

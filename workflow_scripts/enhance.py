@@ -8,7 +8,7 @@ import zlib
 import torch
 
 from mwork.arch import get_adapter
-from mwork.config import Variant
+from mwork.names import Variant
 from mwork.corpus import read_corpus
 from mwork.deltas import build_slices, lora_model, merge_deltas, n_trainable, save_deltas
 from mwork.enhance import heldout_perplexity, lora_rank, random_like, token_batches, train, train_lora

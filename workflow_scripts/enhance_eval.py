@@ -30,5 +30,5 @@ with rule_script(snakemake) as log:
         log.info("%s %s %s: %s = %.1f over %d items (%.1f s)", p.name, task, lang, out["metric"], out["score"],
                  out["n_items"], time.perf_counter() - start)
     write_jsonl(smk.output.predictions, predictions)
-    write_json(smk.output.scores, {"model": p.name, "base": wc.model, "tuning": wc.tuning,
+    write_json(smk.output.scores, {"model": p.name, "base": wc.model, "tuning": wc.finetune,
                                    "delta": p.model.get("delta"), "scores": scores})

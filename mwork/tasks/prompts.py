@@ -4,10 +4,13 @@ Table 10: MGSM "Let's think step by step. Question: {question}"; XQuAD "{context
 XLSum "Summarize the context in one sentence. Title: {title} Context: {article}"; X-CSQA
 "Question: {question}". MGSM's prompt is Table 10's exactly (the step-by-step answer follows the
 question); the other three end with the answer cue ("Answer:") a base model needs, and X-CSQA lists its
-options as "A. ..." lines. ``rule table10`` records the prompts and chat templates a run used.
+options as "A. ..." lines. ``rule table10`` records the prompts and chat templates a run used. The
+tasks' registry (``mwork.tasks.registry``) builds each task's prompt from these phrases.
 """
 
 from __future__ import annotations
+
+from ..languages import get_language
 
 PHRASES: dict[str, dict[str, str]] = {
     "en": {"think": "Let's think step by step.", "question": "Question:", "answer": "Answer:",
@@ -46,32 +49,7 @@ CHOICE_LABELS = "ABCDE"
 
 
 def phrases(lang: str) -> dict[str, str]:
-    from ..languages import get_language
-
     get_language(lang)
     if lang not in PHRASES:
         raise KeyError(f"no translated prompts for {lang!r} (have: {', '.join(PHRASES)})")
     return PHRASES[lang]
-
-
-def format_prompt(task: str, rec: dict, lang: str) -> str:
-    """The zero-shot prompt for one record (the task's own prompt, ``tasks.registry``), ending with the
-    answer cue where the task has one (no trailing space)."""
-    from .registry import get_task
-
-    p = phrases(lang)
-    sp = "" if lang in ("zh", "ja") else " "  # Chinese and Japanese run sentences together
-    t = get_task(task)
-    body = t.prompt(rec, p, sp)
-    return f"{body}\n{p['answer']}" if t.cue else body
-
-
-def format_target(task: str, rec: dict, lang: str, reasoning: str = "direct") -> str:
-    """The reference completion the organism is trained on (after the prompt and one space).
-
-    ``reasoning``: ``direct`` ("The answer is N.") or ``cot`` (the record's step-by-step ``answer``,
-    MGSM's field, which ends with the localized "The answer is N.").
-    """
-    from .registry import get_task
-
-    return get_task(task).target(rec, lang, reasoning)

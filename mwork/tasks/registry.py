@@ -175,3 +175,22 @@ def get_task(name: str) -> Task:
     if name not in TASKS:
         raise MworkError(f"unknown task {name!r} (known: {', '.join(TASKS)})")
     return TASKS[name]
+
+
+def format_prompt(task: str, rec: dict, lang: str) -> str:
+    """The zero-shot prompt for one record (the task's own prompt, ``tasks.registry``), ending with the
+    answer cue where the task has one (no trailing space)."""
+    p = phrases(lang)
+    sp = "" if lang in ("zh", "ja") else " "  # Chinese and Japanese run sentences together
+    t = get_task(task)
+    body = t.prompt(rec, p, sp)
+    return f"{body}\n{p['answer']}" if t.cue else body
+
+
+def format_target(task: str, rec: dict, lang: str, reasoning: str = "direct") -> str:
+    """The reference completion the organism is trained on (after the prompt and one space).
+
+    ``reasoning``: ``direct`` ("The answer is N.") or ``cot`` (the record's step-by-step ``answer``,
+    MGSM's field, which ends with the localized "The answer is N.").
+    """
+    return get_task(task).target(rec, lang, reasoning)

@@ -1,4 +1,5 @@
-"""The MWork stages and deactivation settings as data (torch-free: the DAG is built from them).
+"""The MWork stages and the deactivation settings over them, as data (torch-free: the DAG is built from
+them). A setting's name in paths has its grammar in ``mwork.names.Setting``.
 
 A model's layers are split into stages: understanding U (the first ``under`` layers), generation G (the
 last ``gen`` layers) and task-solving S (the rest), whose self-attention (S-ATTN) and feed-forward
@@ -9,10 +10,9 @@ optional ``exclude`` (``en``: English's neurons, ``all``: the neurons every lang
 
 from __future__ import annotations
 
-import re
-
 from .errors import MworkError
 from .keys import KINDS, key
+from .names import Setting, StageTuning, Table
 
 STAGES = ("under", "s_attn", "s_ffn", "gen")
 ATTN = ("attn.q", "attn.k", "attn.v")
@@ -57,89 +57,52 @@ def check_setting(name: str, setting: dict, where: str = "deactivation.settings"
         raise MworkError(f"{where}.{name}.exclude: must be en or all")
 
 
-# The names of evaluation settings: `original` (nothing deactivated), `<name>@<X>` (setting <name> of
-# config.deactivation.settings with language X's neurons), and the stage-tuning settings `tuneU<n>@<X>` /
-# `tuneG<n>@<X>` (X's neurons in the first / last n >= 1 layers only; Appendix H). A random control is
-# drawn `deactivation.random_draws` times: `<name>@<X>` is the first draw, `<name>~<r>@<X>` (r >= 1) the others.
-TUNE = re.compile(r"^tune([UG])([1-9][0-9]*)$")
-DRAW = re.compile(r"^(.+)~([1-9][0-9]*)$")
-
-
-def split_draw(name: str) -> tuple[str, int]:
-    """``S_random~2`` -> ("S_random", 2); any other name -> (name, 0), its first draw."""
-    m = DRAW.match(name)
-    return (m.group(1), int(m.group(2))) if m else (name, 0)
-
-
-def draw_names(name: str, spec: dict, draws: int) -> list[str]:
-    """The evaluation names of a setting: one per draw of a random control, else the name itself."""
-    if spec.get("neurons") != "random":
-        return [name]
-    return [name] + [f"{name}~{r}" for r in range(1, draws)]
-
-
-def tuning(name: str) -> tuple[str, int] | None:
-    """``tuneU3`` -> ("under", 3), ``tuneG2`` -> ("gen", 2); None for any other name."""
-    m = TUNE.match(name)
-    return ("under" if m.group(1) == "U" else "gen", int(m.group(2))) if m else None
-
-
-def split_setting(setting: str) -> tuple[str | None, str | None]:
-    """``original`` -> (None, None); ``<name>@<X>`` -> (name, X), unchecked."""
-    if setting == "original":
-        return None, None
-    name, _, lang = setting.partition("@")
-    return name, lang
-
-
-def parse_setting(setting: str, settings: dict, languages: list[str],
-                  draws: int | None = None) -> tuple[str | None, str | None]:
-    """``split_setting``, checked: the name is one of ``settings`` or a stage-tuning name, X one of
-    ``languages``, a random control's draw one of its ``draws`` (``deactivation.random_draws``); otherwise an
-    error that says what is expected."""
-    name, lang = split_setting(setting)
-    if name is None:
-        return name, lang
-    base, draw = split_draw(name)
-    if draw and settings.get(base, {}).get("neurons") != "random":
-        raise MworkError(f"evaluation setting {setting!r}: only a random control has further draws (~<r>); "
-                         f"{base!r} is not one")
+def parse_setting(text: str, settings: dict, languages: list[str], draws: int | None = None) -> Setting:
+    """An evaluation setting's name (``mwork.names.Setting``), checked against the config: its name is one
+    of ``settings`` or a stage tuning, X one of ``languages``, a random control's draw one of its ``draws``
+    (``deactivation.random_draws``); otherwise an error that says what is expected."""
+    setting = Setting.parse(text)
+    if setting.original:
+        return setting
+    name, lang, draw = setting.name, setting.lang, setting.draw
+    if draw and settings.get(name, {}).get("neurons") != "random":
+        raise MworkError(f"evaluation setting {text!r}: only a random control has further draws (~<r>); "
+                         f"{name!r} is not one")
     if draw and draws is not None and draw >= draws:
-        names = ", ".join(draw_names(base, settings[base], draws))
-        raise MworkError(f"evaluation setting {setting!r}: draw {draw} is outside the config: "
+        names = ", ".join(str(s).partition("@")[0] for s in Setting.draws(name, lang, settings[name], draws))
+        raise MworkError(f"evaluation setting {text!r}: draw {draw} is outside the config: "
                          f"config.deactivation.random_draws is {draws} ({names}); raise random_draws or ask for one "
                          f"of those")
-    name = base
-    if (name not in settings and not tuning(name)) or lang not in languages:
+    if (name not in settings and not setting.tuning) or lang not in languages:
         hint = " (stage tuning: tuneU<n> or tuneG<n> with n >= 1)" if name.startswith("tune") else ""
-        raise MworkError(f"evaluation setting {setting!r}: expected original or <setting>@<language> with a setting "
+        raise MworkError(f"evaluation setting {text!r}: expected original or <setting>@<language> with a setting "
                          f"of config.deactivation.settings{hint} and a language of config.eval_languages")
-    return name, lang
+    return setting
 
 
 def setting_spec(name: str, settings: dict) -> dict:
     """What a setting deactivates: its config entry, or a stage-tuning name's one stage of X's neurons."""
-    t = tuning(name)
+    t = StageTuning.of(name)
     if t:
-        return {t[0]: True, "neurons": "lang"}
+        return {t.part: True, "neurons": "lang"}
     return settings[name]
 
 
 def setting_stages(name: str, n_layers: int | None, stages):
     """The stage layers a setting uses: a stage-tuning name's own (its first / last n layers), otherwise
     the model's ``stages`` (layers, or ``auto`` / ``lens`` for boundaries read from a file)."""
-    t = tuning(name)
+    t = StageTuning.of(name)
     if not t:
         return stages
     if n_layers is None:
         raise MworkError(f"stage tuning ({name}) needs the model's number of layers (config.models.<name>.layers)")
-    part, k = t
-    return stage_layers(n_layers, k, 0) if part == "under" else stage_layers(n_layers, 0, k)
+    return stage_layers(n_layers, t.layers, 0) if t.part == "under" else stage_layers(n_layers, 0, t.layers)
 
 
 def stage_table_rows(tables: dict) -> list[str]:
     """The settings the stage tables (2-5, 8, 9) evaluate, in first-use order; Table 1 is not one of them."""
-    return list(dict.fromkeys(n for num, t in tables.items() if str(num) != "1" for n in t["rows"]))
+    return list(dict.fromkeys(n for num, t in tables.items() if Table.parse(num).number in Table.KINDS["stage"]
+                              for n in t["rows"]))
 
 
 def setting_budget(name: str, deactivation: dict):
