@@ -173,7 +173,9 @@ def main(argv=None):
     args = ap.parse_args(argv)
     from scipy.stats import spearmanr
 
-    from mwork.plnd import KINDS, neuron_importance, neuron_importance_sequential
+    from mwork.keys import KINDS
+    from mwork.plnd import neuron_importance
+    from tests.plnd_reference import neuron_importance_sequential
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     kind = "mistral7b" if args.mistral7b else args.shape
@@ -193,7 +195,7 @@ def main(argv=None):
     from mwork.arch import get_adapter
 
     fkw = get_adapter(model).forward_kwargs(ids, att)
-    from mwork.qk_kernel import resolve
+    from mwork.plnd.kernel import resolve
 
     fused = resolve(args.qk_kernel, torch.device(device))
 

@@ -14,6 +14,9 @@ from functools import cache
 from pathlib import Path
 
 PACKAGE = "mwork"
+# files a package reads as code at run time (the fused kernel's C source, mwork/plnd/qk_kernel.c): they
+# belong to the closure of any module of their folder
+DATA = ("*.c",)
 
 
 def _module_file(root: Path, dotted: str) -> Path | None:
@@ -56,10 +59,13 @@ def _closure(script: Path, root: Path) -> tuple[str, ...]:
                 if f is not None and name not in seen:
                     seen[name] = f
                     todo.append((f, parts[:i] if f.name == "__init__.py" else parts[:i - 1]))
-    return tuple(sorted(str(f.relative_to(root)) for f in seen.values()))
+    files = set(seen.values())
+    files |= {d for f in seen.values() for pattern in DATA for d in f.parent.glob(pattern)}
+    return tuple(sorted(str(f.relative_to(root)) for f in files))
 
 
 def module_closure(script: str | Path, root: str | Path) -> list[str]:
     """Paths (relative to ``root``, the directory holding the ``mwork`` package) of every ``mwork`` module
-    that running ``script`` can import, package ``__init__`` files included, sorted."""
+    that running ``script`` can import, package ``__init__`` files and the packages' ``DATA`` files
+    included, sorted."""
     return list(_closure(Path(script).resolve(), Path(root).resolve()))

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .names import Variant
 from .errors import MworkError
+from .names import Variant
 from .stats import N_BOOT, Bootstrap, check_scores, ci, item_values
 from .tasks.registry import TASK_NAMES
 

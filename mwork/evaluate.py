@@ -10,8 +10,7 @@ import torch
 from transformers import StoppingCriteria, StoppingCriteriaList
 
 from .errors import MworkError
-from .tasks.registry import format_prompt
-from .tasks.registry import get_task, task_stops
+from .tasks.registry import format_prompt, get_task, task_stops
 
 
 def cut_tokens(tokenizer, text: str, n: int) -> tuple[str, bool]:

@@ -23,10 +23,10 @@ import torch
 from .batching import Documents
 from .errors import MworkError
 from .hooks import Hooks
+from .keys import KINDS, parse_key
 from .keys import key as neuron_key
-from .keys import parse_key
-from .plnd import KINDS, neuron_importance, qk_path
-from .qk_kernel import CHOICES
+from .plnd import neuron_importance, qk_path
+from .plnd.kernel import CHOICES
 
 STRUCTURE = {"attn.q": "attn", "attn.k": "attn", "attn.v": "attn", "ffn": "ffn"}
 
@@ -210,7 +210,7 @@ class Scoring:
       the released code's FFN sum is divided by the number). Within one document every neuron is scaled
       alike, so only ``threshold`` selection and the mean importance change.
     * ``chunk_elems``, ``qk_kernel``: how the Q/K part is computed (block size; the fused CPU kernel of
-      ``mwork.qk_kernel`` or PyTorch) — the same numbers up to float rounding.
+      ``mwork.plnd.kernel`` or PyTorch) — the same numbers up to float rounding.
     """
 
     score: str = "paper"

@@ -431,8 +431,7 @@ def table10(tasks: list[str], languages: list[str], models: dict, generation: di
     import pandas as pd
 
     from .io import markdown_table
-    from .tasks.registry import format_prompt
-    from .tasks.registry import task_stops
+    from .tasks.registry import format_prompt, task_stops
 
     rows = []
     for task in [t for t in TASK_ORDER if t in tasks]:

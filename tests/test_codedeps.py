@@ -90,3 +90,10 @@ def test_expected_rules_per_module(root, module):
         assert {"language_ratio", "figure1"} <= rules and "plnd" not in rules
     else:
         assert {"table11", "table1", "deactivation_table"} <= rules and "evaluate" not in rules
+
+
+def test_the_kernels_c_source_is_code_of_the_rules_that_run_plnd():
+    """Editing mwork/plnd/qk_kernel.c (read at run time, not imported) reruns PLND like an edit of its Python."""
+    root = Path(__file__).resolve().parent.parent
+    assert "mwork/plnd/qk_kernel.c" in module_closure(root / "workflow_scripts" / "plnd.py", root)
+    assert not any(f.endswith(".c") for f in module_closure(root / "workflow_scripts" / "table7.py", root))

@@ -3,8 +3,8 @@ languages."""
 import numpy as np
 import pytest
 
-from mwork.names import Variant
 from mwork.enhance_tables import figure4_table, table6
+from mwork.names import Variant
 
 
 def _score(model, tuning, task, lang, values):

@@ -1,11 +1,13 @@
 """PLND exactness: the parallel computation equals the definition taken literally, on every architecture."""
 import pytest
 import torch
+from plnd_reference import neuron_importance_sequential
 from tinymodels import ARCHS, make_model, random_batch
 
-from mwork import qk_kernel
 from mwork.errors import MworkError
-from mwork.plnd import KINDS, neuron_importance, neuron_importance_sequential
+from mwork.keys import KINDS
+from mwork.plnd import kernel as qk_kernel
+from mwork.plnd import neuron_importance, qk_fused
 
 TOL = {"ffn": 1e-4, "attn.v": 1e-4, "attn.q": 1e-3, "attn.k": 1e-3}
 
@@ -14,7 +16,7 @@ def _batch(seed=1, lengths=(11, 7, 9)):
     return random_batch(seed, lengths)
 
 
-# the fused CPU kernel (mwork.qk_kernel) and the PyTorch path: both exact (the kernel needs a C compiler)
+# the fused CPU kernel (mwork.plnd.kernel) and the PyTorch path: both exact (the kernel needs a C compiler)
 KERNELS = [pytest.param("fused", marks=pytest.mark.skipif(qk_kernel._build()[0] is None,
                                                          reason="no C compiler: the fused kernel cannot be built")),
            "torch"]
@@ -167,11 +169,9 @@ def test_the_mask_is_left_out_only_where_a_row_has_no_holes(monkeypatch):
     None even with q/k norms); a mask with holes must reach it."""
     if qk_kernel._build()[0] is None:
         pytest.skip("no C compiler: the fused kernel cannot be built")
-    import mwork.plnd as plnd
-
     seen = []
-    real = plnd.rows_sq_diff
-    monkeypatch.setattr(plnd, "rows_sq_diff", lambda *a, **k: seen.append(k.get("Badd")) or real(*a, **k))
+    real = qk_fused.rows_sq_diff
+    monkeypatch.setattr(qk_fused, "rows_sq_diff", lambda *a, **k: seen.append(k.get("Badd")) or real(*a, **k))
     model = make_model("gemma3_text")
     ids, mask = _batch()
     neuron_importance(model, ids, mask, kinds=("attn.q",), qk_kernel="fused")

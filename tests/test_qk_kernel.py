@@ -5,8 +5,8 @@ import pytest
 import torch
 from tinymodels import make_model, random_batch
 
-from mwork import qk_kernel
 from mwork.errors import MworkError
+from mwork.plnd import kernel as qk_kernel
 from mwork.plnd import neuron_importance, qk_path
 
 

@@ -89,7 +89,7 @@ def test_tables_by_kind():
     assert Table.pattern("stage") == "2|3|4|5|8|9"
     assert [Table(n).per_language_of.number for n in (14, 15, 16, 17)] == [2, 3, 4, 5]
     with pytest.raises(MworkError, match="not a per-language table"):
-        Table(3).per_language_of
+        _ = Table(3).per_language_of
 
 
 def test_the_schema_spells_the_names_as_the_grammar_does():
