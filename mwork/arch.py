@@ -33,6 +33,15 @@ class LayerModules:
     k: torch.nn.Module | None
     v: torch.nn.Module | None
     qkv: torch.nn.Module | None  # ... or one fused projection (BLOOM, GPT-NeoX)
+    up: torch.nn.Module  # up_proj / dense_h_to_4h: the projection into the intermediate layer (gated or not)
+
+    def projection(self, kind: str) -> torch.nn.Module:
+        """The separate projection whose output features are the neurons of ``kind`` (attn.q, attn.k, attn.v);
+        a fused layout has none (use ``qkv`` with ``Adapter.fused_index``)."""
+        mod = {"attn.q": self.q, "attn.k": self.k, "attn.v": self.v}[kind]
+        if mod is None:
+            raise TypeError(f"{kind}: this layer has one fused q/k/v projection (LayerModules.qkv)")
+        return mod
 
 
 class Adapter:
@@ -56,7 +65,7 @@ class Adapter:
         block = self.decoder_layers()[i]
         a, m = block.self_attn, block.mlp
         return LayerModules(attn=a, mlp=m, down=m.down_proj, out_proj=a.o_proj, q=a.q_proj, k=a.k_proj,
-                            v=a.v_proj, qkv=None)
+                            v=a.v_proj, qkv=None, up=m.up_proj)
 
     def final_norm(self) -> torch.nn.Module:
         """The norm between the last decoder layer and the output embedding."""
@@ -160,7 +169,7 @@ class GPTNeoXAdapter(Adapter):
         block = self.decoder_layers()[i]
         a, m = block.attention, block.mlp
         return LayerModules(attn=a, mlp=m, down=m.dense_4h_to_h, out_proj=a.dense, q=None, k=None, v=None,
-                            qkv=a.query_key_value)
+                            qkv=a.query_key_value, up=m.dense_h_to_4h)
 
 
 class BloomAdapter(Adapter):
@@ -181,7 +190,7 @@ class BloomAdapter(Adapter):
         block = self.decoder_layers()[i]
         a, m = block.self_attention, block.mlp
         return LayerModules(attn=a, mlp=m, down=m.dense_4h_to_h, out_proj=a.dense, q=None, k=None, v=None,
-                            qkv=a.query_key_value)
+                            qkv=a.query_key_value, up=m.dense_h_to_4h)
 
     def rotary(self, attn, call):
         return None  # ALiBi, no rotary embedding

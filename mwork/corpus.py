@@ -26,11 +26,12 @@ import random
 import re
 import zipfile
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from .bible import bible_pool
 from .errors import MworkError
 from .languages import LANGUAGES, get_language
+from .pool import Pool
 
 # --------------------------------------------------------------------------------------------------
 # common
@@ -40,19 +41,6 @@ def split_of(doc_id: str, heldout_fraction: float) -> str:
     """'heldout' for a stable hash-selected fraction of ids, else 'train'."""
     h = int.from_bytes(hashlib.sha1(doc_id.encode("utf-8")).digest()[:8], "big") / 2.0**64
     return "heldout" if h < heldout_fraction else "train"
-
-
-@dataclass
-class Pool:
-    """All candidate documents a source offers for one language (before sampling)."""
-
-    texts: list[str]
-    sources: list[str]
-    notes: dict = field(default_factory=dict)
-    # a parallel pool (bible): each document's name, the same in every language, and the group (a chapter)
-    # its split is drawn by; None for the other sources
-    keys: list[str] | None = None
-    groups: list[str] | None = None
 
 
 def sample_documents(pool: Pool, n_docs, seed: int, corpus: str, lang: str, heldout_fraction: float) -> list[dict]:
@@ -385,8 +373,6 @@ def build_pool(spec: dict, lang: str, seed: int, corpus: str = "<name>") -> Pool
     if kind == "hf":
         return hf_pool(spec, lang, seed, n_docs_for(spec, lang))
     if kind == "bible":
-        from .bible import bible_pool
-
         return bible_pool(spec, lang, seed, f"config.corpora.{corpus}")
     raise MworkError(f"corpora.<name>.source: {kind!r} is not one of packaged, local, hf, bible")
 

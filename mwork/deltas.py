@@ -25,6 +25,7 @@ from .arch import get_adapter
 from .errors import MworkError
 from .hooks import Hooks
 from .keys import parse_key
+from .masking import as_index
 
 
 @dataclass
@@ -46,14 +47,6 @@ class Slice:
     def base_weight(self) -> torch.Tensor:
         w = self.module.weight
         return w[self.index] if self.axis == "row" else w[:, self.index]
-
-
-def neuron_index(sel: torch.Tensor, n: int) -> torch.Tensor:
-    if sel.dtype == torch.bool:
-        if sel.numel() != n:
-            raise MworkError(f"a neuron mask of {sel.numel()} entries for a module of {n}")
-        return sel.nonzero().flatten()
-    return sel.long().flatten()
 
 
 def ffn_inputs(mlp: torch.nn.Module, down: torch.nn.Module) -> list[tuple[str, torch.nn.Linear]]:
@@ -79,7 +72,7 @@ def build_slices(model, neurons: dict[str, torch.Tensor]) -> list[Slice]:
         layer, kind = parse_key(key)
         if layer >= adapter.n_layers:
             raise MworkError(f"neuron key {key!r}: the model has {adapter.n_layers} layers")
-        idx = neuron_index(torch.as_tensor(neurons[key]), sizes[kind])
+        idx = as_index(neurons[key], sizes[kind])
         if idx.numel() == 0:
             continue
         lm = adapter.layer(layer)
@@ -90,7 +83,7 @@ def build_slices(model, neurons: dict[str, torch.Tensor]) -> list[Slice]:
         elif lm.qkv is not None:
             targets = [(key, lm.qkv, adapter.fused_index(kind, idx), "row")]
         else:
-            targets = [(key, {"attn.q": lm.q, "attn.k": lm.k, "attn.v": lm.v}[kind], idx, "row")]
+            targets = [(key, lm.projection(kind), idx, "row")]
         for name, mod, index, axis in targets:
             w = mod.weight
             shape = (len(index), w.shape[1]) if axis == "row" else (w.shape[0], len(index))
@@ -229,8 +222,8 @@ def apply_delta(model, path: str):
     base's and neuron files of the one are refused for the other. Returns the model to use."""
     from safetensors.torch import load_file
 
+    from .fingerprint import model_fingerprint
     from .io import file_sha256
-    from .models import model_fingerprint
 
     meta = delta_metadata(path)
     fingerprint = model_fingerprint(model)

@@ -22,9 +22,10 @@ import math
 import torch
 
 from .arch import get_adapter
-from .deltas import Slice, lora_targets, neuron_index, with_deltas
+from .deltas import Slice, lora_targets, with_deltas
 from .errors import MworkError
 from .keys import parse_key
+from .masking import as_index
 
 
 def random_like(neurons: dict[str, torch.Tensor], sizes: dict[str, int], seed: int) -> dict[str, torch.Tensor]:
@@ -33,7 +34,7 @@ def random_like(neurons: dict[str, torch.Tensor], sizes: dict[str, int], seed: i
     out = {}
     for key in sorted(neurons):
         kind = parse_key(key)[1]
-        n = int(neuron_index(torch.as_tensor(neurons[key]), sizes[kind]).numel())
+        n = int(as_index(neurons[key], sizes[kind]).numel())
         mask = torch.zeros(sizes[kind], dtype=torch.bool)
         mask[torch.randperm(sizes[kind], generator=g)[:n]] = True
         out[key] = mask

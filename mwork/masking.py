@@ -86,7 +86,7 @@ def deactivate(model, neurons: dict[str, torch.Tensor]):
             elif lm.qkv is not None:  # fused projection: collect q/k/v rows, one hook per module
                 by_module.setdefault(id(lm.qkv), [lm.qkv, []])[1].append(adapter.fused_index(kind, idx))
             else:
-                mod = {"attn.q": lm.q, "attn.k": lm.k, "attn.v": lm.v}[kind]
+                mod = lm.projection(kind)
                 hooks.after(mod, zero_output(keep_vector(idx, mod.out_features, mod.weight)))
         for mod, parts in by_module.values():
             keep = keep_vector(torch.cat(parts), mod.out_features, mod.weight)
@@ -109,7 +109,7 @@ def zeroed_copy(model, neurons: dict[str, torch.Tensor]):
             if kind == "ffn":
                 lm.down.weight[:, idx] = 0
             else:
-                mod = lm.qkv if lm.qkv is not None else {"attn.q": lm.q, "attn.k": lm.k, "attn.v": lm.v}[kind]
+                mod = lm.qkv if lm.qkv is not None else lm.projection(kind)
                 rows = tw.fused_index(kind, idx) if lm.qkv is not None else idx
                 mod.weight[rows] = 0
                 if mod.bias is not None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from .deltas import apply_delta
 from .errors import MworkError
 
 DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
@@ -63,24 +64,6 @@ def load_model(path_or_id: str, dtype: str | None = "auto", device_map: str | No
     return model, tok
 
 
-def model_fingerprint(model) -> str:
-    """A short hash of a model's config and its weights' names, shapes and first values.
-
-    Independent of where the model was loaded from; ties neuron files to the model they came from."""
-    import hashlib
-    import json
-
-    cfg = model.config.to_dict()
-    for key in ("_name_or_path", "transformers_version", "dtype", "torch_dtype"):  # where/how it was loaded
-        cfg.pop(key, None)
-    h = hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode())
-    for name, p in sorted(model.state_dict().items()):
-        h.update(name.encode())
-        h.update(str(tuple(p.shape)).encode())
-        h.update(p.detach().flatten()[:16].float().cpu().numpy().tobytes())
-    return h.hexdigest()[:16]
-
-
 def check_window(model, max_length: int, field: str) -> None:
     """``max_length`` tokens per document (the setting ``field``, e.g. ``config.plnd.max_length``) fit the
     model's context window (``max_position_embeddings``; a model without one, e.g. ALiBi, has no limit here):
@@ -99,7 +82,5 @@ def load_model_params(spec: dict):
     model, tok = load_model(spec["location"], dtype=spec.get("dtype", "auto"),
                             device_map=spec.get("device_map", "auto"), revision=spec.get("revision"))
     if spec.get("delta"):
-        from .deltas import apply_delta
-
         model = apply_delta(model, spec["delta"])
     return model, tok

@@ -185,12 +185,11 @@ def released_code_ffn_score(model, input_ids, attention_mask, score_mask=None) -
     with Hooks() as hooks:
         for i in range(adapter.n_layers):
             lm = adapter.layer(i)
-            up = getattr(lm.mlp, "up_proj", None) or lm.mlp.dense_h_to_4h
 
             def hook(mod, args, output, i=i):
                 out[neuron_key(i, "ffn")] = (output.float().abs() * valid.to(output.device)[..., None]).sum(1).cpu()
 
-            hooks.after(up, hook)
+            hooks.after(lm.up, hook)
         with torch.no_grad():
             model(**adapter.forward_kwargs(input_ids, attention_mask), logits_to_keep=1)
     return out
@@ -305,8 +304,8 @@ def load_neurons(path, model=None, masks_only: bool = True, language: str | None
     files through here."""
     from safetensors import safe_open
 
+    from .fingerprint import model_fingerprint
     from .keys import parse_key
-    from .models import model_fingerprint
 
     if not Path(path).exists():
         raise MworkError(f"neuron file {path} does not exist; build it with the plnd rule")

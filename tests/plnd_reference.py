@@ -109,7 +109,7 @@ def neuron_importance_sequential(model, input_ids, attention_mask=None, layers=N
                     if lm.qkv is not None:
                         ctx = _zero_feature(lm.qkv, int(adapter.fused_index(kind, torch.tensor(j))))
                     else:
-                        ctx = _zero_feature({"attn.q": lm.q, "attn.k": lm.k, "attn.v": lm.v}[kind], j)
+                        ctx = _zero_feature(lm.projection(kind), j)
                     with ctx:
                         y = lm.attn(*a_args, **a_kwargs)
                     if kind == "attn.v" or qk_measure == "output":

@@ -191,8 +191,8 @@ def test_setting_masks_assemble_a_setting_in_one_call(tmp_path):
 
     from mwork.arch import get_adapter
     from mwork.deactivation import setting_masks
+    from mwork.fingerprint import model_fingerprint
     from mwork.io import write_json
-    from mwork.models import model_fingerprint
     from mwork.neurons import save_neurons
 
     model = make_model("llama")
@@ -238,7 +238,7 @@ def test_setting_masks_assemble_a_setting_in_one_call(tmp_path):
 
 def _neuron_file(path, model, **meta):
     from mwork.arch import get_adapter
-    from mwork.models import model_fingerprint
+    from mwork.fingerprint import model_fingerprint
     from mwork.neurons import save_neurons
 
     adapter = get_adapter(model)

@@ -197,7 +197,7 @@ def test_a_delta_file_applied_to_a_fresh_base_is_the_tuned_model(kind, tmp_path)
 
     from mwork.deltas import apply_delta, lora_model
     from mwork.enhance import lora_rank, train_lora
-    from mwork.models import model_fingerprint
+    from mwork.fingerprint import model_fingerprint
 
     model = make_model("llama")
     fingerprint = model_fingerprint(model)

@@ -4,7 +4,8 @@ import torch
 from tinymodels import ARCHS, make_model, tokenizer
 
 from mwork.errors import MworkError
-from mwork.models import load_model, model_fingerprint, resolve_dtype
+from mwork.fingerprint import model_fingerprint
+from mwork.models import load_model, resolve_dtype
 
 
 def tiny_model_dir(tmp_path, arch):

@@ -3,7 +3,7 @@ import torch
 from tinymodels import make_model, tokenizer
 
 from mwork.errors import MworkError
-from mwork.models import model_fingerprint
+from mwork.fingerprint import model_fingerprint
 from mwork.neuron_sets import neuron_summary, overlap_matrix, overlap_ratio, per_layer_counts, structure_sets
 from mwork.neurons import Scoring, Selector, detect, load_neurons, save_neurons
 

@@ -556,7 +556,8 @@ def test_enhancement_grid_on_the_tiny_dag(root, tiny_run, tmp_path):
     the language's documents is refused before any training."""
     from mwork.deltas import delta_metadata, load_deltas
     from mwork.errors import MworkError
-    from mwork.models import load_model, model_fingerprint
+    from mwork.fingerprint import model_fingerprint
+    from mwork.models import load_model
 
     work, configs = tiny_run
     snakemake(root, "results/enhance_perplexity.csv", "--cores", "2", "--directory", str(work), *configs)

@@ -12,8 +12,9 @@ from mwork.corpus import read_corpus
 from mwork.deltas import build_slices, lora_model, merge_deltas, n_trainable, save_deltas
 from mwork.enhance import heldout_perplexity, lora_rank, random_like, token_batches, train, train_lora
 from mwork.errors import MworkError
+from mwork.fingerprint import model_fingerprint
 from mwork.io import file_sha256, write_json
-from mwork.models import load_model_params, model_fingerprint
+from mwork.models import load_model_params
 from mwork.names import Variant
 from mwork.neurons import corpus_of, load_neurons, mask_keys
 from mwork.workflow import rule_script

@@ -1,7 +1,8 @@
 """rule enhance_base: the held-out perplexity of every enhancement language before any tuning."""
 from mwork.enhance import heldout_perplexity
+from mwork.fingerprint import model_fingerprint
 from mwork.io import write_json
-from mwork.models import load_model_params, model_fingerprint
+from mwork.models import load_model_params
 from mwork.workflow import rule_script
 
 with rule_script(snakemake) as log:

@@ -4,8 +4,9 @@ import torch
 import mwork
 from mwork.corpus import n_docs_for, read_corpus
 from mwork.errors import MworkError
+from mwork.fingerprint import model_fingerprint
 from mwork.io import file_sha256
-from mwork.models import check_window, load_model_params, model_fingerprint
+from mwork.models import check_window, load_model_params
 from mwork.neurons import Scoring, Selector, detect, save_neurons
 from mwork.workflow import rule_script
 
