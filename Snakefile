@@ -32,7 +32,7 @@ localrules: all, paper, analyses, enhancement, neurons, table7, deactivation_tab
     provenance, enhance_summary, figure4, table6
 
 
-# Everything that is implemented today. `make run` builds it.
+# The main job: `make run` builds it.
 rule all:
     input:
         implemented_targets(),
@@ -50,7 +50,7 @@ rule enhancement:
         "results/enhance_perplexity.csv",
 
 
-# Every table and figure of the paper implemented so far (`snakemake paper`).
+# Every table and figure of the paper (`snakemake paper`): `all` and the tables it leaves out.
 rule paper:
     input:
         implemented_targets(),

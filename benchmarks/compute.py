@@ -7,7 +7,7 @@ No GPU was lent to any session that built this, so nothing here is a GPU measure
 a roofline — prompt tokens and PLND at a share of the card's bf16 peak (``--mfu``), every decoding step
 at least one read of the weights at a share of its memory bandwidth (``--bw-eff``) — and PLND's cost is
 the measured ratio of exact PLND to a forward pass (``--plnd-ratio``: 3.33 on the Qwen2.5-0.5B shape on
-CPU, #13; ``make bench`` prints it for the machine at hand). Counts of jobs come from Snakemake's dry
+CPU; ``make bench`` prints it for the machine at hand). Counts of jobs come from Snakemake's dry
 run of the configured targets; prompt lengths are the datasets' typical lengths, capped by the config.
 Prints one line per stage and writes results/bench/compute_<config>.csv.
 """
@@ -67,7 +67,7 @@ def main(argv=None) -> int:
     ap.add_argument("--gpu", choices=sorted(GPUS), default="h100")
     ap.add_argument("--mfu", type=float, default=0.4, help="share of bf16 peak reached by prompts and PLND")
     ap.add_argument("--bw-eff", type=float, default=0.6, help="share of memory bandwidth reached while decoding")
-    ap.add_argument("--plnd-ratio", type=float, default=3.33, help="exact PLND / forward (measured, #13)")
+    ap.add_argument("--plnd-ratio", type=float, default=3.33, help="exact PLND / forward (measured by `make bench` on the Qwen2.5-0.5B shape)")
     args = ap.parse_args(argv)
 
     from mwork.config import load_config, model_spec

@@ -10,10 +10,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import jsonschema
+import yaml
+
 from .errors import MworkError
-from .languages import get_language
+from .languages import get_language, per_key
 from .names import TunedModel, Variant, inside, plain_name
+from .selection import check_spec
 from .stages import check_setting, stage_layers, stage_table_rows
+from .tasks.data import UPSTREAM_FILES, task_source
+from .tasks.prompts import PHRASES
 from .tasks.registry import TASKS
 
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
@@ -46,8 +52,6 @@ def _check_paths(config: dict) -> None:
 def _check_task_data(config: dict) -> None:
     """A model evaluated on upstream files reads them for tasks that have a file layout (MGSM, XQuAD), from
     the folder named in eval.files (whether the folder and files exist is checked when the DAG is built)."""
-    from .tasks.data import UPSTREAM_FILES, task_source
-
     files = (config.get("eval") or {}).get("files") or {}
     for name, spec in config["models"].items():
         if spec.get("source") == "delta":
@@ -69,8 +73,6 @@ def _check_task_data(config: dict) -> None:
 def _check_selection(config: dict) -> None:
     """plnd.selection: the rule's own fields (mwork.selection.check_spec), and the languages a selective
     rule compares with have corpus documents (PLND statistics)."""
-    from .selection import check_spec
-
     spec = config.get("plnd", {}).get("selection", {})
     try:
         check_spec(spec)
@@ -97,8 +99,6 @@ def _check_selection(config: dict) -> None:
 def _check_known_lens(config: dict) -> None:
     """The known-token lens reads XQuAD: its models (and, with lens.stages_from: known, every model whose
     stages the lens gives) need XQuAD as their understanding data (task_data files or hub)."""
-    from .tasks.data import task_source
-
     lens = config.get("lens") or {}
     known = (lens.get("known") or {}).get("models")
     for i, name in enumerate(known or []):
@@ -176,7 +176,6 @@ def check_config(config: dict) -> None:
         if code not in langs:
             raise MworkError(f"config.eval_languages[{i}]: {code!r} is not in config.languages; add it there "
                              f"(it needs a corpus) or remove it")
-    from .tasks.prompts import PHRASES
 
     for i, code in enumerate(config.get("eval_languages", [])):
         if code not in PHRASES:
@@ -454,8 +453,6 @@ def uses_organism(config: dict) -> bool:
 def read_yaml(path: str | Path) -> dict:
     """A YAML mapping; a missing, unreadable or binary file or a syntax error is an error naming the file
     (and the line)."""
-    import yaml
-
     try:
         raw = Path(path).read_bytes()
     except FileNotFoundError:
@@ -494,9 +491,6 @@ def layered(base: dict, over: dict) -> dict:
 def load_config(path: str | Path, *more: str | Path) -> dict:
     """Read and validate a config file outside Snakemake (CLI, tests): schema defaults, then checks.
     ``more`` files are layered over it as Snakemake layers ``--configfile`` over ``config.yaml``."""
-    import jsonschema
-    import yaml
-
     config = read_yaml(path)
     for extra in more:
         config = layered(config, read_yaml(extra))
@@ -545,8 +539,6 @@ def _refuse_an_overlay_alone(config: dict, files: list[str], required: list[str]
 
 def _with_defaults(validator_cls):
     """A validator that fills in schema defaults while it validates (as Snakemake's validate does)."""
-    import jsonschema
-
     validate_props = validator_cls.VALIDATORS["properties"]
 
     def set_defaults(validator, properties, instance, schema):
@@ -577,7 +569,7 @@ def enhance_grid(spec: dict, lang: str) -> list[Variant]:
     or a per-language mapping with ``default``), and, at ``control_size`` when the language has it, the
     random controls (``random_seeds``) and the LoRA baseline (``lora``)."""
     sizes = spec["sizes"]
-    sizes = sizes.get(lang, sizes.get("default", [])) if isinstance(sizes, dict) else sizes
+    sizes = per_key(sizes, lang, [])
     out = [Variant("lang", n) for n in sizes]
     if spec["control_size"] in sizes:
         out += [Variant("random", spec["control_size"], s) for s in range(spec["random_seeds"])]

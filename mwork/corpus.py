@@ -28,9 +28,12 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import polib
+
 from .bible import bible_pool
 from .errors import MworkError
-from .languages import LANGUAGES, get_language
+from .io import file_sha256, read_json, read_jsonl
+from .languages import LANGUAGES, get_language, per_key
 from .pool import Pool
 
 # --------------------------------------------------------------------------------------------------
@@ -74,10 +77,7 @@ def sample_documents(pool: Pool, n_docs, seed: int, corpus: str, lang: str, held
 
 
 def n_docs_for(spec: dict, lang: str):
-    n = spec.get("n_docs", "all")
-    if isinstance(n, dict):
-        n = n.get(lang, n.get("default", "all"))
-    return n
+    return per_key(spec.get("n_docs", "all"), lang, "all")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -117,8 +117,6 @@ def catalog_messages(wheel: Path, lang: str) -> list[tuple[str, str]]:
 
     For English, returns (msgid, msgid) over the source strings of all locales of the wheel.
     """
-    import polib
-
     language = get_language(lang)
     pairs: list[tuple[str, str]] = []
     with zipfile.ZipFile(wheel) as zf:
@@ -264,8 +262,6 @@ def read_corpus(path: str | os.PathLike) -> list[dict]:
     """A corpus rule's documents, checked against the count (and SHA-256, when recorded) in the stats file
     the rule wrote beside them: a file cut or changed afterwards would otherwise be used without a word
     while Table 7 still reports the full corpus."""
-    from .io import file_sha256, read_json, read_jsonl
-
     docs = read_jsonl(path, made_by="corpus")
     spath = stats_path(path)
     if not spath.exists():

@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import random
 import zlib
+from pathlib import Path
 
 import torch
 
+from .arch import get_adapter
 from .errors import MworkError
+from .io import read_json
 from .keys import KINDS, parse_key
+from .neurons import corpus_of, load_neurons
 from .stages import ATTN, STAGES, check_setting, setting_groups, stage_layers  # noqa: F401 (re-exported)
 
 RANDOM_MATCH = ("layer", "stage")  # deactivation.random_match: what a random control matches X's set in
@@ -149,12 +153,6 @@ def setting_masks(deactivation: dict, files: list[str], model) -> tuple[dict[str
     ``<name>@<X>`` (name, language X, spec, stages, budget, seed); ``files`` the rule's inputs: X's neuron
     file (and English's or every evaluation language's, for the exclusions) and, for stages ``auto`` or
     ``lens``, the file holding the boundaries. Returns the masks and the record stored with the scores."""
-    from pathlib import Path
-
-    from .arch import get_adapter
-    from .io import read_json
-    from .neurons import corpus_of, load_neurons
-
     d = dict(deactivation)
     neurons = {Path(f).stem: f for f in files if str(f).endswith(".safetensors")}
     if d["stages"] in ("auto", "lens"):  # boundaries tuned (rule stage_tuning) or read off the lens (lens_stages)

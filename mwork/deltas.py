@@ -20,10 +20,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 
 from .arch import get_adapter
 from .errors import MworkError
+from .fingerprint import model_fingerprint
 from .hooks import Hooks
+from .io import atomic_path, file_sha256
 from .keys import parse_key
 from .masking import as_index
 
@@ -162,10 +166,6 @@ def save_deltas(path: str, slices: list[Slice], metadata: dict) -> None:
     """A safetensors file of the trained slices only (``delta.{name}.weight`` / ``.bias``, and the neuron
     indices ``neurons.{key}``) with ``metadata`` (base model and fingerprint, language, neuron file hash,
     data size and hash, seed, hyperparameters)."""
-    from safetensors.torch import save_file
-
-    from .io import atomic_path
-
     tensors = {}
     for s in slices:
         tensors[f"neurons.{s.key}"] = s.neurons.cpu().long().contiguous()
@@ -177,8 +177,6 @@ def save_deltas(path: str, slices: list[Slice], metadata: dict) -> None:
 
 
 def delta_metadata(path: str) -> dict:
-    from safetensors import safe_open
-
     with safe_open(path, "pt") as f:
         return json.loads((f.metadata() or {}).get("mwork", "{}"))
 
@@ -194,8 +192,6 @@ def check_base(path: str, meta: dict, fingerprint: str | None) -> None:
 def load_deltas(path: str, model, fingerprint: str | None = None) -> list[Slice]:
     """The slices of a delta file, attached to ``model``'s modules; a file made for another base model (its
     recorded ``base_fingerprint`` differs from ``fingerprint``) or architecture is refused."""
-    from safetensors import safe_open
-
     with safe_open(path, "pt") as f:
         meta = json.loads((f.metadata() or {}).get("mwork", "{}"))
         tensors = {k: f.get_tensor(k) for k in f.keys()}
@@ -220,11 +216,6 @@ def apply_delta(model, path: str):
     or a LoRA adapter (merged by peft) -- after checking it was trained on this base model. The model's
     config records the file's hash (``mwork_delta``), so the tuned model's fingerprint differs from its
     base's and neuron files of the one are refused for the other. Returns the model to use."""
-    from safetensors.torch import load_file
-
-    from .fingerprint import model_fingerprint
-    from .io import file_sha256
-
     meta = delta_metadata(path)
     fingerprint = model_fingerprint(model)
     if meta.get("lora_rank"):

@@ -18,13 +18,18 @@ full fine-tune would decay them, not to the deltas alone.
 from __future__ import annotations
 
 import math
+import random
 
 import torch
+from tqdm import tqdm
 
 from .arch import get_adapter
+from .batching import encode_prefixes, left_padded, pad_id
+from .corpus import read_corpus
 from .deltas import Slice, lora_targets, with_deltas
 from .errors import MworkError
 from .keys import parse_key
+from .loss_matrix import token_losses
 from .masking import as_index
 
 
@@ -66,7 +71,6 @@ def _fit(model, params: list[torch.nn.Parameter], batches, *, lr: float, warmup:
          seed: int, progress: bool, decay=None, weight_decay: float = 0.0) -> dict[str, list[float]]:
     """The training loop shared by the neuron slices and LoRA: AdamW on ``params`` only, cosine schedule with
     linear warmup, clipping by ``params``' norm; ``decay(lr)`` applies a custom decoupled weight decay."""
-    from tqdm import tqdm
     from transformers import get_cosine_schedule_with_warmup
 
     torch.manual_seed(seed)
@@ -112,10 +116,6 @@ def train_lora(peft_model, batches, *, lr: float, weight_decay: float = 0.0, war
 
 def token_batches(tokenizer, texts: list[str], batch_size: int, max_length: int, seed: int):
     """The training batches: documents cut to ``max_length`` tokens, shuffled with ``seed``, left-padded."""
-    import random
-
-    from .batching import encode_prefixes, left_padded, pad_id
-
     enc = [ids for ids, _ in encode_prefixes(tokenizer, texts, max_length) if len(ids) > 1]
     random.Random(seed).shuffle(enc)
     return [left_padded(enc[i:i + batch_size], pad_id(tokenizer)) for i in range(0, len(enc), batch_size)]
@@ -123,9 +123,6 @@ def token_batches(tokenizer, texts: list[str], batch_size: int, max_length: int,
 
 def heldout_perplexity(model, tokenizer, paths, languages, n_docs: int, max_length: int) -> dict[str, float]:
     """Per language: the perplexity of the first ``n_docs`` held-out documents of its corpus file."""
-    from .corpus import read_corpus
-    from .loss_matrix import token_losses
-
     out = {}
     for lang, path in zip(languages, paths):
         texts = [d["text"] for d in read_corpus(path) if d["split"] == "heldout"][:n_docs]

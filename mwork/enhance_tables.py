@@ -9,10 +9,12 @@ evaluation of them); a mean over languages, tasks or random draws is the mean of
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from .errors import MworkError
+from .io import read_json
 from .names import Variant
-from .stats import N_BOOT, Bootstrap, check_scores, ci, item_values
+from .stats import N_BOOT, Bootstrap, check_scores, ci, item_values, pm
 from .tasks.registry import TASK_NAMES
 
 CONTROLS = {"random": "Random", "lora": "LoRA"}
@@ -21,8 +23,6 @@ CONTROLS = {"random": "Random", "lora": "LoRA"}
 def read_tunings(paths) -> dict[tuple, dict]:
     """{(model, tuning, task, language): scores} of rule enhance_eval's files (``tuning``: ``original`` or
     ``<language>/<variant>``)."""
-    from .io import read_json
-
     out = {}
     for path in paths:
         s = read_json(path, made_by="enhance_eval")
@@ -79,8 +79,6 @@ def figure4_table(scores: dict, models: list[str], languages: list[str], tasks: 
     size is scored in every evaluation language). Rows with ``task`` = ``all`` average the tasks (the
     paper's "average of all tasks"). ``grids``: {language: [Variant]}. Random draws are averaged per
     language before the mean."""
-    import pandas as pd
-
     paired = _Paired(scores, n_boot, seed)
     rows = []
     for model in models:
@@ -146,8 +144,6 @@ def table6(scores: dict, models: list[str], languages: list[str], tuned: list[st
     the tasks it has, with its change against the original; ``En`` = English averaged over the tuned
     languages' models (the paper's "averaging the results from four fine-tuned models"). A language not in
     ``tuned`` shows its original only and is marked with its training documents (``train_docs``)."""
-    import pandas as pd
-
     paired = _Paired(scores, n_boot, seed)
     methods = {"Original": None, "Random": "random", "LoRA": "lora", "Lang-Spec": "lang"}
     rows = []
@@ -224,10 +220,9 @@ def _table6_md(df, models, languages, tuned, tasks, control_size, train_docs) ->
                     cells.append("—")
                     continue
                 r = r.iloc[0]
-                half = (r["score_hi"] - r["score_lo"]) / 2
-                cell = f"{r['score']:.1f} ±{half:.1f}"
+                cell = pm(r["score"], r["score_lo"], r["score_hi"])
                 if method != "Original":
-                    cell += f" ({r['change']:+.1f} ±{(r['change_hi'] - r['change_lo']) / 2:.1f})"
+                    cell += f" ({pm(r['change'], r['change_lo'], r['change_hi'], sign=True)})"
                 cells.append(cell)
             lines.append(f"| {method} | " + " | ".join(cells) + " |")
         lines.append("")

@@ -6,10 +6,24 @@ is evaluated inside ``mwork.masking.deactivate``) and the enhanced models.
 
 from __future__ import annotations
 
+import copy
+
 import torch
-from transformers import StoppingCriteria, StoppingCriteriaList
+import torch.nn.functional as F
+from tqdm import tqdm
+from transformers import (
+    AttentionInterface,
+    ContinuousBatchingConfig,
+    GenerationConfig,
+    StoppingCriteria,
+    StoppingCriteriaList,
+)
+from transformers.generation.continuous_batching.requests import RequestStatus
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
 from .errors import MworkError
+from .models import DTYPES
+from .tasks.data import TASK_DATA
 from .tasks.registry import format_prompt, get_task, task_stops
 
 
@@ -100,8 +114,6 @@ def engine_of(spec: dict | None) -> dict:
 def engine_cast(model, engine: dict | None):
     """The model in the engine's dtype (in place; ``model`` keeps it as loaded). Cast after loading, and after
     the neuron files were checked against the model's fingerprint, which is that of the weights as stored."""
-    from .models import DTYPES
-
     dtype = engine_of(engine)["dtype"]
     if dtype != "model" and next(model.parameters()).dtype != DTYPES[dtype]:
         # rotary frequencies are buffers that a model loaded in bfloat16 keeps in float32: rounded, the
@@ -121,8 +133,6 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, stop: li
     """Greedy continuations of ``prompts``, cut at ``stop``. ``batching="static"``: batches of ``batch_size``
     by length, left padding, KV cache, a batch stops when every row has a stop string or EOS;
     ``"continuous"``: :func:`generate_continuous`."""
-    from tqdm import tqdm
-
     if batching == "continuous":
         return generate_continuous(model, tokenizer, prompts, max_new_tokens, stop, batch_size, progress,
                                    add_special_tokens)
@@ -156,8 +166,6 @@ def varlen_attention(module, query, key, value, attention_mask, scaling=None, dr
     SDPA path for continuous batching attends every query over every packed key under a mask, so on a CPU
     its cost grows with the square of the number of sequences; this costs what padded batches cost without
     the padding. query (1, heads, total_q, d), key/value (1, kv_heads, total_k, d) -> (1, total_q, heads, d)."""
-    import torch.nn.functional as F
-
     q_bounds, k_bounds = cu_seq_lens_q.tolist(), cu_seq_lens_k.tolist()
     out = torch.empty(query.shape[0], query.shape[2], query.shape[1], query.shape[3], dtype=query.dtype,
                       device=query.device)
@@ -181,15 +189,10 @@ class _VarlenSDPA:
     that ``varlen_attention`` uses beside the mask it ignores."""
 
     def __enter__(self):
-        from transformers import AttentionInterface
-        from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
-
         self.original = ALL_ATTENTION_FUNCTIONS["sdpa"]
         AttentionInterface.register("sdpa", varlen_attention)
 
     def __exit__(self, *exc):
-        from transformers import AttentionInterface
-
         AttentionInterface.register("sdpa", self.original)
 
 
@@ -201,10 +204,6 @@ def generate_continuous(model, tokenizer, prompts: list[str], max_new_tokens: in
     the next prompt. A sequence runs to EOS or ``max_new_tokens`` (the stop strings cut the text
     afterwards, as in the static path: greedy decoding makes the kept prefix the same). Forward hooks on
     the projections (``mwork.masking.deactivate``) act as in ``generate``: they see the packed tokens."""
-    import copy
-
-    from transformers import ContinuousBatchingConfig, GenerationConfig
-
     if not prompts:
         return []
     ids = tokenizer(prompts, add_special_tokens=add_special_tokens)["input_ids"]
@@ -231,8 +230,6 @@ def generate_continuous(model, tokenizer, prompts: list[str], max_new_tokens: in
             model.set_attn_implementation(attn)
     # generate_batch does not raise: an error in its thread (a hook, the attention, memory) marks the
     # requests failed and returns what they had, which would be scored as (empty) answers
-    from transformers.generation.continuous_batching.requests import RequestStatus
-
     failed = [rid for rid, res in results.items() if res.error is not None or res.status != RequestStatus.FINISHED]
     if len(results) != len(prompts) or failed:
         first = results[failed[0]].error if failed else "requests missing"
@@ -320,8 +317,6 @@ def run_task(model, tokenizer, *, model_name: str, task: str, lang: str, setting
     per-item rows). ``generation``: the task's eval.generation entry (max_new_tokens, stop,
     max_context_tokens); ``engine``: eval.engine, recorded with the model's dtype as it ran. The evaluation
     rule and the tuned models' evaluation both write this; the model is already cast (``engine_cast``)."""
-    from .tasks.data import TASK_DATA
-
     gen = {"max_new_tokens": 32, "stop": [], "max_context_tokens": None, **generation}
     engine = engine_of(engine)
     scores, rows = evaluate(model, tokenizer, task, lang, records, gen["max_new_tokens"], gen["stop"],

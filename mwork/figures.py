@@ -6,12 +6,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator
+
+from .io import atomic_path
 
 
 def _save(fig, paths, **kwargs) -> None:
     """Write the figure to each path (atomically: a killed job leaves no half-written file) and close it."""
-    from .io import atomic_path
-
     for path in paths:
         with atomic_path(path) as tmp:
             fig.savefig(tmp, dpi=130, **kwargs)
@@ -20,8 +21,6 @@ def _save(fig, paths, **kwargs) -> None:
 
 def _layer_axis(ax, **label) -> None:
     """An x axis of layers: labelled, and ticked at whole layers only (18 layers gave 2.5, 7.5, ...)."""
-    from matplotlib.ticker import MaxNLocator
-
     ax.set_xlabel("layer", **label)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 

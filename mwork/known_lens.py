@@ -15,12 +15,17 @@ queries are the control: there both probabilities are the English answer's.
 
 from __future__ import annotations
 
+import random
 import unicodedata
 
+import numpy as np
+import pandas as pd
 import torch
+from tqdm import tqdm
 
 from .batching import left_padded, pad_id
-from .output_head import decode_layers, vocab_slices
+from .evaluate import build_prompt
+from .output_head import VOCAB_CHUNK, decode_layers, vocab_slices
 
 
 def first_tokens(tokenizer, answer: str) -> list[int]:
@@ -55,8 +60,6 @@ def aligned_items(items: dict[str, list[dict]], tokenizer, n_items: int | None =
     English answer) added, the items that cannot tell the answers apart left out. ``n_items``: a sample of
     the ids every language keeps, drawn with the seed (the same questions in every language where they
     survive). Returns (items, {language: {reason: count}})."""
-    import random
-
     en = {r["id"]: r for r in items["en"]}
     out, left_out = {}, {}
     for lang, records in items.items():
@@ -81,7 +84,7 @@ def aligned_items(items: dict[str, list[dict]], tokenizer, n_items: int | None =
 
 @torch.no_grad()
 def lens_probabilities(model, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                       token_sets: list[list[list[int]]], chunk_elems: int = 1 << 22) -> torch.Tensor:
+                       token_sets: list[list[list[int]]], chunk_elems: int = VOCAB_CHUNK) -> torch.Tensor:
     """Per layer, prompt and token set: the logit lens's probability of the set's tokens (summed) at the
     last position of each left-padded prompt, (n_layers, batch, n_sets). ``token_sets[b][s]``: the ids
     of set s for prompt b. The softmax is over the whole vocabulary, taken a slice at a time (no
@@ -119,14 +122,9 @@ def lens_probabilities(model, input_ids: torch.Tensor, attention_mask: torch.Ten
 
 
 def known_token_lens(model, tokenizer, items: dict[str, list[dict]], chat_template: bool = False,
-                     max_context_tokens: int | None = None, batch_size: int = 4, chunk_elems: int = 1 << 22):
+                     max_context_tokens: int | None = None, batch_size: int = 4, chunk_elems: int = VOCAB_CHUNK):
     """Per language, item and layer (1-based): ``p_lang`` and ``p_en`` (see the module docstring), a
     DataFrame (language, id, layer, p_lang, p_en). ``items``: aligned_items' output."""
-    import pandas as pd
-    from tqdm import tqdm
-
-    from .evaluate import build_prompt
-
     pad = pad_id(tokenizer)
     add_special = not chat_template  # a chat template writes its own special tokens
     rows = []
@@ -152,9 +150,6 @@ def summarize_known(df, n_boot: int = 1000, seed: int = 0, min_prob: float = 0.0
     items (one resample of a language's items for every layer and both measures, so the difference is
     paired), and ``english_dominant``: the interval of p_en - p_lang lies above 0 and p_en is at least
     ``min_prob`` (a layer where neither answer is decodable is not called English)."""
-    import numpy as np
-    import pandas as pd
-
     out = []
     for (model, lang), g in df.groupby(["model", "language"], sort=False):
         wide = {m: g.pivot(index="id", columns="layer", values=m) for m in ("p_lang", "p_en")}

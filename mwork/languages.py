@@ -7,6 +7,14 @@ from dataclasses import dataclass
 from .errors import MworkError
 
 
+def per_key(value, key: str, default=None):
+    """A setting given once, or per language (per task) as a mapping with an optional ``default`` entry:
+    its value for language (task) ``key``."""
+    if isinstance(value, dict):
+        return value.get(key, value.get("default", default))
+    return value
+
+
 @dataclass(frozen=True)
 class Language:
     code: str  # ISO 639-1, the workflow's own code

@@ -14,10 +14,12 @@ from __future__ import annotations
 import unicodedata
 from collections import Counter
 
+import pandas as pd
 import torch
 
 from .batching import left_padded, pad_id
-from .output_head import decode_layers, vocab_slices
+from .languages import LANGUAGES
+from .output_head import VOCAB_CHUNK, decode_layers, vocab_slices
 
 NON_WORD = "non-word"
 
@@ -53,7 +55,7 @@ def _topk(norm, head, h: torch.Tensor, k: int, chunk_elems: int) -> torch.Tensor
 
 @torch.no_grad()
 def lens_top_tokens(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, last: int | None = None,
-                    chunk_elems: int = 1 << 22, top_k: int = 1) -> torch.Tensor:
+                    chunk_elems: int = VOCAB_CHUNK, top_k: int = 1) -> torch.Tensor:
     """Top-1 token of every layer's output at every position (or the ``last`` positions):
     (n_layers, batch, length or last), via forward hooks on the unmodified model (removed on exit). Layer
     i's output goes through the final norm and the output embedding, exactly as the last layer's output
@@ -98,8 +100,6 @@ def layer_languages(model, tokenizer, texts: list[str], batch_size: int = 8, max
     are not query tokens and are not counted. ``last``: decode only each query's last ``last`` positions
     (the released code decoded only the positions it generated); None = every position. ``top_k``: count
     each position's k most likely tokens (k decoded tokens per position)."""
-    import pandas as pd
-
     classify = TokenLanguage(tokenizer)
     counts: Counter = Counter()
     # a query longer than max_length keeps its beginning, or its end when only the last positions are decoded
@@ -135,10 +135,6 @@ def language_ratios(df, query_lang: str, among: list[str] | None = None):
     ``among`` (language codes, e.g. the evaluation languages): also the English and query-language
     shares among the words detected as one of these languages only (``*_eval``, ``eval_words``) — the
     released code's view, which CLD3's spread of single tokens over unrelated languages does not dilute."""
-    import pandas as pd
-
-    from .languages import LANGUAGES
-
     code = lambda lang: LANGUAGES[lang].cld3 if lang in LANGUAGES else lang  # noqa: E731
     own_code, en_code = code(query_lang), code("en")
     among_codes = {code(x) for x in (among or [])}
@@ -173,8 +169,6 @@ def lens_stages(counts, languages: list[str], among: list[str] | None = None) ->
     English among them; shares are means over the non-English ``languages`` (``counts``: the
     ``language_ratio`` rule's rows). Returns the boundaries with the per-layer shares they were read
     from; where the lens shows no such stages, ``under`` and ``gen`` are None and ``note`` says why."""
-    import pandas as pd
-
     among = among or languages
     frames = [language_ratios(counts[counts["language"] == x], x, among) for x in languages
               if x != "en" and (counts["language"] == x).any()]

@@ -24,15 +24,17 @@ from __future__ import annotations
 import zlib
 
 import numpy as np
+import pandas as pd
 import torch
 
 from .arch import get_adapter
 from .batching import encode_prefixes, left_padded, pad_id
+from .corpus import read_corpus
 from .deactivation import select, stage_layers
 from .errors import MworkError
 from .hooks import Hooks
 from .masking import deactivate
-from .output_head import vocab_slices
+from .output_head import VOCAB_CHUNK, vocab_slices
 from .stats import LEVEL, N_BOOT, Bootstrap, ci
 
 EVERY_LAYER = {"s_attn": True, "s_ffn": True}  # with no U/G stages, the task stage is every layer
@@ -46,9 +48,6 @@ def heldout_texts(files: dict, n_docs: int) -> dict[str, list[str]]:
     """{language: its first ``n_docs`` held-out documents} of ``files`` ({language: corpus file}), for
     ``loss_matrix.n_docs``; a language with fewer is an error (naming each short language), as corpus and
     PLND refuse a count they cannot give, not a matrix over fewer documents."""
-    from .corpus import read_corpus
-    from .errors import MworkError
-
     docs = {lang: [d["text"] for d in read_corpus(path) if d["split"] == "heldout"] for lang, path in files.items()}
     short = {lang: len(texts) for lang, texts in docs.items() if len(texts) < n_docs}
     if short:
@@ -94,7 +93,7 @@ def _nll(head, h: torch.Tensor, target: torch.Tensor, softcap: float | None, chu
 
 @torch.no_grad()
 def doc_losses(model, tokenizer, texts: list[str], batch_size: int = 8, max_length: int = 128,
-               chunk_elems: int = 1 << 22) -> tuple[np.ndarray, np.ndarray]:
+               chunk_elems: int = VOCAB_CHUNK) -> tuple[np.ndarray, np.ndarray]:
     """Per document of ``texts``, in order: (sum of its next-token negative log-likelihoods, float64 (n,);
     number of tokens it predicts, int64 (n,)), each truncated to ``max_length`` tokens, in left-padded
     batches of similar length (padding predicts and is predicted by nothing). A document of one token
@@ -129,7 +128,7 @@ def doc_losses(model, tokenizer, texts: list[str], batch_size: int = 8, max_leng
 
 
 def token_losses(model, tokenizer, texts: list[str], batch_size: int = 8, max_length: int = 128,
-                 chunk_elems: int = 1 << 22) -> tuple[float, int]:
+                 chunk_elems: int = VOCAB_CHUNK) -> tuple[float, int]:
     """(sum of next-token negative log-likelihoods, number of predicted tokens) over ``texts``: the totals
     of ``doc_losses``."""
     sums, counts = doc_losses(model, tokenizer, texts, batch_size, max_length, chunk_elems)
@@ -183,8 +182,6 @@ def document_losses(model, tokenizer, texts: dict[str, list[str]], masks: dict[s
     neuron masks (``layers.{i}.{kind}`` -> bool); ``families``: further name -> X -> masks (the variants
     ``<name>`` and ``<name>_random``); a random variant has ``random_draws`` draws (0, 1, ...), a set one
     (draw 0). ``progress``: called with each (X, variant, draw, Y)'s row of means."""
-    import pandas as pd
-
     adapter = get_adapter(model)
     base = {y: doc_losses(model, tokenizer, t, batch_size, max_length) for y, t in texts.items()}
     rows = []
@@ -249,8 +246,6 @@ def cells(docs, n_boot: int = N_BOOT, seed="0", level: float = LEVEL):
     ``n_boot`` resamples, string ``seed``), the spread over draws (``delta_draw_sd``, NaN for one draw;
     ``delta_draws``: each draw's Δ, space-separated), ``n_neurons`` (mean over draws), ``tokens``,
     ``n_docs``, ``n_draws``."""
-    import pandas as pd
-
     rows = []
     for c in _cell_stats(docs, n_boot, seed):
         d = np.array(c.pop("draw_deltas"))
@@ -295,8 +290,6 @@ def summary(df, docs=None, n_boot: int = N_BOOT, seed="0", level: float = LEVEL)
     that evaluates Y, so the mean over cells combines the languages' independent resamples (``interval``:
     ``documents``). Without, it is a bootstrap over the cells, i.e. the spread over languages (``interval``:
     ``languages``)."""
-    import pandas as pd
-
     keys = [c for c in ("model", "neurons") if c in df.columns]
     stats = None
     if docs is not None:

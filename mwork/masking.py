@@ -7,6 +7,7 @@ An empty set registers no hook at all, so the logits are bit-identical to the pl
 
 from __future__ import annotations
 
+import copy
 from contextlib import contextmanager
 
 import torch
@@ -96,8 +97,6 @@ def deactivate(model, neurons: dict[str, torch.Tensor]):
 
 def zeroed_copy(model, neurons: dict[str, torch.Tensor]):
     """A deep copy of ``model`` with the weights (and biases) of ``neurons`` zeroed (the tests' reference)."""
-    import copy
-
     adapter = get_adapter(model)
     twin = copy.deepcopy(model)
     tw = get_adapter(twin)

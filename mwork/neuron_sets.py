@@ -5,19 +5,20 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import torch
+from tqdm import tqdm
 
 from .batching import Documents
 from .deactivation import random_per_layer
 from .errors import MworkError
-from .keys import parse_key
+from .keys import KINDS, parse_key
 from .neurons import STRUCTURE, Scoring, corpus_of, load_neurons, mask_keys, topk_hits
+from .selection import shared_by_all
 
 
 def per_layer_counts(masks: dict[str, torch.Tensor]):
     """DataFrame: layer x kind -> number of selected neurons (and the layer's size)."""
-    import pandas as pd
-
     rows = {}
     for name in mask_keys(masks):
         layer, kind = parse_key(name)
@@ -30,10 +31,6 @@ def per_layer_counts(masks: dict[str, torch.Tensor]):
 
 def compare_sets(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]):
     """DataFrame per module kind (and in all): neurons in A, in B, in both, only in A, only in B, Jaccard."""
-    import pandas as pd
-
-    from .keys import KINDS
-
     keys = mask_keys(a)
     if set(keys) != set(mask_keys(b)):
         raise ValueError("the two neuron files have different layers or module kinds")
@@ -66,8 +63,6 @@ def overlap_ratio(n_x: set, n_y: set) -> float:
 
 def overlap_matrix(sets_by_lang: dict[str, dict[str, set]], structure: str):
     """DataFrame rows x, columns y: overlap(x, y) for one structure."""
-    import pandas as pd
-
     langs = list(sets_by_lang)
     return pd.DataFrame([[overlap_ratio(sets_by_lang[x][structure], sets_by_lang[y][structure]) for y in langs]
                          for x in langs], index=langs, columns=langs)
@@ -80,10 +75,6 @@ def neuron_summary(files_by_lang: dict[str, str]):
     that are language-specific (the paper reports about 0.13%), how many of them every language's set
     holds (and their share of the set), and the selection method.
     """
-    import pandas as pd
-
-    from .selection import shared_by_all
-
     rows, sets, all_masks, metas = [], {}, {}, {}
     for lang, path in files_by_lang.items():
         masks, meta = load_neurons(path, language=lang, corpus=corpus_of(path))
@@ -126,9 +117,6 @@ def activated_per_layer(model, tokenizer, queries: dict[str, list[str]], sets: d
     Returns a DataFrame with columns set_language, query_language, n_queries, layer, structure, set_size,
     activated_share, random.
     """
-    import pandas as pd
-    from tqdm import tqdm
-
     scoring = scoring or Scoring()
     langs = list(sets)
     keys = mask_keys(sets[langs[0]])

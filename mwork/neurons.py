@@ -19,14 +19,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+from tqdm import tqdm
 
+from .arch import get_adapter
 from .batching import Documents
 from .errors import MworkError
+from .fingerprint import model_fingerprint
 from .hooks import Hooks
+from .io import atomic_path
 from .keys import KINDS, parse_key
 from .keys import key as neuron_key
-from .plnd import neuron_importance, qk_path
+from .plnd import CHUNK_ELEMS, neuron_importance, qk_path
 from .plnd.kernel import CHOICES
+from .selection import check_spec, need, needs_all_languages, select_language
 
 STRUCTURE = {"attn.q": "attn", "attn.k": "attn", "attn.v": "attn", "ffn": "ffn"}
 
@@ -83,8 +90,6 @@ class Selector:
     n_docs: int = 0
 
     def __post_init__(self):
-        from .selection import check_spec
-
         check_spec(self.spec())
         if not 0 < self.min_doc_fraction <= 1:
             raise MworkError("plnd.selection.min_doc_fraction: must be in (0, 1]")
@@ -104,7 +109,6 @@ class Selector:
         """(values kept per neuron, keep the largest?) once the document count is known."""
         if self.n_expected is None:
             return None
-        from .selection import need
 
         k = need(self.n_expected, self.min_doc_fraction)
         low = self.n_expected - k + 1
@@ -132,8 +136,6 @@ class Selector:
 
     def stats(self) -> dict[str, torch.Tensor]:
         """``{key.count: int32, key.mean: float32, key.floor: float32}``: PLND's statistics per neuron."""
-        from .selection import need
-
         if self.n_docs == 0:
             raise MworkError("PLND saw no documents (all empty?)")
         if self.n_expected is not None and self.n_expected != self.n_docs:
@@ -156,8 +158,6 @@ class Selector:
     def result(self) -> dict[str, torch.Tensor]:
         """The statistics and, per key, the bool mask of this one language's set (a rule that compares
         languages needs ``mwork.selection.select_language`` with every language's statistics)."""
-        from .selection import needs_all_languages, select_language
-
         stats = self.stats()
         if needs_all_languages(self.spec()):
             raise MworkError(f"plnd.selection.method {self.method}: compares languages; select with "
@@ -177,8 +177,6 @@ def released_code_ffn_score(model, input_ids, attention_mask, score_mask=None) -
     Eq. 4-5 (the default). Only the FFN differs; attention scores stay exact. ``score_mask``: the
     positions counted (default: the attention mask's).
     """
-    from .arch import get_adapter
-
     adapter = get_adapter(model)
     valid = attention_mask.bool() if score_mask is None else attention_mask.bool() & score_mask.bool()
     out = {}
@@ -215,7 +213,7 @@ class Scoring:
     score: str = "paper"
     special_tokens: str = "exclude"
     normalize: str = "none"
-    chunk_elems: int = 1 << 20
+    chunk_elems: int = CHUNK_ELEMS
     qk_kernel: str = "auto"
 
     def __post_init__(self):
@@ -264,8 +262,6 @@ def detect(model, tokenizer, texts: list[str], selector: Selector, batch_size: i
     Documents are tokenized with the tokenizer's own special tokens, truncated to ``max_length`` tokens
     (keeping the beginning), sorted by length and batched, so padding is small.
     """
-    from tqdm import tqdm
-
     scoring = scoring or Scoring()
     docs = Documents(tokenizer, texts, max_length)
     bar = tqdm(total=len(docs), desc="PLND", disable=not progress, mininterval=5)
@@ -287,9 +283,6 @@ def detect(model, tokenizer, texts: list[str], selector: Selector, batch_size: i
 
 
 def save_neurons(path, tensors: dict[str, torch.Tensor], metadata: dict) -> None:
-    from safetensors.torch import save_file
-
-    from .io import atomic_path
 
     meta = {k: v if isinstance(v, str) else json.dumps(v) for k, v in metadata.items()}
     with atomic_path(path) as tmp:
@@ -302,11 +295,6 @@ def load_neurons(path, model=None, masks_only: bool = True, language: str | None
     ``language`` (and ``corpus``), a file whose metadata names another language (corpus) than the one the
     rule asked for -- a neuron file copied or renamed from another language's. Every consumer reads neuron
     files through here."""
-    from safetensors import safe_open
-
-    from .fingerprint import model_fingerprint
-    from .keys import parse_key
-
     if not Path(path).exists():
         raise MworkError(f"neuron file {path} does not exist; build it with the plnd rule")
     try:
@@ -344,8 +332,6 @@ def corpus_of(path) -> str | None:
 def load_stats(path, language: str | None = None, corpus: str | None = None) -> tuple[dict[str, torch.Tensor], dict]:
     """(PLND statistics ``{layers.i.kind.count|mean|floor}``, metadata) of a file of rule plnd; refuses a
     file of another language or corpus, or one that lacks a statistic."""
-    from safetensors import safe_open
-
     if not Path(path).exists():
         raise MworkError(f"PLND statistics {path} do not exist; build them with the plnd rule")
     try:
@@ -401,12 +387,9 @@ def _check_origin(path, meta: dict, language: str | None, corpus: str | None) ->
 def _check_shapes(path, tensors: dict[str, torch.Tensor], model, masks_only: bool) -> None:
     """Every mask (and count/mean) of every layer and module kind of ``model``, one boolean (number) per
     neuron: a fingerprint alone cannot tell a damaged or hand-made file."""
-    from .arch import get_adapter
-    from .keys import key
-
     adapter = get_adapter(model)
     sizes = adapter.sizes()
-    want = {key(i, kind): n for i in range(adapter.n_layers) for kind, n in sizes.items()}
+    want = {neuron_key(i, kind): n for i in range(adapter.n_layers) for kind, n in sizes.items()}
     masks = {k: v for k, v in tensors.items() if is_mask_key(k)}
     problems = [f"missing {k}" for k in want if k not in masks]
     problems += [f"unexpected {k}" for k in masks if k not in want]

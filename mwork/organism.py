@@ -13,9 +13,13 @@ import time
 from pathlib import Path
 
 import torch
+from tqdm import tqdm
 
+from .corpus import read_corpus
 from .errors import MworkError
+from .languages import per_key
 from .tasks.registry import format_prompt, format_target
+from .tasks.suites import TASKS, load_suites
 
 BOS, EOS, PAD = "<s>", "</s>", "<pad>"
 # CJK unified ideographs (+ extension A), kana and hangul syllables: one pre-token per character
@@ -76,7 +80,7 @@ def training_texts(corpus: dict[str, list[dict]], suites: dict, mix: dict, seed:
     out = []
     reps = mix.get("corpus_repeats", {})
     for lang, docs in corpus.items():
-        r = reps.get(lang, reps.get("default", 1))
+        r = per_key(reps, lang, 1)
         for d in docs:
             if d["split"] == "train":
                 out.extend([(lang, "corpus", d["text"])] * r)
@@ -91,7 +95,7 @@ def training_texts(corpus: dict[str, list[dict]], suites: dict, mix: dict, seed:
     wr = mix.get("world_repeats", 1)
     for lang, statements in suites.get("world", {}).items():
         sep = "" if lang in ("zh", "ja") else " "
-        for _ in range(wr.get(lang, wr.get("default", 1)) if isinstance(wr, dict) else wr):
+        for _ in range(per_key(wr, lang, 1)):
             st = list(statements)
             rng.shuffle(st)
             for i in range(0, len(st), per_doc):
@@ -164,7 +168,6 @@ def train_organism(texts: list[tuple[str, str, str]], tokenizer, arch: dict, tra
     The curve holds the training loss every step window and held-out loss (English and the mean over
     languages) every ``eval_every`` steps.
     """
-    from tqdm import tqdm
     from transformers import LlamaForCausalLM
 
     torch.manual_seed(seed)
@@ -214,8 +217,6 @@ def train_organism(texts: list[tuple[str, str, str]], tokenizer, arch: dict, tra
 
 def load_corpus(paths) -> dict[str, list[dict]]:
     """language -> documents, from results/corpus/{corpus}/{lang}.jsonl paths."""
-    from .corpus import read_corpus
-
     return {Path(p).stem: read_corpus(p) for p in paths}
 
 
@@ -229,8 +230,6 @@ def suites_root(suite_files) -> str:
 
 def mix_for_rule(corpus_paths, suites_root: str, mix: dict, seed: int):
     """The training mix as the organism rules build it from their inputs."""
-    from .tasks.suites import TASKS, load_suites
-
     corpus = load_corpus(corpus_paths)
     suites = load_suites(suites_root, TASKS, list(corpus))
     return corpus, training_texts(corpus, suites, mix, seed)

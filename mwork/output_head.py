@@ -12,6 +12,9 @@ import torch
 from .arch import get_adapter
 from .hooks import Hooks
 
+# entries of a (positions x vocabulary slice) block: the lens, the known-token lens and the loss matrix
+VOCAB_CHUNK = 1 << 22
+
 
 def vocab_slices(head: torch.nn.Module, x: torch.Tensor, chunk_elems: int) -> Iterator[tuple[int, torch.Tensor]]:
     """(first vocabulary index j, logits of ``x`` (n, d) for rows j, j+1, ... of ``head``), slice by slice."""

@@ -19,8 +19,11 @@ import sys
 import zipfile
 from pathlib import Path
 
+import torch
+
 from .errors import MworkError
 from .io import atomic_dir, file_sha256
+from .models import DTYPES
 from .names import plain_name
 
 META = "mwork_model.json"
@@ -133,10 +136,8 @@ def convert_gguf(gguf_path: str | Path, out_dir: str | Path, metadata: dict, dty
 
     The folder holds the model, its tokenizer and ``mwork_model.json`` (where it came from). Written to a
     temporary directory renamed at the end, so a failure leaves nothing that looks finished."""
-    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from .models import DTYPES
 
     gguf_path = Path(gguf_path)
     folder, name = str(gguf_path.parent), gguf_path.name

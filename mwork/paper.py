@@ -13,7 +13,13 @@ model other than the paper's (the organism, a small real LLM) is labelled as suc
 
 from __future__ import annotations
 
+import csv
 import re
+
+import pandas as pd
+
+from .io import markdown_table
+from .stats import pm
 
 TABLES = ("1", "2", "3", "4", "5", "6", "8", "9", "11")
 # The paper's Markdown puts Table 4's "Mistral" label one row late: its sixth row (✓ ✓ ✗ ✓ Random, Eng 61.0,
@@ -103,8 +109,6 @@ def extract(md: str) -> list[dict]:
 
 
 def read_paper_numbers(path: str) -> list[dict]:
-    import csv
-
     with open(path, encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))
     for r in rows:
@@ -200,10 +204,6 @@ def compare(paper: list[dict], ours: dict, settings: dict, paper_models: dict) -
 
 def comparison_markdown(rows: list[dict]) -> str:
     """One Markdown table per paper table: the paper's number beside ours, with the model each comes from."""
-    import pandas as pd
-
-    from .io import markdown_table
-
     if not rows:
         return "No table of the paper was reproduced by this run.\n"
     df = pd.DataFrame(rows)
@@ -216,9 +216,7 @@ def comparison_markdown(rows: list[dict]) -> str:
         for model, h in g.groupby("model", sort=False):
             same = bool(h["same_model"].iloc[0])
             view = pd.DataFrame([{"Paper model": r.paper_model, "Row": r.row, "Column": r.column, "Paper": r.paper,
-                                  "Ours": "—" if r.ours is None or r.ours != r.ours else (
-                                      f"{r.ours:.1f}" + (f" ±{(r.ours_hi - r.ours_lo) / 2:.1f}"
-                                                         if r.ours_lo is not None and r.ours_lo == r.ours_lo else "")),
+                                  "Ours": pm(r.ours, r.ours_lo, r.ours_hi),
                                   **({"Ours, ASCII ROUGE-L": "—" if r.ours_rougeL_ascii is None
                                       or r.ours_rougeL_ascii != r.ours_rougeL_ascii else f"{r.ours_rougeL_ascii:.1f}"}
                                      if h["ours_rougeL_ascii"].notna().any() else {}),

@@ -13,14 +13,18 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
+import pandas as pd
+import torch
+
+from .io import file_sha256
+from .neurons import load_neurons
+
 PACKAGES = ("mwork", "torch", "transformers", "tokenizers", "safetensors", "accelerate", "datasets", "gguf", "peft",
             "rouge-score", "cld3-py", "snakemake", "snakemake-executor-plugin-slurm", "numpy", "pandas", "matplotlib")
 
 
 def machine() -> dict:
     """CPU model, cores, torch threads, accelerator, Python and platform of the machine writing the report."""
-    import torch
-
     cpu = platform.processor() or ""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -59,9 +63,6 @@ def git_commit(root: Path) -> str:
 
 def neuron_files(paths) -> list[dict]:
     """Per neuron file: its model, fingerprint, language, documents, neurons selected and sha256."""
-    from .io import file_sha256
-    from .neurons import load_neurons
-
     rows = []
     for path in paths:
         masks, meta = load_neurons(path)
@@ -75,8 +76,6 @@ def neuron_files(paths) -> list[dict]:
 def runtimes(bench_dir: Path) -> list[dict]:
     """One row per Snakemake ``benchmark:`` file: stage (its folder under results/benchmarks, e.g. ``plnd``,
     ``eval``), job (the rest of its path), seconds, max RSS."""
-    import pandas as pd
-
     rows = []
     for tsv in sorted(Path(bench_dir).rglob("*.tsv")):
         rel = tsv.relative_to(bench_dir)

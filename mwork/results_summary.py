@@ -25,7 +25,10 @@ import re
 import struct
 from pathlib import Path
 
+import pandas as pd
+
 from .errors import MworkError
+from .io import write_text
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 EXCLUDED = ("organism",)  # the offline model organism: not a real LLM (name it with --models to include it)
@@ -139,8 +142,6 @@ class Results:
     def table(self, rel: str, rule: str, cols, what: str = ""):
         """(DataFrame, None), or (None, the bullet saying why not: the file is not built, or lacks columns
         ``cols`` — written by an older version; ``what`` names the finding it was for)."""
-        import pandas as pd
-
         if not self.path(rel).exists():
             return None, f"* {self.missing(rel, rule)}"
         df = pd.read_csv(self.path(rel))
@@ -499,8 +500,6 @@ def replace_block(text: str, block: str, where: str = "README.md") -> str:
 
 def update_readme(readme: str | Path, block: str) -> bool:
     """Write ``block`` between the markers of ``readme``; whether the file changed."""
-    from .io import write_text
-
     p = Path(readme)
     if not p.exists():
         raise MworkError(f"{readme}: no such file (--readme names the README whose {BEGIN} ... {END} block to "

@@ -118,3 +118,13 @@ def ci(samples: np.ndarray, level: float = LEVEL) -> tuple[float, float]:
     lo, hi = np.quantile(np.asarray(samples, dtype=float), [a, 1 - a])
     return float(lo), float(hi)
 
+
+def pm(value: float, lo: float | None = None, hi: float | None = None, digits: int = 1, sign: bool = False) -> str:
+    """'−23.8 ±4.1': a value and half the width of its 95% CI, as the Markdown tables print it (the CSVs keep
+    both bounds); '—' for a missing value, the value alone without bounds. ``sign``: '+3.2 ±1.0'."""
+    if value is None or value != value:
+        return "—"
+    text = f"{value:{'+' if sign else ''}.{digits}f}"
+    if lo is None or hi is None or lo != lo or hi != hi:
+        return text
+    return f"{text} ±{(hi - lo) / 2:.{digits}f}"

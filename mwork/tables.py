@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+import pandas as pd
 
 from .errors import MworkError
+from .io import markdown_table, read_json
 from .names import Setting
-from .stats import N_BOOT, Bootstrap, check_scores, ci, item_values
-from .tasks.registry import TASK_NAMES, TASK_ORDER, TASKS  # the paper's dataset names and Table 11's row order
+from .stats import N_BOOT, Bootstrap, check_scores, ci, item_values, pm
+from .tasks.registry import (  # the paper's dataset names and Table 11's row order
+    TASK_NAMES,
+    TASK_ORDER,
+    TASKS,
+    format_prompt,
+    task_stops,
+)
 
 REQUIRED = ("model", "task", "language", "score")
 
@@ -15,10 +25,6 @@ REQUIRED = ("model", "task", "language", "score")
 def read_scores(paths) -> list[dict]:
     """The evaluation rule's score files, each checked: a missing or non-numeric score would silently drop
     out of pandas' means (a language missing from n-Eng while the table still lists it)."""
-    import math
-
-    from .io import read_json
-
     out = []
     for path in paths:
         s = read_json(path, made_by="evaluate")
@@ -44,9 +50,7 @@ def table11(scores: list[dict], models: list[str], tasks: list[str], languages: 
     shown in their columns but left out of Avg. (``eval.extra_languages``), listed under the table.
     """
     extra = extra or {}
-    import pandas as pd
 
-    from .io import markdown_table
 
     boot = Bootstrap(n_boot, seed)
     samples = {}
@@ -79,7 +83,7 @@ def table11(scores: list[dict], models: list[str], tasks: list[str], languages: 
     wide = pd.DataFrame(rows)
     cols = [lang.capitalize() for lang in languages] + ["Avg."]
     view = pd.DataFrame([{"Model": r["Model"], "Task": r["Task"],
-                          **{c: _pm(r[c], r.get(f"{c}_lo"), r.get(f"{c}_hi")) for c in cols}}
+                          **{c: pm(r[c], r.get(f"{c}_lo"), r.get(f"{c}_hi")) for c in cols}}
                          for _, r in wide.iterrows()])
     md = ("Table 11 (reproduced): baseline performance (accuracy %, ROUGE-L F1 % for XLSum with a Unicode-aware "
           f"tokenizer); Avg. over non-English languages; {CI_NOTE}.\n\n" + markdown_table(view, ".1f") + "\n")
@@ -187,8 +191,6 @@ def _with_ci(row: dict, name: str, value: float, samples) -> None:
 def per_language(scores: list[dict], table: dict, n_boot: int = N_BOOT, seed: int = 0):
     """Tables 14-17: for each model, setting and language X, English and X before and under X's deactivation,
     with paired 95% bootstrap CIs of the changes; XL-Sum's rows once per metric (``metric`` column)."""
-    import pandas as pd
-
     out = []
     for key in metric_keys(table["task"]):
         for c in _cells(scores, table, key, Bootstrap(n_boot, seed)):
@@ -204,13 +206,6 @@ def per_language(scores: list[dict], table: dict, n_boot: int = N_BOOT, seed: in
     return pd.DataFrame(out)
 
 
-def _pm(value: float, lo: float, hi: float, digits: int = 1) -> str:
-    """'−23.8 ±4.1': the value and half the width of its 95% CI (Markdown; the CSV keeps both bounds)."""
-    if value != value:
-        return "—"
-    return f"{value:.{digits}f} ±{(hi - lo) / 2:.{digits}f}"
-
-
 CI_NOTE = ("± = half the width of the 95% bootstrap confidence interval over items (paired where the same "
            "items are compared; the CSV has both bounds)")
 
@@ -224,10 +219,6 @@ def deactivation_table(scores: list[dict], table: dict, settings: dict, number: 
     with a paired bootstrap CI; a random control drawn several times (``deactivation.random_draws``) is
     the mean over its draws, and ``delta_draw_sd`` the spread of Δ between draws.
     """
-    import pandas as pd
-
-    from .io import markdown_table
-
     task = table["task"]
     rows = []
     for key in metric_keys(task):
@@ -272,11 +263,11 @@ def deactivation_table(scores: list[dict], table: dict, settings: dict, number: 
                               "Neuron": ("Lang-Spec" if r["neurons"] == "lang" else "Random")
                               + (f" − {r['exclude']}" if r["exclude"] else ""),
                               "#": int(round(r["n_deactivated"])),
-                              "Eng": _pm(r["eng"], r["eng_lo"], r["eng_hi"]),
-                              "n-Eng": _pm(r["n_eng"], r["n_eng_lo"], r["n_eng_hi"]),
-                              "Δ_Eng": _pm(r["delta_eng"], r["delta_eng_lo"], r["delta_eng_hi"]),
-                              "Δ_n-Eng": _pm(r["delta_n_eng"], r["delta_n_eng_lo"], r["delta_n_eng_hi"]),
-                              "Δ ↑": _pm(r["delta"], r["delta_lo"], r["delta_hi"])}
+                              "Eng": pm(r["eng"], r["eng_lo"], r["eng_hi"]),
+                              "n-Eng": pm(r["n_eng"], r["n_eng_lo"], r["n_eng_hi"]),
+                              "Δ_Eng": pm(r["delta_eng"], r["delta_eng_lo"], r["delta_eng_hi"]),
+                              "Δ_n-Eng": pm(r["delta_n_eng"], r["delta_n_eng_lo"], r["delta_n_eng_hi"]),
+                              "Δ ↑": pm(r["delta"], r["delta_lo"], r["delta_hi"])}
                              | ({"Δ sd (draws)": "—" if r["n_draws"] < 2 else f"{r['delta_draw_sd']:.1f} ({r['n_draws']})"}
                                 if draws else {})
                              for _, r in sub.iterrows()])
@@ -314,10 +305,6 @@ def table1(scores: list[dict], table: dict, settings: dict, models: list[str], n
     """Table 1: per language X, the task score of X: original, X's matched random neurons, X's neurons; and
     the English control: English's score under X's random and X's own neurons (language-specific, or does
     it break the model?). Every cell and the Avg. with a bootstrap CI; XL-Sum once per metric."""
-    import pandas as pd
-
-    from .io import markdown_table
-
     random_name, lang_name = table1_settings(table, settings)
     task = table["task"]
     rows = []
@@ -358,7 +345,7 @@ def table1(scores: list[dict], table: dict, settings: dict, models: list[str], n
     for metric, sub in df.groupby("Metric", sort=False):
         cols = [c for c in sub.columns if c not in ("Model", "Metric", "Method") and not c.endswith(("_lo", "_hi"))]
         view = pd.DataFrame([{"Model": r["Model"], "Method": r["Method"],
-                              **{c: _pm(r[c], r.get(f"{c}_lo"), r.get(f"{c}_hi"), 2) for c in cols}}
+                              **{c: pm(r[c], r.get(f"{c}_lo"), r.get(f"{c}_hi"), 2) for c in cols}}
                              for _, r in sub.iterrows()])
         what = "" if metric == TASKS[task].metric else (
             " ROUGE-L with rouge-score's default (ASCII-only) tokenizer, for comparison with the paper's values;")
@@ -382,10 +369,6 @@ def stage_tuning(scores: list[dict], tuning: dict, n_layers: int):
 
     Returns (DataFrame, Markdown, {"under": N1, "gen": N2}).
     """
-    import pandas as pd
-
-    from .io import markdown_table
-
     idx = _index(scores)
     lang, task = tuning["language"], tuning["task"]
     model = scores[0]["model"]
@@ -428,11 +411,6 @@ def table10(tasks: list[str], languages: list[str], models: dict, generation: di
     """(DataFrame, Markdown): Table 10 as this run prompts: each task's template in each language (a line
     break shown as ⏎), whether each model wraps it in its chat template, and the generation settings
     (max_new_tokens, stop strings with the task's own, the long field's token cut)."""
-    import pandas as pd
-
-    from .io import markdown_table
-    from .tasks.registry import format_prompt, task_stops
-
     rows = []
     for task in [t for t in TASK_ORDER if t in tasks]:
         gen = {"max_new_tokens": 32, "stop": [], "max_context_tokens": None, **generation.get(task, {})}
@@ -452,8 +430,6 @@ def table10(tasks: list[str], languages: list[str], models: dict, generation: di
 def table7(stats: list[dict]):
     """(long, wide) DataFrames of Table 7 from the per-language stats written by the corpus rule (the
     documents' hash they record is for the corpus readers, not a column of the table)."""
-    import pandas as pd
-
     long = pd.DataFrame(stats).drop(columns=["sha256"], errors="ignore")
     cols = ["language", "documents", "train_documents", "heldout_documents", "characters", "words",
             "corpus_vocab", "vocab_size", "pool_documents"]

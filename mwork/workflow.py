@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import tempfile
 import traceback
 from contextlib import contextmanager
+from pathlib import Path
 
 from .errors import MworkError
 
@@ -14,9 +16,6 @@ from .errors import MworkError
 def check_writable(paths) -> None:
     """Every output's folder can take a new file: checked before a computation (minutes of PLND or
     training), not after it. A probe file is created and removed, so a read-only mount counts too."""
-    import tempfile
-    from pathlib import Path
-
     for folder in dict.fromkeys(Path(p).parent for p in paths):
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -32,9 +31,6 @@ def check_results_tree(root: str = "results", depth: int = 2) -> None:
     levels are folders and can take a new file (a probe is created and removed; root is exempt from
     permission bits, not from an immutable folder or a read-only mount). A file where a folder should
     be, or an unwritable folder, is one sentence here instead of Snakemake's traceback later."""
-    import tempfile
-    from pathlib import Path
-
     top = Path(root)
     if top.exists() and not top.is_dir():
         raise MworkError(f"{top}: a file where the results folder should be; move it away and rerun")

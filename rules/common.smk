@@ -14,7 +14,8 @@ from mwork import names, stages  # noqa: E402
 from mwork.names import FineTuning, Setting, StageTuning, Table, TunedModel, Variant  # noqa: E402
 from mwork.errors import MworkError  # noqa: E402
 from mwork.workflow import check_results_tree  # noqa: E402
-from mwork.tasks.data import per_task, task_file, task_languages, task_source as data_task_source  # noqa: E402
+from mwork.languages import per_key  # noqa: E402
+from mwork.tasks.data import task_file, task_languages, task_source as data_task_source  # noqa: E402
 from mwork.tasks.registry import TASK_ORDER  # noqa: E402
 
 validate(config, schema="../schemas/config.schema.yaml")

@@ -1,4 +1,4 @@
-# Enhancement (#15): tune only a language's neurons, against random neurons and LoRA with as many
+# Enhancement: tune only a language's neurons, against random neurons and LoRA with as many
 # parameters; held-out perplexity of every language before and after; task scores of every tuning (Figure 4,
 # Table 6). The grid is mwork.config.enhance_grid; each job gets only the settings it uses, so editing
 # another language's sizes reruns nothing here.
@@ -101,7 +101,7 @@ rule enhance_eval:
         generation={t: config["eval"]["generation"].get(t, {}) for t in TASKS},
         batch_size=config["eval"]["batch_size"],
         engine=lambda wc: model_engine(wc.model),
-        n_items={t: per_task(config["eval"]["n_items"], t) for t in TASKS},
+        n_items={t: per_key(config["eval"]["n_items"], t, "all") for t in TASKS},
         dataset={t: config["eval"]["datasets"].get(t, {}) for t in TASKS},
         seed=config["seed"],
     log:

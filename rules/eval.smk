@@ -22,7 +22,7 @@ rule evaluate:
         generation=lambda wc: config["eval"]["generation"].get(wc.task, {}),
         batch_size=config["eval"]["batch_size"],
         engine=lambda wc: model_engine(wc.model),
-        n_items=lambda wc: per_task(config["eval"]["n_items"], wc.task),
+        n_items=lambda wc: per_key(config["eval"]["n_items"], wc.task, "all"),
         dataset=lambda wc: config["eval"]["datasets"].get(wc.task, {}),
         seed=config["seed"],
         deactivation=lambda wc: setting_params(wc.model, wc.setting),

@@ -125,7 +125,7 @@ def test_schema_fills_defaults(tmp_path, default_cfg):
         (lambda c: c["eval"].update(engine={"batching": "continuous", "dtype": "bfloat16"}), None),
         (lambda c: c["models"]["organism"].update(engine={"batching": "fast"}),
          r"config\.models\.organism\.engine\.batching: 'fast' is not one of"),
-        # silent typos and wrong types (issue 17): refused, naming the field
+        # silent typos and wrong types: refused, naming the field
         (lambda c: c["corpora"]["catalogs"].update(n_doc=5), r"config\.corpora\.catalogs: .*'n_doc' was unexpected"),
         (lambda c: c["corpora"].update(mine={"source": "local", "path": "x", "text_feild": "body"}),
          r"config\.corpora\.mine: .*'text_feild' was unexpected"),
@@ -170,13 +170,13 @@ def test_schema_fills_defaults(tmp_path, default_cfg):
          r"config\.plnd\.selection\.epsilon"),
         (lambda c: (c["models"].update(mine={"source": "local", "path": "no/such/dir"}), c.update(run_models=["mine"])),
          r"config\.models\.mine\.path: no directory 'no/such/dir'"),
-        # issue 29, 9: English against English is a Δ of 0 everywhere, and `stages: auto` would use its "choice"
+        # English against English is a Δ of 0 everywhere, and `stages: auto` would use its "choice"
         (lambda c: c.update(stage_tuning={"language": "en"}),
          r"config\.stage_tuning\.language: 'en' is English; stage tuning deactivates a language's neurons and "
          r"compares that language's score change with English's, so it needs a non-English language of "
          r"config\.eval_languages \(e\.g\. zh, the paper's\)"),
         (lambda c: c.update(stage_tuning={"language": "de"}), None),
-        # issue 29, 13: no held-out documents for what reads them (an IndexError in the organism's training)
+        # no held-out documents for what reads them (an IndexError in the organism's training)
         (lambda c: c["corpora"]["catalogs"].update(heldout_fraction=0.0),
          r"config\.corpora\.catalogs\.heldout_fraction: 0\.0 holds out no documents, but this corpus is "
          r"config\.corpus, whose held-out documents the organism's held-out loss, Figure 3's and the lens's corpus "
@@ -186,7 +186,7 @@ def test_schema_fills_defaults(tmp_path, default_cfg):
          r"config\.enhance\.corpus, whose held-out documents .*perplexity"),
         (lambda c: c["corpora"].update(spare={"source": "local", "path": "x", "heldout_fraction": 0.0}), None),
         # PLND, the lens and the loss matrix ran past the organism's 128 positions in the tiny config, and
-        # plnd.max_length: 100000000 was accepted (issue 29, 7): refused before any job starts
+        # plnd.max_length: 100000000 was accepted: refused before any job starts
         (lambda c: c["plnd"].update(max_length=100000000),
          r"config\.plnd\.max_length: 100000000 tokens per document \(PLND, Figure 3 and the set stability read documents "
          r"with it\), but model 'organism' has a context window of 1024 positions "

@@ -254,7 +254,7 @@ def _neuron_file(path, model, **meta):
 
 def test_a_neuron_file_copied_from_another_language_is_refused(tmp_path):
     """zh.safetensors copied to de.safetensors ran S_lang@de with Chinese neurons and recorded
-    neuron_language: de (issue 29, 6); a file of another corpus (bible's set in catalogs' folder) likewise."""
+    neuron_language: de; a file of another corpus (bible's set in catalogs' folder) likewise."""
     import shutil
 
     from tinymodels import make_model
@@ -296,7 +296,7 @@ def test_a_neuron_file_copied_from_another_language_is_refused(tmp_path):
                                           r"model\?\)"),
 ])
 def test_a_stage_file_is_type_checked_naming_the_file_and_field(tmp_path, found, message):
-    """A hand-edited lens_stages.json (issue 29, 16) is an error naming the file, the field and the rule."""
+    """A hand-edited lens_stages.json is an error naming the file, the field and the rule."""
     from tinymodels import make_model
 
     from mwork.deactivation import setting_masks

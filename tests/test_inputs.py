@@ -1,4 +1,4 @@
-"""Nothing silently wrong (issue 17): what each job reads is checked, and outputs are readable by others."""
+"""Nothing silently wrong: what each job reads is checked, and outputs are readable by others."""
 import os
 import stat
 
@@ -137,7 +137,7 @@ def _scored(values, **summary):
 ])
 def test_tables_cross_check_a_scores_files_summary_against_its_items(tmp_path, scores, message):
     """A hand-edited summary (77 over per-item zeros showed "77.0 ±0.0"), a NaN or null item ("±nan", a Δ of
-    "—") or a text item (a ValueError) is an error naming the file and the item (issue 29, 8)."""
+    "—") or a text item (a ValueError) is an error naming the file and the item."""
     write_json(tmp_path / "good.json", _scored([100.0, 0.0, 0.0, 100.0, 100.0, 0.0, 100.0, 0.0]))
     assert read_scores([tmp_path / "good.json"])[0]["score"] == 50.0
     write_json(tmp_path / "bad.json", scores)
@@ -170,7 +170,7 @@ def test_outputs_follow_the_umask_not_the_temporary_files_private_mode(tmp_path)
 
 @pytest.mark.parametrize("umask, file_mode, dir_mode", [(0o022, 0o644, 0o755), (0o027, 0o640, 0o750)])
 def test_every_file_of_a_saved_model_folder_follows_the_umask(tmp_path, umask, file_mode, dir_mode):
-    """save_pretrained's safetensors file is written 0600 (issue 29, 5): an atomic folder gives every file
+    """save_pretrained's safetensors file is written 0600: an atomic folder gives every file
     and subfolder under it the mode a plainly created one would have, as the organism and packaged models
     are saved (results/organism/model, results/models/<name>)."""
     from tinymodels import make_model, tokenizer
@@ -193,7 +193,7 @@ def test_every_file_of_a_saved_model_folder_follows_the_umask(tmp_path, umask, f
 
 
 def test_corpus_show_says_what_a_file_is_when_it_is_not_a_corpus_file(tmp_path, capsys):
-    """Every wrong file gives one sentence (issue 29, 11 and 17): no traceback, and no advice to delete a good
+    """Every wrong file gives one sentence: no traceback, and no advice to delete a good
     file: the statistics beside a corpus, a predictions file, a binary, a missing file, JSON that is no object."""
     import torch
     from safetensors.torch import save_file
@@ -240,7 +240,7 @@ def test_corpus_show_says_what_a_file_is_when_it_is_not_a_corpus_file(tmp_path, 
 
 
 def test_config_check_says_what_a_file_is_instead_of_a_traceback(root, tmp_path, capsys, monkeypatch):
-    """A binary file, a folder, and an overlay checked alone (issue 29, 17): one sentence each."""
+    """A binary file, a folder, and an overlay checked alone: one sentence each."""
     from mwork.__main__ import main
 
     (tmp_path / "bin.yaml").write_bytes(bytes(range(128, 256)) * 4)
@@ -300,7 +300,7 @@ def test_an_unwritable_output_folder_is_reported_before_the_computation(tmp_path
 
 
 def test_a_file_or_an_unwritable_folder_in_results_is_one_sentence_at_dag_build(root, tmp_path, monkeypatch):
-    """Before Snakemake removes or touches an old output (issue 29, item 18): a file where the results
+    """Before Snakemake removes or touches an old output: a file where the results
     folder or one of its folders should be, or a folder that takes no new file, is named at DAG build."""
     import subprocess
     import sys

@@ -139,7 +139,7 @@ def test_layer_languages_counts_k_tokens_per_position():
 
 
 def test_every_layer_axis_of_the_figures_has_whole_layer_ticks(monkeypatch):
-    """Gemma's 18 layers gave Figure 1 ticks at 2.5, 7.5, ... (issue 29): a layer axis ticks whole layers only
+    """Gemma's 18 layers gave Figure 1 ticks at 2.5, 7.5, ...: a layer axis ticks whole layers only
     (Figures 1, 3 and 7)."""
     from mwork import figures
 

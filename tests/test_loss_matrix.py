@@ -214,7 +214,7 @@ def test_further_families_of_sets_are_measured_with_their_own_random_controls():
 
 
 def test_fewer_held_out_documents_than_n_docs_are_refused(tmp_path):
-    """loss_matrix.n_docs: 16 measured 5 to 8 documents per language with a log line only (issue 29, 10)."""
+    """loss_matrix.n_docs: 16 measured 5 to 8 documents per language with a log line only."""
     from mwork.errors import MworkError
     from mwork.io import file_sha256, write_json, write_jsonl
     from mwork.loss_matrix import heldout_texts

