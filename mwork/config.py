@@ -352,7 +352,7 @@ def model_stages(config: dict, name: str) -> dict[str, list[int]] | str:
     return stage_layers(n, spec["stages"]["under"], spec["stages"]["gen"], where)
 
 
-def tuning_grid(config: dict, name: str) -> dict[str, list[int]]:
+def stage_tuning_grid(config: dict, name: str) -> dict[str, list[int]]:
     """Stage-boundary candidates for a model: the paper's grid (for 32 layers) scaled to its depth."""
     t = config["stage_tuning"]
     n = model_layers(config, name)

@@ -138,7 +138,6 @@ def convert_gguf(gguf_path: str | Path, out_dir: str | Path, metadata: dict, dty
     temporary directory renamed at the end, so a failure leaves nothing that looks finished."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-
     gguf_path = Path(gguf_path)
     folder, name = str(gguf_path.parent), gguf_path.name
     try:

@@ -50,8 +50,6 @@ def table11(scores: list[dict], models: list[str], tasks: list[str], languages: 
     shown in their columns but left out of Avg. (``eval.extra_languages``), listed under the table.
     """
     extra = extra or {}
-
-
     boot = Bootstrap(n_boot, seed)
     samples = {}
     for s in scores:

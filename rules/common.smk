@@ -9,7 +9,7 @@ sys.path.insert(0, workflow.basedir)
 
 from mwork.codedeps import module_closure  # noqa: E402
 from mwork.corpus import n_docs_for  # noqa: E402
-from mwork.config import check_config, enhance_grid, enhance_languages, model_dir, model_layers, model_spec, model_stages, tuning_grid, uses_organism  # noqa: E402
+from mwork.config import check_config, enhance_grid, enhance_languages, model_dir, model_layers, model_spec, model_stages, stage_tuning_grid, uses_organism  # noqa: E402
 from mwork import names, stages  # noqa: E402
 from mwork.names import FineTuning, Setting, StageTuning, Table, TunedModel, Variant  # noqa: E402
 from mwork.errors import MworkError  # noqa: E402
@@ -213,10 +213,10 @@ def setting_params(model, setting):
     return out
 
 
-def tuning_inputs(model):
+def stage_tuning_inputs(model):
     """Scores of the stage tuning: English and the tuning language, original and under each candidate."""
     t = config["stage_tuning"]
-    grid = tuning_grid(config, model)
+    grid = stage_tuning_grid(config, model)
     names = [StageTuning(part, n) for part in ("under", "gen") for n in grid[part]]
     out = [f"results/eval/{model}/{t['task']}/{lang}/{Setting()}.json" for lang in ("en", t["language"])]
     out += [f"results/eval/{model}/{t['task']}/{lang}/{Setting(str(name), t['language'])}.json" for name in names
@@ -348,7 +348,7 @@ ENHANCE_GRID = {k: ENHANCE[k] for k in ("languages", "sizes", "control_size", "r
 PPL_LANGS = ENHANCE["perplexity"]["languages"] or list(dict.fromkeys(EVAL_LANGS + ENHANCE["languages"]))
 
 
-def enhance_tuning(model, lang, variant):
+def planned_finetuning(model, lang, variant):
     """No files: a tuning the config's enhancement grid does not plan is an error saying so (model_spec)."""
     model_spec(config, str(TunedModel(model, lang, Variant.parse(variant))))
     return []
@@ -359,7 +359,7 @@ def enhance_results(models=None):
             for lang in ENHANCE["languages"] for v in enhance_grid(ENHANCE, lang)]
 
 
-def tuning_model(model, finetune):
+def finetuned_model(model, finetune):
     """The model a fine-tuning's evaluation loads: the base (``original``), or `<base>+<language>-<variant>`."""
     f = FineTuning.parse(finetune)
     return model if f is None else str(TunedModel(model, f.lang, f.variant))

@@ -72,7 +72,7 @@ rule stage_tuning:
         csv="results/{model}/stage_tuning.csv",
         md="results/{model}/stage_tuning.md",
     input:
-        scores=lambda wc: tuning_inputs(wc.model),
+        scores=lambda wc: stage_tuning_inputs(wc.model),
         code=code_of("stage_tuning"),
     params:
         tuning=config["stage_tuning"],

@@ -36,7 +36,7 @@ rule enhance:
         corpus=f"results/corpus/{ENHANCE['corpus']}/{{lang}}.jsonl",
         heldout=expand("results/corpus/{corpus}/{lang}.jsonl", corpus=ENHANCE["corpus"], lang=PPL_LANGS),
         code=code_of("enhance"),
-        configured=lambda wc: enhance_tuning(wc.model, wc.lang, wc.variant),
+        configured=lambda wc: planned_finetuning(wc.model, wc.lang, wc.variant),
     params:
         model=lambda wc: model_params(wc.model),
         languages=PPL_LANGS,
@@ -88,12 +88,12 @@ rule enhance_eval:
         scores="results/{model}/enhance/{finetune}.scores.json",
         predictions="results/{model}/enhance/{finetune}.predictions.jsonl",
     input:
-        model=lambda wc: model_inputs(tuning_model(wc.model, wc.finetune)),
+        model=lambda wc: model_inputs(finetuned_model(wc.model, wc.finetune)),
         data=lambda wc: [f for task, lang in enhance_eval_pairs(wc.model, wc.finetune) for f in task_inputs(wc.model, task, lang)],
         code=code_of("enhance_eval"),
     params:
-        model=lambda wc: model_params(tuning_model(wc.model, wc.finetune)),
-        name=lambda wc: tuning_model(wc.model, wc.finetune),
+        model=lambda wc: model_params(finetuned_model(wc.model, wc.finetune)),
+        name=lambda wc: finetuned_model(wc.model, wc.finetune),
         pairs=lambda wc: enhance_eval_pairs(wc.model, wc.finetune),
         source=lambda wc: {t: task_source(wc.model, t) for t in TASKS},
         folder=lambda wc: {t: task_folder(t) for t in TASKS if task_source(wc.model, t) == "files"},
