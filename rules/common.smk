@@ -274,6 +274,7 @@ _known = config["lens"]["known"]["models"]
 KNOWN_LENS_MODELS = [m for m in (LENS_MODELS if _known is None else _known)
                      if task_source(m, "understanding") in ("files", "hub")]
 STAGES_FROM_KNOWN = config["lens"]["stages_from"] == "known"
+LOSS_MODELS = config["loss_matrix"]["models"] or MODELS  # the loss matrix (rules/plnd.smk)
 
 
 def known_lens_languages(model):
@@ -292,6 +293,7 @@ def analyses_targets():
     out += expand("results/{model}/lens_stages.json", model=config["lens"].get("models") or MODELS)
     stability = config["set_stability"]["models"]
     out += expand("results/set_stability_{model}.png", model=MODELS if stability is None else stability)
+    out += ["results/models_summary.csv"] if len(MODELS) > 1 else []  # every model side by side
     return out + expand("results/{model}/neurons/summary.csv", model=MODELS)
 
 
@@ -315,7 +317,7 @@ def intermediate_files():
     out += expand("results/{model}/plnd/{corpus}/{lang}.safetensors", model=MODELS, corpus=CORPUS, lang=EVAL_LANGS)
     out += expand("results/lens/{model}.csv", model=LENS_MODELS)
     out += expand("results/lens_known/{model}.csv", model=KNOWN_LENS_MODELS)
-    out += expand("results/{model}/loss_matrix.csv", model=config["loss_matrix"]["models"] or MODELS)
+    out += expand("results/{model}/loss_matrix.csv", model=LOSS_MODELS)
     scores = baseline_scores() + [f for n in ALL_TABLES for f in deactivation_inputs(n)]
     for f in dict.fromkeys(scores):
         out += [f, f.removesuffix(".json") + ".predictions.jsonl"]

