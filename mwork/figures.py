@@ -143,12 +143,15 @@ def languages_per_layer_figure(counts, out_paths: list[str], top: int = 4):
     _save(fig, out_paths)
 
 
-def loss_matrix_figure(df, out_paths: list[str]):
+def loss_matrix_figure(df, out_paths: list[str], method: str | None = None):
     """Heatmaps of Δ held-out loss (rows: whose neurons are deactivated, columns: the language measured),
-    language-specific and random-control panels side by side, one row of panels per model, one colour scale."""
+    language-specific and random-control panels side by side, one row of panels per model, one colour scale.
+    ``method``: the selection rule of X's sets (plnd.selection.method), named in their panels' titles; the
+    further families are titled by their own (rule) names."""
     models = list(dict.fromkeys(df["model"]))
-    titles = {"lang": "X's set", "lang_random": "random (size of X's set)",
-              "specific": "X's set minus every language's", "specific_random": "random (size of that)"}
+    own = f"X's set ({method})" if method else "X's set"
+    titles = {"lang": own, "lang_random": "random (size of X's set)",
+              "specific": f"{own} minus every language's", "specific_random": "random (size of that)"}
     # further families of sets (loss_matrix(families=...)) follow, titled by name
     variants = [v for v in titles if v in set(df["neurons"])] + [v for v in dict.fromkeys(df["neurons"]) if v not in titles]
     fig, axes = plt.subplots(len(models), len(variants), figsize=(4 * len(variants), 3.4 * len(models)), squeeze=False)

@@ -76,10 +76,11 @@ def _loss(loss: pd.DataFrame | None, model: str, variant: str | None) -> dict:
 
 def models_summary(models: list[str], neuron_summaries: dict[str, str], stages: dict[str, str],
                    known: str | None = None, loss: str | None = None, notes: dict[str, str] | None = None,
-                   loss_variant: str | None = None) -> tuple[pd.DataFrame, str]:
+                   loss_variant: str = "lang", method: str | None = None) -> tuple[pd.DataFrame, str]:
     """(one row per model, Markdown). ``neuron_summaries`` / ``stages``: per model, its neurons/summary.csv
     and lens_stages.json; ``known``: figure1_known.csv; ``loss``: loss_matrix_summary.csv (each None where
-    the config builds none); ``notes``: a word per model (e.g. what languages it was trained on)."""
+    the config builds none); ``notes``: a word per model (e.g. what languages it was trained on);
+    ``loss_variant``: the loss matrix's sets shown (``lang``: X's sets, chosen by ``method``)."""
     known_df = pd.read_csv(known) if known else None
     loss_df = pd.read_csv(loss) if loss else None
     rows = []
@@ -99,7 +100,7 @@ def models_summary(models: list[str], neuron_summaries: dict[str, str], stages: 
         row.update(_loss(loss_df, model, loss_variant))
         rows.append(row)
     df = pd.DataFrame(rows)
-    return df, _markdown(df)
+    return df, _markdown(df, method)
 
 
 def _pct(x) -> str:
@@ -110,7 +111,7 @@ def _num(x, digits=1) -> str:
     return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
 
 
-def _markdown(df: pd.DataFrame) -> str:
+def _markdown(df: pd.DataFrame, method: str | None = None) -> str:
     get = lambda r, k: r.get(k, float("nan"))  # noqa: E731
     view = pd.DataFrame([{
         "Model": r["model"], "Trained on": r.get("note") or "—",
@@ -126,6 +127,7 @@ def _markdown(df: pd.DataFrame) -> str:
                                                get(r, "random_diagonal_hi"), 2),
     } for r in df.to_dict("records")])
     sets = ", ".join(dict.fromkeys(str(s) for s in df.get("loss_sets", pd.Series(dtype=str)).dropna()))
+    sets += f", selection {method}" if method and sets == "lang" else ""
     note = ("Set: a language's neuron set as a share of the model's neurons (mean over languages, min–max). "
             "English ahead / English-dominant: layers (1-based) where the known-token lens puts the English "
             "answer's first token ahead of the query language's with the 95% interval above 0 (dominant: also "

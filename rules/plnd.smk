@@ -215,6 +215,7 @@ rule loss_matrix_figure:
     params:
         n_boot=config["loss_matrix"]["bootstrap"],
         seed=config["seed"],
+        method=config["plnd"]["selection"]["method"],
     log:
         "results/logs/loss_matrix_figure.log",
     conda:
@@ -238,7 +239,7 @@ rule models_summary:
     params:
         models=MODELS,
         notes={m: model_spec(config, m).get("trained_on", "") for m in MODELS},
-        loss_variant=config["plnd"]["selection"]["method"],
+        method=config["plnd"]["selection"]["method"],
     log:
         "results/logs/models_summary.log",
     conda:

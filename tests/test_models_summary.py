@@ -21,7 +21,7 @@ def _files(tmp_path):
     known.to_csv(tmp_path / "known.csv", index=False)
     loss = pd.DataFrame([{"model": "big", "neurons": n, "diagonal": d, "diagonal_lo": d - 0.1, "diagonal_hi": d + 0.1,
                           "off_diagonal": 0.2, "off_diagonal_lo": 0.1, "off_diagonal_hi": 0.3, "n_neurons": 150}
-                         for n, d in (("threshold_share", 2.0), ("selective", 1.5), ("selective_random", 0.05))])
+                         for n, d in (("threshold_share", 2.0), ("lang", 1.5), ("lang_random", 0.05))])
     loss.to_csv(tmp_path / "loss.csv", index=False)
 
 
@@ -29,14 +29,16 @@ def test_each_models_row_comes_from_its_files(tmp_path):
     _files(tmp_path)
     df, md = models_summary(["big", "control"], {m: tmp_path / m / "summary.csv" for m in ("big", "control")},
                             {"big": tmp_path / "big" / "lens_stages.json"}, known=tmp_path / "known.csv",
-                            loss=tmp_path / "loss.csv", notes={"control": "English only"}, loss_variant="selective")
+                            loss=tmp_path / "loss.csv", notes={"control": "English only"}, method="selective")
     big, control = df.set_index("model").loc["big"], df.set_index("model").loc["control"]
     assert abs(big["set_share_mean"] - 0.0013 * 1.1) < 1e-12 and big["under"] == 3 and big["gen"] == 4
     assert big["english_ahead_layers"] == 3 and big["english_dominant_layers"] == 2
     assert big["english_dominant_by_language"] == "de 5-6"
-    assert big["loss_sets"] == "selective" and big["diagonal"] == 1.5 and big["random_diagonal"] == 0.05
+    assert big["loss_sets"] == "lang" and big["diagonal"] == 1.5 and big["random_diagonal"] == 0.05
     assert pd.isna(control["diagonal"]) and pd.isna(control["under"]) and control["note"] == "English only"
     assert "| control | English only |" in md and "1.50 ±0.10" in md and "0.05 ±0.10" in md
+    assert "(lang, selection selective)" in md
     # without the chosen variant, the model's first non-random one
-    df, _ = models_summary(["big"], {"big": tmp_path / "big" / "summary.csv"}, {}, loss=tmp_path / "loss.csv")
+    df, _ = models_summary(["big"], {"big": tmp_path / "big" / "summary.csv"}, {}, loss=tmp_path / "loss.csv",
+                           loss_variant="absent")
     assert df.loc[0, "loss_sets"] == "threshold_share" and df.loc[0, "diagonal"] == 2.0

@@ -15,5 +15,5 @@ with rule_script(snakemake) as log:
     docs = pd.concat([pd.read_csv(path) for path in smk.input.docs], ignore_index=True)
     s = summary(df, docs, smk.params.n_boot, smk.params.seed)
     write_table(s, smk.output.summary)
-    loss_matrix_figure(df, [smk.output.png, smk.output.pdf])
+    loss_matrix_figure(df, [smk.output.png, smk.output.pdf], method=smk.params.method)
     log.info("\n%s", s.to_string(index=False))

@@ -9,7 +9,7 @@ with rule_script(snakemake) as log:
     df, md = models_summary(p.models, dict(zip(p.models, smk.input.neurons)),
                             {m: f for m, f in stages.items() if f in smk.input.stages},
                             known=(list(smk.input.known) or [None])[0], loss=(list(smk.input.loss) or [None])[0],
-                            notes=p.notes, loss_variant=p.loss_variant)
+                            notes=p.notes, method=p.method)
     write_table(df, smk.output.csv)
     write_text(smk.output.md, md)
     log.info("\n%s", md)
