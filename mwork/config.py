@@ -176,7 +176,6 @@ def check_config(config: dict) -> None:
         if code not in langs:
             raise MworkError(f"config.eval_languages[{i}]: {code!r} is not in config.languages; add it there "
                              f"(it needs a corpus) or remove it")
-
     for i, code in enumerate(config.get("eval_languages", [])):
         if code not in PHRASES:
             raise MworkError(f"config.eval_languages[{i}]: {code!r} has no translated prompts yet (have: "

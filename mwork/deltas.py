@@ -197,6 +197,10 @@ def load_deltas(path: str, model, fingerprint: str | None = None) -> list[Slice]
         tensors = {k: f.get_tensor(k) for k in f.keys()}
     check_base(path, meta, fingerprint)
     neurons = {k[len("neurons."):]: v for k, v in tensors.items() if k.startswith("neurons.")}
+    for key, v in neurons.items():  # the deltas' rows follow the stored order, which the slices rebuild sorted
+        if v.dtype != torch.bool and v.numel() > 1 and not bool((v.flatten()[1:] > v.flatten()[:-1]).all()):
+            raise MworkError(f"{path}: neurons.{key} is not a strictly increasing index list, so its delta rows "
+                             f"cannot be matched to neurons; rebuild the file with rule enhance")
     slices = build_slices(model, neurons)
     for s in slices:
         stored = tensors.get(f"delta.{s.name}.weight")

@@ -13,7 +13,7 @@ import pandas as pd
 
 from .errors import MworkError
 from .io import read_json
-from .names import Variant
+from .names import FineTuning, Variant
 from .stats import N_BOOT, Bootstrap, check_scores, ci, item_values, pm
 from .tasks.registry import TASK_NAMES
 
@@ -91,13 +91,13 @@ def figure4_table(scores: dict, models: list[str], languages: list[str], tasks: 
             for label, members in labels.items():
                 per_lang, en_parts, other_parts = {}, [], []
                 for lang, v in members:
-                    got = paired.get(model, f"{lang}/{v.name}", task, lang)
+                    got = paired.get(model, str(FineTuning(lang, v)), task, lang)
                     if got is None:
                         continue
                     base = paired.original(model, task, lang)
                     per_lang.setdefault(lang, []).append((got[0] - base[0], got[1] - base[1], got[0], base[0]))
-                    for y in sorted({k[3] for k in scores if k[:3] == (model, f"{lang}/{v.name}", task)} - {lang}):
-                        after, before = paired.get(model, f"{lang}/{v.name}", task, y), paired.original(model, task, y)
+                    for y in sorted({k[3] for k in scores if k[:3] == (model, str(FineTuning(lang, v)), task)} - {lang}):
+                        after, before = paired.get(model, str(FineTuning(lang, v)), task, y), paired.original(model, task, y)
                         (en_parts if y == "en" else other_parts).append((after[0] - before[0], after[1] - before[1]))
                 if not per_lang:
                     continue
@@ -161,7 +161,7 @@ def table6(scores: dict, models: list[str], languages: list[str], tuned: list[st
                     continue
                 parts, deltas = [], []
                 for t in tasks:
-                    draws = [paired.get(model, f"{lang}/{v.name}", t, lang) for v in variants]
+                    draws = [paired.get(model, str(FineTuning(lang, v)), t, lang) for v in variants]
                     draws = [d for d in draws if d is not None]
                     if not draws:
                         continue
@@ -183,7 +183,7 @@ def table6(scores: dict, models: list[str], languages: list[str], tuned: list[st
                         en_parts.append(base)
                         en_deltas.append((0.0, np.zeros_like(base[1])))
                         continue
-                    draws = [d for d in (paired.get(model, f"{lang}/{v.name}", t, "en") for v in variants) if d]
+                    draws = [d for d in (paired.get(model, str(FineTuning(lang, v)), t, "en") for v in variants) if d]
                     if draws:
                         value, boot = _mean(draws)
                         en_parts.append((value, boot))

@@ -11,15 +11,7 @@ import copy
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
-from transformers import (
-    AttentionInterface,
-    ContinuousBatchingConfig,
-    GenerationConfig,
-    StoppingCriteria,
-    StoppingCriteriaList,
-)
-from transformers.generation.continuous_batching.requests import RequestStatus
-from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+from transformers import GenerationConfig, StoppingCriteria, StoppingCriteriaList
 
 from .errors import MworkError
 from .models import DTYPES
@@ -188,11 +180,18 @@ class _VarlenSDPA:
     ``paged|eager`` or flash-attention implementations, and its ``sdpa`` path passes the sequence bounds
     that ``varlen_attention`` uses beside the mask it ignores."""
 
+    # continuous batching's API (recent transformers) is imported where it is used: static batching and every
+    # module importing this one work with the older transformers pyproject.toml allows
     def __enter__(self):
+        from transformers import AttentionInterface
+        from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+
         self.original = ALL_ATTENTION_FUNCTIONS["sdpa"]
         AttentionInterface.register("sdpa", varlen_attention)
 
     def __exit__(self, *exc):
+        from transformers import AttentionInterface
+
         AttentionInterface.register("sdpa", self.original)
 
 
@@ -204,6 +203,9 @@ def generate_continuous(model, tokenizer, prompts: list[str], max_new_tokens: in
     the next prompt. A sequence runs to EOS or ``max_new_tokens`` (the stop strings cut the text
     afterwards, as in the static path: greedy decoding makes the kept prefix the same). Forward hooks on
     the projections (``mwork.masking.deactivate``) act as in ``generate``: they see the packed tokens."""
+    from transformers import ContinuousBatchingConfig
+    from transformers.generation.continuous_batching.requests import RequestStatus
+
     if not prompts:
         return []
     ids = tokenizer(prompts, add_special_tokens=add_special_tokens)["input_ids"]

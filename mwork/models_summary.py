@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .errors import MworkError
 from .io import markdown_table
 from .stats import pm
 
@@ -29,11 +30,14 @@ def _known(known: pd.DataFrame | None, model: str) -> dict:
     above 0) and English-dominant (also p_en >= lens.known.min_prob)."""
     if known is None or not (known["model"] == model).any():
         return {}
+    if "english_dominant" not in known:
+        raise MworkError("figure1_known.csv has no english_dominant column (an older format); rebuild target "
+                         "results/figure1_known.csv")
     g = known[(known["model"] == model) & (known["language"] != "en")]
     ahead, dominant = {}, {}
     for lang, h in g.groupby("language", sort=False):
         ahead[lang] = sorted(int(x) for x in h.loc[h["diff_lo"] > 0, "layer"])
-        dom = h["english_dominant"].astype(str).str.lower() == "true" if "english_dominant" in h else h["diff_lo"] > 0
+        dom = h["english_dominant"].astype(str).str.lower() == "true"
         dominant[lang] = sorted(int(x) for x in h.loc[dom, "layer"])
     n_items = int(g["n_items"].max()) if len(g) else 0
     return {"known_items": n_items,
@@ -43,7 +47,7 @@ def _known(known: pd.DataFrame | None, model: str) -> dict:
 
 
 def _span(layers: list[int]) -> str:
-    """[3, 4, 5, 9] -> '3-5, 9' (1-based layers as the lens files number them); '-' for none."""
+    """[3, 4, 5, 9] -> '3-5, 9' (1-based layers as the lens files number them); 'none' for none."""
     if not layers:
         return "none"
     runs, start = [], layers[0]
@@ -103,6 +107,10 @@ def models_summary(models: list[str], neuron_summaries: dict[str, str], stages: 
     return df, _markdown(df, method)
 
 
+def _given(x) -> bool:
+    return x is not None and x == x
+
+
 def _pct(x) -> str:
     return "—" if x is None or x != x else f"{100 * x:.2f}%"
 
@@ -118,7 +126,7 @@ def _markdown(df: pd.DataFrame, method: str | None = None) -> str:
         "Set (share of neurons)": f"{_pct(r['set_share_mean'])} ({_pct(r['set_share_min'])}–{_pct(r['set_share_max'])})",
         "Held by every language's set": _pct(r["shared_by_all_share_mean"]),
         "Stages U / G of L": (f"{int(r['under'])} / {int(r['gen'])} of {int(r['layers'])}"
-                              if r.get("under") == r.get("under") and r.get("under") is not None else "—"),
+                              if all(_given(r.get(k)) for k in ("under", "gen", "layers")) else "—"),
         "English ahead (layers, mean)": _num(get(r, "english_ahead_layers")),
         "English-dominant layers": r.get("english_dominant_by_language") or "—",
         "Loss Δ, diagonal": pm(get(r, "diagonal"), get(r, "diagonal_lo"), get(r, "diagonal_hi"), 2),

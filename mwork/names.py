@@ -42,6 +42,7 @@ def inside(path, where: str, folder: str, what: str) -> None:
 # expression the rules constrain their wildcard with (``PATTERN``). Nothing else builds or parses them.
 
 LANG = "[a-z]{2,3}"  # a language code as it appears in paths (ISO 639-1 or -3)
+_INT = "(?:0|[1-9][0-9]*)"  # a whole number as str() writes it (no leading zeros: one name per value)
 
 
 def _match(pattern: str, text, expected: str, what: str) -> re.Match:
@@ -126,7 +127,7 @@ class Variant:
     n_docs: int
     seed: int = 0
 
-    PATTERN: ClassVar[str] = r"(?:lang|lora)-[0-9]+|random-[0-9]+-s[0-9]+"
+    PATTERN: ClassVar[str] = rf"(?:lang|lora)-{_INT}|random-{_INT}-s{_INT}"
 
     @property
     def name(self) -> str:
@@ -137,7 +138,7 @@ class Variant:
 
     @classmethod
     def parse(cls, text: str) -> Variant:
-        m = _match(r"(lang|lora)-([0-9]+)|random-([0-9]+)-s([0-9]+)", text,
+        m = _match(rf"(lang|lora)-({_INT})|random-({_INT})-s({_INT})", text,
                    "lang-<n>, random-<n>-s<seed> or lora-<n>", "enhancement variant")
         return cls(m[1], int(m[2])) if m[1] else cls("random", int(m[3]), int(m[4]))
 

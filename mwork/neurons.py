@@ -283,7 +283,6 @@ def detect(model, tokenizer, texts: list[str], selector: Selector, batch_size: i
 
 
 def save_neurons(path, tensors: dict[str, torch.Tensor], metadata: dict) -> None:
-
     meta = {k: v if isinstance(v, str) else json.dumps(v) for k, v in metadata.items()}
     with atomic_path(path) as tmp:
         save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=meta)

@@ -217,9 +217,9 @@ def stage_tuning_inputs(model):
     """Scores of the stage tuning: English and the tuning language, original and under each candidate."""
     t = config["stage_tuning"]
     grid = stage_tuning_grid(config, model)
-    names = [StageTuning(part, n) for part in ("under", "gen") for n in grid[part]]
+    tunings = [StageTuning(part, n) for part in ("under", "gen") for n in grid[part]]
     out = [f"results/eval/{model}/{t['task']}/{lang}/{Setting()}.json" for lang in ("en", t["language"])]
-    out += [f"results/eval/{model}/{t['task']}/{lang}/{Setting(str(name), t['language'])}.json" for name in names
+    out += [f"results/eval/{model}/{t['task']}/{lang}/{Setting(str(tune), t['language'])}.json" for tune in tunings
             for lang in ("en", t["language"])]
     return out
 

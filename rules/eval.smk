@@ -34,6 +34,7 @@ rule evaluate:
     resources:
         gpu=lambda wc: int(model_spec(config, wc.model).get("gpu", False)),
         mem_mb=lambda wc: model_mem_mb(wc.model),
+    wildcard_constraints:
         task="|".join(TASK_ORDER),
         setting=Setting.PATTERN,
     conda:

@@ -234,7 +234,7 @@ rule models_summary:
         neurons=expand("results/{model}/neurons/summary.csv", model=MODELS),
         stages=[f"results/{m}/lens_stages.json" for m in MODELS if m in LENS_MODELS],
         known=["results/figure1_known.csv"] if KNOWN_LENS_MODELS else [],
-        loss=["results/loss_matrix_summary.csv"] if LOSS_MODELS else [],
+        loss="results/loss_matrix_summary.csv",
         code=code_of("models_summary"),
     params:
         models=MODELS,

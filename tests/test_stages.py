@@ -69,7 +69,8 @@ def test_every_name_is_written_back_as_parsed_and_matches_its_wildcard(record, t
 
 
 @pytest.mark.parametrize("record, bad", [(Setting, "S_lang@"), (StageTuning, "tuneU0"), (Variant, "random-4"),
-                                         (Variant, "lora-4-s1"), (TunedModel, "organism+de"),
+                                         (Variant, "lora-4-s1"), (Variant, "lang-0400"), (Variant, "random-20-s00"),
+                                         (TunedModel, "organism+de"), (TunedModel, "organism+de-lang-0400"),
                                          (FineTuning, "de/lang"), (Table, "x")])
 def test_a_malformed_name_is_an_error_saying_what_is_expected(record, bad):
     with pytest.raises(MworkError, match="expected"):
