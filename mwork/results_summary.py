@@ -10,6 +10,7 @@ What is read (the code that writes each file, for its columns):
   ``mwork.loss_matrix.cells`` (rules loss_matrix_figure, loss_matrix)
 - ``results/<model>/lens_stages.json``: ``mwork.known_lens.known_stages`` / ``mwork.lens.lens_stages``
 - ``results/figure1_known.csv``: ``mwork.known_lens.summarize_known`` (rule figure1_known)
+- ``results/models_summary.md``: ``mwork.models_summary`` (rule models_summary), embedded as written
 - ``results/table{11,1,3,2,8,9}.md``: ``mwork.tables`` (rules table11, table1, deactivation_table)
 - the run's settings: ``results/provenance.json`` (rule provenance) and the neuron files' metadata
 
@@ -456,6 +457,15 @@ def table_lines(res: Results) -> list[str]:
     return out
 
 
+def models_lines(res: Results) -> list[str]:
+    """The models side by side (rule models_summary, built where more than one model runs), as written."""
+    md = "models_summary.md"
+    if not res.path(md).exists():
+        return []
+    return [f"**Every model side by side** (from {res.name(md)}, rows in {res.name('models_summary.csv')}):", "",
+            res.path(md).read_text(encoding="utf-8").strip(), ""]
+
+
 # --------------------------------------------------------------------------------------------------
 
 
@@ -479,6 +489,7 @@ def summary_markdown(results: str | Path = "results", models: list[str] | None =
         lines += neuron_lines(res, model) + stability_lines(res, model) + loss_lines(res, model)
         lines += figure3_lines(res, model) + stages_lines(res, model) + [""]
     lines += known_lines(res, models) + [""]
+    lines += models_lines(res)
     lines += table_lines(res)
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n") + "\n"
 

@@ -265,3 +265,10 @@ def test_figure3_shares_follow_the_file(results):
     assert "ffn: own queries 90.00%, other languages' queries 10.00%, a random set of the layer's size 5.00%" in text
     (results / "figure3_m1.csv").unlink()
     assert "not built: `results/figure3_m1.csv`" in summary_markdown(results, ["m1"], label="results")
+
+
+def test_models_side_by_side_embedded_as_written(results):
+    assert "side by side" not in _block(results)  # not built: nothing to embed
+    (results / "models_summary.md").write_text("| Model | Set |\n|---|---|\n| qwen | 0.13% |\n", encoding="utf-8")
+    text = _block(results)
+    assert "**Every model side by side** (from `results/models_summary.md`" in text and "| qwen | 0.13% |" in text
