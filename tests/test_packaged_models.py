@@ -20,9 +20,9 @@ import torch
 from mwork import packaged_models as pm
 from mwork.errors import MworkError
 
-ARCHS = ["qwen2", "gemma3_text"]
-PROJECT = {"qwen2": "tiny-qwen", "gemma3_text": "tiny-gemma3"}
-PARTS = {"qwen2": 3, "gemma3_text": 2}
+ARCHS = ["qwen2", "gemma3_text", "llama"]
+PROJECT = {"qwen2": "tiny-qwen", "gemma3_text": "tiny-gemma3", "llama": "tiny-llama"}
+PARTS = {"qwen2": 3, "gemma3_text": 2, "llama": 1}
 
 
 @contextlib.contextmanager
@@ -101,10 +101,10 @@ def test_fixture_is_a_real_f32_gguf(packs, arch):
     assert {t.tensor_type for t in reader.tensors} == {gguf.GGMLQuantizationType.F32}
     names = {t.name for t in reader.tensors}
     assert "token_embd.weight" in names and "blk.0.attn_q.weight" in names
-    assert ("output.weight" in names) == (arch == "qwen2")  # Gemma ties its embeddings, Qwen2 here does not
+    assert ("output.weight" in names) == (arch == "qwen2")  # Gemma and Llama tie their embeddings, Qwen2 does not
     if arch == "qwen2":
         assert "blk.0.attn_q.bias" in names
-    else:
+    elif arch == "gemma3_text":
         assert "blk.0.attn_q_norm.weight" in names and "blk.0.post_ffw_norm.weight" in names
     emb = next(t for t in reader.tensors if t.name == "token_embd.weight")
     cfg = p.model.config
@@ -141,7 +141,7 @@ def test_folder_model_type_and_shape(built):
         assert set(cfg.layer_types) == {"sliding_attention", "full_attention"}
         assert built.folder_model.lm_head.weight.data_ptr() == built.folder_model.model.embed_tokens.weight.data_ptr()
     else:
-        assert built.folder_model.model.layers[0].self_attn.q_proj.bias is not None
+        assert (built.folder_model.model.layers[0].self_attn.q_proj.bias is not None) == (built.arch == "qwen2")
 
 
 def test_folder_weights_are_the_original_weights(built):
@@ -180,7 +180,7 @@ def test_folder_tokenizer_matches_gguf_tokenizer(built):
         assert a[0][0] == built.folder_tok.bos_token_id == 2  # Gemma GGUFs ask for a BOS
         assert built.folder_tok.convert_ids_to_tokens(a[0])[-1] == "<0x21>"  # "!" is not in the vocab: byte fallback
     else:
-        assert a[0][0] != built.folder_tok.bos_token_id  # Qwen2 adds none
+        assert a[0][0] != built.folder_tok.bos_token_id  # Qwen2 and SmolLM2's byte-level BPE add none
 
 
 def test_metadata_records_gguf_and_wheels(built):
