@@ -333,6 +333,11 @@ def implemented_targets():
     return out + ["results/paper_comparison.csv"]
 
 
+def per_language_of(number):
+    """Tables 14-17 are Tables 2-5 per language (mwork.names.Table)."""
+    return str(Table.parse(number).per_language_of)
+
+
 def stage_table_input(number, ext):
     """Table 12 is the first evaluated model's stage tuning, Table 13 the second's (the paper: Vicuna, Mistral)."""
     i = int(number) - Table.KINDS["stage_tuning"][0]

@@ -1,11 +1,6 @@
 # Deactivation experiments: deactivate language X's neurons (or a matched random control) in chosen
 # stages, evaluate English and X through the `evaluate` rule, aggregate into the paper's tables.
 
-def per_language_of(number):
-    """Tables 14-17 are Tables 2-5 per language (mwork.names.Table)."""
-    return str(Table.parse(number).per_language_of)
-
-
 rule deactivation_table:
     output:
         csv=report("results/table{n}.csv", caption="../report/deactivation_table.rst", category="Tables"),
