@@ -1,5 +1,9 @@
+import subprocess
+import sys
+
 import pytest
 import torch
+from safetensors.torch import save_file
 from tinymodels import make_model, tokenizer
 
 from mwork.errors import MworkError
@@ -122,6 +126,30 @@ def test_neuron_file_roundtrip_metadata_and_model_check(tmp_path):
     with pytest.raises(MworkError, match="does not exist"):
         load_neurons(tmp_path / "nope.safetensors")
     assert load_neurons(path, model=model, masks_only=False)[0]["layers.1.ffn.count"].shape == (64,)
+
+
+_SAVE_TWICE = """
+import sys, torch
+from mwork.neurons import save_neurons
+meta = {k: str(i) for i, k in enumerate("abcdefghijklmnop")} | {"selection": {"method": "selective"}}
+save_neurons(sys.argv[1], {"layers.0.ffn": torch.tensor([True, False])}, meta)
+"""
+
+
+def test_a_neuron_file_is_the_same_bytes_in_every_process(tmp_path):
+    # safetensors writes its metadata map in an order that changes from process to process: one sorted entry
+    paths = [tmp_path / f"{i}.safetensors" for i in range(3)]
+    for p in paths:
+        subprocess.run([sys.executable, "-c", _SAVE_TWICE, str(p)], check=True)
+    assert len({p.read_bytes() for p in paths}) == 1
+    meta = load_neurons(paths[0])[1]
+    assert meta["p"] == "15" and meta["selection"] == '{"method": "selective"}'
+
+
+def test_a_neuron_file_of_one_header_entry_per_key_still_reads(tmp_path):
+    save_file({"layers.0.ffn": torch.tensor([True, False])}, str(tmp_path / "old.safetensors"),
+              metadata={"language": "de", "n_docs": "2"})
+    assert load_neurons(tmp_path / "old.safetensors", language="de")[1] == {"language": "de", "n_docs": "2"}
 
 
 @pytest.mark.parametrize("damage, message", [
