@@ -78,10 +78,14 @@ def _check_selection(config: dict) -> None:
         check_spec(spec)
     except MworkError as e:
         raise MworkError(f"config.{e}") from None
-    for where in ("loss_matrix", "set_stability"):
-        methods = config.get(where, {}).get("methods") or []
-        if where == "loss_matrix" and spec.get("method", "topk_intersection") in methods:
-            raise MworkError(f"config.loss_matrix.methods: {spec.get('method', 'topk_intersection')!r} is "
+    places = [("loss_matrix", config.get("loss_matrix", {}).get("methods")),
+              ("set_stability", config.get("set_stability", {}).get("methods"))]
+    places += [(f"models.{name}.loss_matrix", (m.get("loss_matrix") or {}).get("methods"))
+               for name, m in (config.get("models") or {}).items() if isinstance(m, dict)]
+    for where, methods in places:
+        methods = methods or []
+        if where.endswith("loss_matrix") and spec.get("method", "topk_intersection") in methods:
+            raise MworkError(f"config.{where}.methods: {spec.get('method', 'topk_intersection')!r} is "
                              f"plnd.selection.method, whose sets the loss matrix measures anyway (variant lang); "
                              f"list only other methods")
         for method in methods:
@@ -303,10 +307,13 @@ def _check_windows(config: dict) -> None:
         length = (config.get(section) or {}).get("max_length")
         for name in names:
             window = model_window(config, name) if name in config["models"] else None
-            if length is not None and window is not None and length > window:
-                raise MworkError(f"config.{section}.max_length: {length} tokens per document{what}, but model {name!r} has a "
+            own = ((config["models"].get(name) or {}).get(section) or {}).get("max_length") \
+                if section == "loss_matrix" else None
+            field, asked = (f"models.{name}.{section}", own) if own is not None else (section, length)
+            if asked is not None and window is not None and asked > window:
+                raise MworkError(f"config.{field}.max_length: {asked} tokens per document{what}, but model {name!r} has a "
                                  f"context window of {window} positions (config.organism.arch.max_position_embeddings);"
-                                 f" set {section}.max_length to at most {window}")
+                                 f" set {field}.max_length to at most {window}")
 
 
 def _check_heldout(config: dict) -> None:

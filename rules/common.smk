@@ -140,6 +140,27 @@ def task_folder(task):
     return (config["eval"].get("files") or {}).get(task)
 
 
+def loss_matrix_spec(model):
+    """The loss matrix settings of one model: loss_matrix's (which models: not a job's) with
+    models.<name>.loss_matrix over them."""
+    own = model_spec(config, model).get("loss_matrix") or {}
+    return {**{k: v for k, v in config["loss_matrix"].items() if k != "models"}, **own}
+
+
+def tuning_holdout(task, part):
+    """With stage_tuning.n_items, the stage tuning's items of its task (``part`` "tuning") or every other item
+    ("rest", what the task's other evaluations are scored on): mwork.tasks.data.held_out; else None."""
+    t = config["stage_tuning"]
+    if t.get("n_items") is None or task != t["task"]:
+        return None
+    return {"n_items": t["n_items"], "part": part}
+
+
+def tuning_not_held_out():
+    raise ValueError("results/eval_tuning/ holds the stage tuning's held-out items: set stage_tuning.n_items "
+                     "(and ask for its own task), or use results/eval/")
+
+
 def task_inputs(model, task, lang):
     """The test items a task is evaluated on: the organism's suite, the upstream file (a missing folder or
     file is an error naming eval.files.<task> before any job runs), or nothing (a hub dataset)."""
@@ -214,13 +235,15 @@ def setting_params(model, setting):
 
 
 def stage_tuning_inputs(model):
-    """Scores of the stage tuning: English and the tuning language, original and under each candidate."""
+    """Scores of the stage tuning: English and the tuning language, original and under each candidate; with
+    stage_tuning.n_items on its held-out items (rule evaluate_tuning), else on the evaluation items."""
     t = config["stage_tuning"]
     grid = stage_tuning_grid(config, model)
     tunings = [StageTuning(part, n) for part in ("under", "gen") for n in grid[part]]
-    out = [f"results/eval/{model}/{t['task']}/{lang}/{Setting()}.json" for lang in ("en", t["language"])]
-    out += [f"results/eval/{model}/{t['task']}/{lang}/{Setting(str(tune), t['language'])}.json" for tune in tunings
-            for lang in ("en", t["language"])]
+    folder = "eval" if t.get("n_items") is None else "eval_tuning"  # held out: its own items, its own files
+    out = [f"results/{folder}/{model}/{t['task']}/{lang}/{Setting()}.json" for lang in ("en", t["language"])]
+    out += [f"results/{folder}/{model}/{t['task']}/{lang}/{Setting(str(tune), t['language'])}.json"
+            for tune in tunings for lang in ("en", t["language"])]
     return out
 
 

@@ -26,6 +26,7 @@ rule evaluate:
         dataset=lambda wc: config["eval"]["datasets"].get(wc.task, {}),
         seed=config["seed"],
         deactivation=lambda wc: setting_params(wc.model, wc.setting),
+        holdout=lambda wc: tuning_holdout(wc.task, "rest"),
     log:
         "results/logs/eval/{model}/{task}/{lang}/{setting}.log",
     benchmark:
@@ -41,6 +42,21 @@ rule evaluate:
         "../envs/torch.yaml"
     script:
         "../workflow_scripts/evaluate.py"
+
+
+# The stage tuning's own evaluations when stage_tuning.n_items holds its items out (Appendix H on a held-out
+# slice): the same job on those items only, under results/eval_tuning/
+use rule evaluate as evaluate_tuning with:
+    output:
+        scores="results/eval_tuning/{model}/{task}/{lang}/{setting}.json",
+        predictions="results/eval_tuning/{model}/{task}/{lang}/{setting}.predictions.jsonl",
+    params:
+        n_items="all",
+        holdout=lambda wc: tuning_holdout(wc.task, "tuning") or tuning_not_held_out(),
+    log:
+        "results/logs/eval_tuning/{model}/{task}/{lang}/{setting}.log",
+    benchmark:
+        "results/benchmarks/eval_tuning/{model}/{task}/{lang}/{setting}.tsv"
 
 
 rule table11:

@@ -177,14 +177,14 @@ rule loss_matrix:
         model=lambda wc: model_inputs(wc.model),
         neurons=expand("results/{{model}}/neurons/{corpus}/{lang}.safetensors", corpus=CORPUS, lang=EVAL_LANGS),
         # further selection methods (loss_matrix.methods) choose their sets from every language's statistics
-        stats=expand("results/{{model}}/plnd/{corpus}/{lang}.safetensors", corpus=CORPUS, lang=EVAL_LANGS)
-        if config["loss_matrix"]["methods"] else [],
+        stats=lambda wc: expand("results/{model}/plnd/{corpus}/{lang}.safetensors", model=wc.model, corpus=CORPUS,
+                                lang=EVAL_LANGS) if loss_matrix_spec(wc.model)["methods"] else [],
         corpus=expand("results/corpus/{corpus}/{lang}.jsonl", corpus=CORPUS, lang=EVAL_LANGS),
         code=code_of("loss_matrix"),
     params:
         model=lambda wc: model_params(wc.model),
         languages=EVAL_LANGS,
-        spec={k: v for k, v in config["loss_matrix"].items() if k != "models"},  # which models: not this job's
+        spec=lambda wc: loss_matrix_spec(wc.model),
         selection=config["plnd"]["selection"],
         random_match=config["deactivation"]["random_match"],
         seed=lambda wc: f"{config['seed']}-{wc.model}",

@@ -225,6 +225,17 @@ def test_schema_fills_defaults(tmp_path, default_cfg):
         (lambda c: c["set_stability"].update(methods=["vote"]), r"config\.set_stability\.methods"),
         (lambda c: c["models"]["organism"].update(plnd_n_docs=0), r"config\.models\.organism\.plnd_n_docs"),
         (lambda c: c["models"]["organism"].update(plnd_n_docs=20), None),
+        # one model's loss matrix settings over loss_matrix's: checked as those are
+        (lambda c: c["models"]["organism"].update(loss_matrix={"n_docs": 4, "methods": [], "random_draws": 1}), None),
+        (lambda c: c["models"]["organism"].update(loss_matrix={"random_draws": 0}),
+         r"config\.models\.organism\.loss_matrix\.random_draws"),
+        (lambda c: c["models"]["organism"].update(loss_matrix={"methods": ["topk_intersection"]}),
+         r"config\.models\.organism\.loss_matrix\.methods: 'topk_intersection' is plnd\.selection\.method"),
+        (lambda c: c["models"]["organism"].update(loss_matrix={"max_length": 1025}),
+         r"config\.models\.organism\.loss_matrix\.max_length: 1025 tokens per document, but model 'organism' has "
+         r"a context window of 1024 positions .* set models\.organism\.loss_matrix\.max_length to at most 1024"),
+        (lambda c: c["models"]["organism"].update(loss_matrix={"bootstrap": 10}),
+         r"config\.models\.organism\.loss_matrix.*'bootstrap' was unexpected"),
     ],
 )
 def test_bad_config_names_the_field(tmp_path, default_cfg, edit, message):

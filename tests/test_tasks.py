@@ -1,4 +1,6 @@
 """Task adapters on fixtures in each hub dataset's own schema, the evaluator, and Table 11."""
+import json
+
 import pytest
 from hubfixtures import hub_fixture
 from tinymodels import make_model, tokenizer
@@ -180,8 +182,6 @@ def _squad(article_title, paragraphs):
 
 @pytest.fixture
 def upstream(tmp_path):
-    import json
-
     mgsm, xquad = tmp_path / "mgsm", tmp_path / "xquad"
     mgsm.mkdir()
     xquad.mkdir()
@@ -213,6 +213,33 @@ def test_upstream_files_become_the_hub_records(upstream):
     seeds = {tuple(r["id"] for r in load_items("understanding", "en", "files", n_items=2, seed=s,
                                                 folder=upstream["understanding"])) for s in range(8)}
     assert len(seeds) > 1
+
+
+def test_the_stage_tuning_slice_is_held_out_of_the_evaluation_items(upstream, tmp_path):
+    folder = upstream["understanding"]
+
+    def ids(lang, part, n_items="all", n=2):
+        return [r["id"] for r in load_items("understanding", lang, "files", n_items=n_items, seed=3, folder=folder,
+                                            holdout={"n_items": n, "part": part})]
+    tuning = {lang: ids(lang, "tuning", n_items=1) for lang in ("en", "de")}  # the slice is evaluated whole
+    assert tuning["en"] == tuning["de"] and len(tuning["en"]) == 2  # the same questions in every language
+    rest = ids("de", "rest")
+    assert sorted(rest + tuning["de"]) == [f"q{i}" for i in range(5)] and not set(rest) & set(tuning["de"])
+    sample = ids("de", "rest", n_items=2)
+    assert len(sample) == 2 and set(sample) <= set(rest)  # eval.n_items samples the rest
+    with pytest.raises(MworkError, match=r"config\.eval\.n_items: 4 XQuAD items asked for, the de file has 3 "
+                                         r"outside the stage tuning's items"):
+        ids("de", "rest", n_items=4)
+    with pytest.raises(MworkError, match=r"config\.stage_tuning\.n_items: 5 understanding items held out .* has 5; "
+                                         r"hold out fewer"):
+        ids("de", "tuning", n=5)
+    suite = tmp_path / "de.test.jsonl"  # the offline suites are split the same way
+    suite.write_text("".join(json.dumps({"id": f"r{i}", "question": f"{i} + 1?", "answer": None,
+                                         "answer_number": i + 1, "equation_solution": None}) + "\n"
+                             for i in range(6)), encoding="utf-8")
+    parts = [{r["id"] for r in load_items("reasoning", "de", "suites", str(suite), seed=0,
+                                          holdout={"n_items": 2, "part": part})} for part in ("tuning", "rest")]
+    assert len(parts[0]) == 2 and len(parts[1]) == 4 and not parts[0] & parts[1]
 
 
 def test_files_record_their_hash_and_licence(upstream):

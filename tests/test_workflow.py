@@ -172,8 +172,8 @@ def test_tiny_dag_builds_figures_1_and_7(tiny_run):
         assert (res / fig).stat().st_size > 500, fig
 
 
-def test_tiny_dag_builds_the_loss_matrix(tiny_run):
-    work, _ = tiny_run
+def test_tiny_dag_builds_the_loss_matrix(root, tiny_run, tmp_path):
+    work, configs = tiny_run
     res = work / "results"
     df = pd.read_csv(res / "loss_matrix.csv")
     assert set(df["deactivated"]) == set(df["evaluated"]) == {"en", "de", "zh"}
@@ -191,6 +191,13 @@ def test_tiny_dag_builds_the_loss_matrix(tiny_run):
     assert (s["interval"] == "documents").all()
     for fig in ("loss_matrix.png", "loss_matrix.pdf"):
         assert (res / fig).stat().st_size > 500, fig
+    # one model's own settings (models.<name>.loss_matrix) are its job's params: a change reruns its matrix
+    target = "results/organism/loss_matrix.csv"
+    assert "\nloss_matrix " not in snakemake(root, "-n", target, "--directory", str(work), *configs).stdout
+    own = tmp_path / "own.yaml"
+    own.write_text("models:\n  organism:\n    loss_matrix: {random_draws: 1}\n", encoding="utf-8")
+    plan = snakemake(root, "-n", target, "--directory", str(work), *configs, str(own)).stdout
+    assert "\nloss_matrix " in plan and "params" in plan.lower()
 
 
 @pytest.mark.parametrize("module", ["mwork/lens.py", "mwork/batching.py", "mwork/tables.py"])
@@ -440,6 +447,26 @@ def test_stage_tuning_and_auto_stages(root, tiny_run, tmp_path):
     assert "\nevaluate " in plan  # the deactivation jobs now read the tuned stages (an input: rerun)
     with pytest.raises(AssertionError, match="Table 13 is the stage tuning of evaluated model #2"):
         snakemake(root, "-n", "results/table13.csv", "--directory", str(work), *configs)
+    # Appendix H on a held-out slice: the candidates are scored on stage_tuning.n_items items of their own
+    held = tmp_path / "held.yaml"
+    held.write_text("stage_tuning:\n  n_items: 3\n", encoding="utf-8")
+    out = snakemake(root, "results/eval/organism/understanding/zh/original.json", "--cores", "1", "--directory",
+                    str(work), *configs, str(held), check=False)  # the suite's 5 items: 3 held out, 2 left
+    assert out.returncode != 0 and ("config.eval.n_items: 5 understanding items asked for, but the zh test suite "
+                                    "results/suites/understanding/zh.test.jsonl has 2 outside the stage tuning's "
+                                    "items") in out.stdout + out.stderr
+    held.write_text("stage_tuning:\n  n_items: 3\neval:\n  n_items: 2\n", encoding="utf-8")
+    snakemake(root, "results/table12.csv", "--cores", "2", "--directory", str(work), *configs, str(held))
+    tuning = sorted((work / "results" / "eval_tuning" / "organism" / "understanding").glob("*/*.json"))
+    assert {p.parent.name for p in tuning} == {"en", "zh"} and any("tune" in p.name for p in tuning)
+    rows = [json.loads(line) for line in (tuning[0].with_suffix(".predictions.jsonl")).read_text().splitlines()]
+    plan = snakemake(root, "-n", "results/eval/organism/understanding/zh/original.json", "--cores", "1",
+                     "--directory", str(work), *configs, str(held)).stdout
+    assert "\nevaluate " in plan  # the evaluation items changed (the slice is held out of them): rerun
+    snakemake(root, "results/eval/organism/understanding/zh/original.json", "--cores", "1", "--directory",
+              str(work), *configs, str(held))
+    rest = (work / "results/eval/organism/understanding/zh/original.predictions.jsonl").read_text().splitlines()
+    assert len(rows) == 3 and not {r["id"] for r in rows} & {json.loads(line)["id"] for line in rest}
 
 
 def test_lens_stages_and_stages_lens(root, tiny_run, tmp_path):

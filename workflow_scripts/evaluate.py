@@ -11,7 +11,7 @@ with rule_script(snakemake) as log:
     smk = snakemake
     p, wc = smk.params, smk.wildcards
     records = load_items(wc.task, wc.lang, p.source, suite_file=(smk.input.data[0] if smk.input.data else None),
-                         n_items=p.n_items, seed=p.seed, overrides=p.dataset, folder=p.folder)
+                         n_items=p.n_items, seed=p.seed, overrides=p.dataset, folder=p.folder, holdout=p.holdout)
     model, tok = load_model_params(p.model)
     masks, deact = {}, {}
     if p.deactivation:  # `<name>@<X>`: deactivate language X's neurons (or the matched random control)

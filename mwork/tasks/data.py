@@ -236,20 +236,44 @@ def _check_count(n_items, have: int, asked: str, suffix: str = "", hint: str = "
                          f"'all'{hint}")
 
 
+OUTSIDE = " outside the stage tuning's items (config.stage_tuning.n_items)"
+
+
+def held_out(items: list[dict], holdout: dict | None, task: str, seed, where: str) -> list[dict]:
+    """The part of ``items`` that ``holdout`` asks for: ``{"n_items": n, "part": "tuning" | "rest"}``, the
+    stage tuning's slice (``n`` ids drawn over the sorted ids, so the same ids in every language of parallel
+    data) or every other item; all of ``items`` without ``holdout``. The tables are evaluated on the rest,
+    so the stage boundaries are not chosen on the items they are then scored on."""
+    if not holdout:
+        return items
+    n, part = int(holdout["n_items"]), holdout["part"]
+    ids = sorted({r["id"] for r in items})
+    if n >= len(ids):
+        raise MworkError(f"config.stage_tuning.n_items: {n} {task} items held out for the stage tuning, but "
+                         f"{where} has {len(ids)}; hold out fewer, so that items are left to evaluate")
+    tuning = set(random.Random(f"{seed}-{task}-stage_tuning").sample(ids, n))
+    return [r for r in items if (r["id"] in tuning) == (part == "tuning")]
+
+
 def load_items(task: str, lang: str, source: str, suite_file: str | None = None, n_items="all", seed: int = 0,
-               overrides: dict | None = None, folder: str | None = None) -> list[dict]:
+               overrides: dict | None = None, folder: str | None = None, holdout: dict | None = None) -> list[dict]:
     """Test records of one task in one language (``source``: ``suites``, ``hub`` or ``files`` from
-    ``folder``), with an ``id`` each. A sample of ``files`` items is the same ids in every language."""
+    ``folder``), with an ``id`` each. A sample of ``files`` items is the same ids in every language.
+    ``holdout``: the stage tuning's slice or the items outside it (``held_out``), taken before ``n_items``
+    are sampled; the tuning slice is evaluated whole."""
     td = check_task(task)
+    if holdout and holdout["part"] == "tuning":
+        n_items = "all"
     if source == "files":
         path = task_file(task, lang, folder)
         items = READERS[task](path)
         if not items:
             raise MworkError(f"{td.dataset} {lang}: no test items in {path}")
         _check_records(task, items, str(path), f"is it {td.dataset}'s {lang} file from {UPSTREAM_FILES[task].repository}?")
+        items = held_out(items, holdout, task, seed, f"the {lang} file {path}")
         if n_items != "all" and int(n_items) > len(items):
             raise MworkError(f"config.eval.n_items: {n_items} {td.dataset} items asked for, the {lang} file has "
-                             f"{len(items)}; ask for at most {len(items)} or 'all'")
+                             f"{len(items)}{OUTSIDE if holdout else ''}; ask for at most {len(items)} or 'all'")
         if n_items != "all" and int(n_items) < len(items):
             # parallel data: the sample is drawn over the sorted ids, the same in every language
             ids = sorted(r["id"] for r in items)
@@ -261,8 +285,9 @@ def load_items(task: str, lang: str, source: str, suite_file: str | None = None,
             raise MworkError(f"suite file {suite_file} for {task}/{lang} does not exist; run the suites rule")
         items = read_jsonl(suite_file, made_by="suites")
         _check_records(task, items, suite_file, "delete it and rerun rule suites")
+        items = held_out(items, holdout, task, seed, f"the {lang} test suite {suite_file}")
         _check_count(n_items, len(items), f"{task} items asked for, but the {lang} test suite {suite_file} has",
-                     hint=" (or raise suites.n_test)")
+                     OUTSIDE if holdout else "", hint=" (or raise suites.n_test)")
     elif source == "hub":
         import datasets
 
@@ -281,11 +306,14 @@ def load_items(task: str, lang: str, source: str, suite_file: str | None = None,
             r["id"] = str(r["id"])
         _check_records(task, items, f"{td.dataset} {args}", f"is it {td.dataset} ({td.path})? check "
                        f"config.eval.datasets.{task} (path, revision)")
+        items = held_out(items, holdout, task, seed, f"{td.dataset} {args}")
         _check_count(n_items, len(items), f"{td.dataset} items asked for, but {td.dataset} {args} has",
-                     f" in {lang!r}")
+                     f" in {lang!r}" + (OUTSIDE if holdout else ""))
     else:
         raise MworkError(f"task source {source!r} is not one of {', '.join(SOURCES)}")
-    sample = td.sample if (source == "hub" and n_items == "all") else (None if n_items == "all" else int(n_items))
+    tuning_slice = bool(holdout) and holdout["part"] == "tuning"
+    sample = td.sample if (source == "hub" and n_items == "all" and not tuning_slice) else (
+        None if n_items == "all" else int(n_items))
     if sample is not None and sample < len(items):
         idx = sorted(random.Random(f"{seed}-{task}-{lang}").sample(range(len(items)), sample))
         items = [items[i] for i in idx]
