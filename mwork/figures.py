@@ -143,11 +143,11 @@ def languages_per_layer_figure(counts, out_paths: list[str], top: int = 4):
     _save(fig, out_paths)
 
 
-def loss_matrix_figure(df, out_paths: list[str], method: str | None = None):
+def loss_matrix_figure(df, out_paths: list[str], method: str | None = None, texts: str = "held-out"):
     """Heatmaps of Δ held-out loss (rows: whose neurons are deactivated, columns: the language measured),
     language-specific and random-control panels side by side, one row of panels per model, one colour scale.
     ``method``: the selection rule of X's sets (plnd.selection.method), named in their panels' titles; the
-    further families are titled by their own (rule) names."""
+    further families are titled by their own (rule) names; ``texts``: what Y's loss is measured on."""
     models = list(dict.fromkeys(df["model"]))
     own = f"X's set ({method})" if method else "X's set"
     titles = {"lang": own, "lang_random": "random (size of X's set)",
@@ -173,7 +173,7 @@ def loss_matrix_figure(df, out_paths: list[str], method: str | None = None):
                     ax.text(j, i, f"{v:+.2f}", ha="center", va="center", fontsize=7,
                             color="white" if abs(v) > 0.6 * vmax else "black")
             ax.set_title(f"{model}: {title}", fontsize=9)
-            ax.set_xlabel("held-out loss of language Y")
+            ax.set_xlabel(f"{texts} loss of language Y")
             if ax is row[0]:
                 ax.set_ylabel("neurons of language X deactivated")
         fig.colorbar(im, ax=row.tolist(), shrink=0.8, label="Δ loss (nats / token)")

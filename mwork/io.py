@@ -153,3 +153,14 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+METADATA_KEY = "mwork"  # the one header metadata entry of the neuron and PLND statistics files
+
+
+def unpack_metadata(raw: dict | None) -> dict[str, str]:
+    """The metadata a neuron or PLND statistics file was saved with, from its safetensors header entries: one
+    sorted JSON string under ``mwork`` (mwork.neurons.save_neurons); a file of an earlier version, with one
+    header entry per key, reads the same."""
+    raw = raw or {}
+    return json.loads(raw[METADATA_KEY]) if set(raw) == {METADATA_KEY} else dict(raw)

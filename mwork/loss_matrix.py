@@ -21,6 +21,7 @@ the same way, each as ``<name>`` and ``<name>_random``.
 
 from __future__ import annotations
 
+import random
 import zlib
 
 import numpy as np
@@ -36,6 +37,7 @@ from .hooks import Hooks
 from .masking import deactivate
 from .output_head import VOCAB_CHUNK, vocab_slices
 from .stats import LEVEL, N_BOOT, Bootstrap, ci
+from .tasks.data import read_xquad_json
 
 EVERY_LAYER = {"s_attn": True, "s_ffn": True}  # with no U/G stages, the task stage is every layer
 
@@ -56,6 +58,29 @@ def heldout_texts(files: dict, n_docs: int) -> dict[str, list[str]]:
                          f"set loss_matrix.n_docs to at most {min(short.values())} (or give the corpus more "
                          f"documents: corpora.<name>.n_docs or heldout_fraction)")
     return {lang: texts[:n_docs] for lang, texts in docs.items()}
+
+
+def xquad_texts(files: dict, n_docs: int, seed) -> dict[str, list[str]]:
+    """{language: ``n_docs`` XQuAD paragraphs} of ``files`` ({language: xquad.<lang>.json}): a second domain
+    (Wikipedia, unseen by PLND) for the loss matrix. XQuAD is parallel: a paragraph is named by its first
+    question's id, the same in every language, so every language gets the same paragraphs (drawn with the
+    seed over the names all files share, in that order)."""
+    paragraphs = {}
+    for lang, path in files.items():
+        by_name: dict[str, str] = {}
+        context, name = None, None
+        for r in read_xquad_json(path):
+            if r["context"] != context:
+                context, name = r["context"], r["id"]
+                by_name[name] = context
+        paragraphs[lang] = by_name
+    shared = sorted(set.intersection(*(set(p) for p in paragraphs.values()))) if paragraphs else []
+    if len(shared) < n_docs:
+        raise MworkError(f"config.loss_matrix.n_docs: {n_docs} XQuAD paragraphs per language asked for, but the "
+                         f"files ({', '.join(str(f) for f in files.values())}) share {len(shared)}; ask for at most "
+                         f"{len(shared)}")
+    chosen = random.Random(f"{seed}-loss_matrix-xquad").sample(shared, n_docs)
+    return {lang: [by_name[k] for k in chosen] for lang, by_name in paragraphs.items()}
 
 
 def matched_masks(lang_masks: dict[str, torch.Tensor], n_layers: int, sizes: dict[str, int], neurons: str,

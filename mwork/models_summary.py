@@ -58,8 +58,14 @@ def _span(layers: list[int]) -> str:
     return ", ".join(runs)
 
 
-def _loss(loss: pd.DataFrame | None, model: str, variant: str | None) -> dict:
-    """The loss matrix row of ``variant`` (default: the model's first non-random one) and its control's."""
+def _loss(loss: pd.DataFrame | None, model: str, variant: str | None, prefix: str = "") -> dict:
+    """The loss matrix row of ``variant`` (default: the model's first non-random one) and its control's, each
+    key with ``prefix`` (``xquad_``: the matrix on XQuAD's paragraphs)."""
+    out = _loss_row(loss, model, variant)
+    return {prefix + k: v for k, v in out.items()}
+
+
+def _loss_row(loss: pd.DataFrame | None, model: str, variant: str | None) -> dict:
     if loss is None or not (loss["model"] == model).any():
         return {}
     g = loss[loss["model"] == model]
@@ -80,13 +86,15 @@ def _loss(loss: pd.DataFrame | None, model: str, variant: str | None) -> dict:
 
 def models_summary(models: list[str], neuron_summaries: dict[str, str], stages: dict[str, str],
                    known: str | None = None, loss: str | None = None, notes: dict[str, str] | None = None,
-                   loss_variant: str = "lang", method: str | None = None) -> tuple[pd.DataFrame, str]:
+                   loss_variant: str = "lang", method: str | None = None,
+                   loss_xquad: str | None = None) -> tuple[pd.DataFrame, str]:
     """(one row per model, Markdown). ``neuron_summaries`` / ``stages``: per model, its neurons/summary.csv
     and lens_stages.json; ``known``: figure1_known.csv; ``loss``: loss_matrix_summary.csv (each None where
-    the config builds none); ``notes``: a word per model (e.g. what languages it was trained on);
+    the config builds none; ``loss_xquad``: loss_matrix_xquad_summary.csv, the second domain); ``notes``: a word per model (e.g. what languages it was trained on);
     ``loss_variant``: the loss matrix's sets shown (``lang``: X's sets, chosen by ``method``)."""
     known_df = pd.read_csv(known) if known else None
     loss_df = pd.read_csv(loss) if loss else None
+    xquad_df = pd.read_csv(loss_xquad) if loss_xquad else None
     rows = []
     for model in models:
         n = pd.read_csv(neuron_summaries[model])
@@ -102,6 +110,7 @@ def models_summary(models: list[str], neuron_summaries: dict[str, str], stages: 
             row.update({"layers": st.get("layers"), "under": st.get("under"), "gen": st.get("gen")})
         row.update(_known(known_df, model))
         row.update(_loss(loss_df, model, loss_variant))
+        row.update(_loss(xquad_df, model, loss_variant, "xquad_"))
         rows.append(row)
     df = pd.DataFrame(rows)
     return df, _markdown(df, method)
@@ -133,6 +142,10 @@ def _markdown(df: pd.DataFrame, method: str | None = None) -> str:
         "Loss Δ, off-diagonal": pm(get(r, "off_diagonal"), get(r, "off_diagonal_lo"), get(r, "off_diagonal_hi"), 2),
         "Loss Δ, random control's diagonal": pm(get(r, "random_diagonal"), get(r, "random_diagonal_lo"),
                                                get(r, "random_diagonal_hi"), 2),
+        **({"Loss Δ on XQuAD, diagonal / off-diagonal / random":
+            " / ".join(pm(get(r, f"xquad_{k}"), get(r, f"xquad_{k}_lo"), get(r, f"xquad_{k}_hi"), 2)
+                       for k in ("diagonal", "off_diagonal", "random_diagonal"))}
+           if "xquad_diagonal" in df.columns else {}),
     } for r in df.to_dict("records")])
     sets = ", ".join(dict.fromkeys(str(s) for s in df.get("loss_sets", pd.Series(dtype=str)).dropna()))
     sets += f", selection {method}" if method and sets == "lang" else ""
@@ -142,5 +155,7 @@ def _markdown(df: pd.DataFrame, method: str | None = None) -> str:
             "p_en ≥ lens.known.min_prob), per non-English language. Loss Δ: mean next-token loss (nats) with "
             f"language X's set ({sets or 'none'}) deactivated minus the unmodified model's, on X's held-out text "
             "(diagonal) and the other languages' (off-diagonal), and with as many random neurons per layer and "
-            "module kind (random control); ± = half the 95% bootstrap interval over documents.")
+            "module kind (random control); ± = half the 95% bootstrap interval over documents."
+            + (" On XQuAD: the same on XQuAD's paragraphs (Wikipedia, which PLND never read; no French)."
+               if "xquad_diagonal" in df.columns else ""))
     return markdown_table(view) + "\n\n" + note + "\n"

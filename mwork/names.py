@@ -223,3 +223,23 @@ class Table:
         if self.number not in self.KINDS["per_language"]:
             raise MworkError(f"Table {self.number} is not a per-language table ({self.pattern('per_language')})")
         return Table(self.number - 12)
+
+
+class LossDomain:
+    """The text a loss matrix is measured on, and the suffix its files carry: ``corpus`` (the held-out
+    documents of config.corpus: ``loss_matrix.csv``) or ``xquad`` (XQuAD's paragraphs, a second domain:
+    ``loss_matrix_xquad.csv``)."""
+
+    SUFFIX: ClassVar[dict[str, str]] = {"corpus": "", "xquad": "_xquad"}
+    PATTERN: ClassVar[str] = "|".join(SUFFIX.values())  # the {domain} wildcard: the suffix, empty for corpus
+
+    @classmethod
+    def suffix(cls, domain: str) -> str:
+        if domain not in cls.SUFFIX:
+            raise MworkError(f"loss matrix domain {domain!r} is not one of {', '.join(cls.SUFFIX)}")
+        return cls.SUFFIX[domain]
+
+    @classmethod
+    def of(cls, suffix: str) -> str:
+        """The domain whose files carry ``suffix``."""
+        return {v: k for k, v in cls.SUFFIX.items()}[suffix]

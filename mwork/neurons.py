@@ -28,7 +28,7 @@ from .batching import Documents
 from .errors import MworkError
 from .fingerprint import model_fingerprint
 from .hooks import Hooks
-from .io import atomic_path
+from .io import METADATA_KEY, atomic_path, unpack_metadata
 from .keys import KINDS, parse_key
 from .keys import key as neuron_key
 from .plnd import CHUNK_ELEMS, neuron_importance, qk_path
@@ -282,9 +282,6 @@ def detect(model, tokenizer, texts: list[str], selector: Selector, batch_size: i
 # files
 
 
-META_KEY = "mwork"  # the one header metadata entry of a neuron or PLND statistics file
-
-
 def save_neurons(path, tensors: dict[str, torch.Tensor], metadata: dict) -> None:
     """Write ``tensors`` with ``metadata`` (values that are not strings JSON-encoded) as one sorted JSON
     string under the header's ``mwork`` entry: safetensors writes its metadata map in an order that changes
@@ -293,14 +290,7 @@ def save_neurons(path, tensors: dict[str, torch.Tensor], metadata: dict) -> None
     meta = {k: v if isinstance(v, str) else json.dumps(v) for k, v in metadata.items()}
     with atomic_path(path) as tmp:
         save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp),
-                  metadata={META_KEY: json.dumps(meta, sort_keys=True)})
-
-
-def _metadata(f) -> dict[str, str]:
-    """The metadata of an open neuron or PLND statistics file, as ``save_neurons`` was given it (a file of an
-    earlier version, with one header entry per key, reads the same)."""
-    raw = f.metadata() or {}
-    return json.loads(raw[META_KEY]) if set(raw) == {META_KEY} else raw
+                  metadata={METADATA_KEY: json.dumps(meta, sort_keys=True)})
 
 
 def load_neurons(path, model=None, masks_only: bool = True, language: str | None = None,
@@ -313,7 +303,7 @@ def load_neurons(path, model=None, masks_only: bool = True, language: str | None
         raise MworkError(f"neuron file {path} does not exist; build it with the plnd rule")
     try:
         with safe_open(str(path), framework="pt") as f:
-            meta = _metadata(f)
+            meta = unpack_metadata(f.metadata())
             tensors = {k: f.get_tensor(k) for k in f.keys() if not masks_only or is_mask_key(k)}
     except Exception as e:  # safetensors raises its own error types for a damaged or foreign file
         raise MworkError(f"{path}: not a readable safetensors file ({e}); rebuild it with the plnd rule") from None
@@ -350,7 +340,7 @@ def load_stats(path, language: str | None = None, corpus: str | None = None) -> 
         raise MworkError(f"PLND statistics {path} do not exist; build them with the plnd rule")
     try:
         with safe_open(str(path), framework="pt") as f:
-            meta = _metadata(f)
+            meta = unpack_metadata(f.metadata())
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except Exception as e:  # safetensors raises its own error types for a damaged or foreign file
         raise MworkError(f"{path}: not a readable safetensors file ({e}); rebuild it with the plnd rule") from None

@@ -29,7 +29,7 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import MworkError
-from .io import write_text
+from .io import unpack_metadata, write_text
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 EXCLUDED = ("organism",)  # the offline model organism: not a real LLM (name it with --models to include it)
@@ -171,7 +171,7 @@ def safetensors_metadata(path: str | Path) -> dict:
     """The ``__metadata__`` of a safetensors file's header (read without loading a tensor)."""
     with open(path, "rb") as f:
         n = struct.unpack("<Q", f.read(8))[0]
-        return json.loads(f.read(n)).get("__metadata__") or {}
+        return unpack_metadata(json.loads(f.read(n)).get("__metadata__"))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -277,8 +277,12 @@ def _variant_order(names) -> list[str]:
     return [n for n in dict.fromkeys(names) if not str(n).endswith("_random")]
 
 
-def loss_lines(res: Results, model: str) -> list[str]:
-    srel, crel = "loss_matrix_summary.csv", f"{model}/loss_matrix.csv"
+def loss_lines(res: Results, model: str, suffix: str = "") -> list[str]:
+    """The loss matrix's bullets for ``model``: on the corpus, or (``suffix`` ``_xquad``) on XQuAD's
+    paragraphs, whose bullets are left out where that matrix was not built (it is optional)."""
+    srel, crel = f"loss_matrix{suffix}_summary.csv", f"{model}/loss_matrix{suffix}.csv"
+    if suffix and not res.path(srel).exists() and not res.path(crel).exists():
+        return []
     out, have = [], {}
     for rel, rule, cols in ((srel, "loss_matrix_figure", LOSS_SUMMARY_COLS), (crel, "loss_matrix", LOSS_CELL_COLS)):
         df, why = res.table(rel, rule, cols, "Loss matrix")
@@ -299,7 +303,8 @@ def loss_lines(res: Results, model: str) -> list[str]:
     if s is None and cells is None:
         return out
     names = [res.name(r) for r in (srel, crel) if have.get(r) is not None]
-    head = (f"* Deactivation loss matrix ({', '.join(names)}; Δ = mean next-token loss with X's set off minus the "
+    where = " on XQuAD's paragraphs (a second domain, which PLND never read)" if suffix == "_xquad" else ""
+    head = (f"* Deactivation loss matrix{where} ({', '.join(names)}; Δ = mean next-token loss with X's set off minus the "
             f"unmodified model's, nats; [95% interval"
             + (f" over {s['interval'].iloc[0]}" if s is not None and "interval" in s else "") + "]):")
     out.append(head)
@@ -486,7 +491,7 @@ def summary_markdown(results: str | Path = "results", models: list[str] | None =
                   ""]
     for model in chosen:
         lines += [f"**{model}**", ""]
-        lines += neuron_lines(res, model) + stability_lines(res, model) + loss_lines(res, model)
+        lines += neuron_lines(res, model) + stability_lines(res, model) + loss_lines(res, model) + loss_lines(res, model, "_xquad")
         lines += figure3_lines(res, model) + stages_lines(res, model) + [""]
     lines += known_lines(res, models) + [""]
     lines += models_lines(res)

@@ -11,7 +11,7 @@ from mwork.codedeps import module_closure  # noqa: E402
 from mwork.corpus import n_docs_for  # noqa: E402
 from mwork.config import check_config, enhance_grid, enhance_languages, model_dir, model_layers, model_spec, model_stages, stage_tuning_grid, uses_organism  # noqa: E402
 from mwork import names, stages  # noqa: E402
-from mwork.names import FineTuning, Setting, StageTuning, Table, TunedModel, Variant  # noqa: E402
+from mwork.names import FineTuning, LossDomain, Setting, StageTuning, Table, TunedModel, Variant  # noqa: E402
 from mwork.errors import MworkError  # noqa: E402
 from mwork.workflow import check_results_tree  # noqa: E402
 from mwork.languages import per_key  # noqa: E402
@@ -298,6 +298,23 @@ KNOWN_LENS_MODELS = [m for m in (LENS_MODELS if _known is None else _known)
                      if task_source(m, "understanding") in ("files", "hub")]
 STAGES_FROM_KNOWN = config["lens"]["stages_from"] == "known"
 LOSS_MODELS = config["loss_matrix"]["models"] or MODELS  # the loss matrix (rules/plnd.smk)
+LOSS_SUFFIXES = [LossDomain.suffix(d) for d in config["loss_matrix"]["domains"]]  # its text domains' file suffixes
+
+
+def loss_matrix_languages(domain_suffix):
+    """The languages Y a loss matrix evaluates: every evaluation language on the corpus; on XQuAD those it
+    publishes (no French)."""
+    if LossDomain.of(domain_suffix) == "xquad":
+        return task_languages("understanding", "files", EVAL_LANGS)
+    return EVAL_LANGS
+
+
+def loss_matrix_texts(domain_suffix):
+    """The text files of a loss matrix: the corpus's, or XQuAD's upstream files (eval.files.understanding)."""
+    langs = loss_matrix_languages(domain_suffix)
+    if LossDomain.of(domain_suffix) == "xquad":
+        return [str(task_file("understanding", y, task_folder("understanding"), "config.eval.files")) for y in langs]
+    return expand("results/corpus/{corpus}/{lang}.jsonl", corpus=CORPUS, lang=langs)
 
 
 def known_lens_languages(model):
@@ -310,8 +327,8 @@ def analyses_targets():
     """PLND neuron sets, Figures 1, 3, 5 and 7, the stage boundaries the lens shows and the loss matrix:
     everything that needs no task data (and Figure 1 from known answer tokens, which reads XQuAD's
     questions, where a lens model has XQuAD: rules/lens.smk)."""
-    out = ["results/table7.csv", "results/figure5.png", "results/figure3.png", "results/figure1.png",
-           "results/loss_matrix.png"]
+    out = ["results/table7.csv", "results/figure5.png", "results/figure3.png", "results/figure1.png"]
+    out += expand("results/loss_matrix{domain}.png", domain=LOSS_SUFFIXES)
     out += ["results/figure1_known.png"] if KNOWN_LENS_MODELS else []
     out += expand("results/{model}/lens_stages.json", model=config["lens"].get("models") or MODELS)
     stability = config["set_stability"]["models"]
@@ -340,7 +357,7 @@ def intermediate_files():
     out += expand("results/{model}/plnd/{corpus}/{lang}.safetensors", model=MODELS, corpus=CORPUS, lang=EVAL_LANGS)
     out += expand("results/lens/{model}.csv", model=LENS_MODELS)
     out += expand("results/lens_known/{model}.csv", model=KNOWN_LENS_MODELS)
-    out += expand("results/{model}/loss_matrix.csv", model=LOSS_MODELS)
+    out += expand("results/{model}/loss_matrix{domain}.csv", model=LOSS_MODELS, domain=LOSS_SUFFIXES)
     scores = baseline_scores() + [f for n in ALL_TABLES for f in deactivation_inputs(n)]
     for f in dict.fromkeys(scores):
         out += [f, f.removesuffix(".json") + ".predictions.jsonl"]

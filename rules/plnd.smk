@@ -171,31 +171,35 @@ rule figure3_main:
 
 rule loss_matrix:
     output:
-        csv="results/{model}/loss_matrix.csv",
-        docs="results/{model}/loss_matrix_docs.csv",
+        csv="results/{model}/loss_matrix{domain}.csv",
+        docs="results/{model}/loss_matrix{domain}_docs.csv",
     input:
         model=lambda wc: model_inputs(wc.model),
         neurons=expand("results/{{model}}/neurons/{corpus}/{lang}.safetensors", corpus=CORPUS, lang=EVAL_LANGS),
         # further selection methods (loss_matrix.methods) choose their sets from every language's statistics
         stats=lambda wc: expand("results/{model}/plnd/{corpus}/{lang}.safetensors", model=wc.model, corpus=CORPUS,
                                 lang=EVAL_LANGS) if loss_matrix_spec(wc.model)["methods"] else [],
-        corpus=expand("results/corpus/{corpus}/{lang}.jsonl", corpus=CORPUS, lang=EVAL_LANGS),
+        texts=lambda wc: loss_matrix_texts(wc.domain),  # {domain}: the corpus's held-out documents or XQuAD's
         code=code_of("loss_matrix"),
     params:
         model=lambda wc: model_params(wc.model),
         languages=EVAL_LANGS,
-        spec=lambda wc: loss_matrix_spec(wc.model),
+        evaluated=lambda wc: loss_matrix_languages(wc.domain),
+        domain=lambda wc: LossDomain.of(wc.domain),
+        spec=lambda wc: {k: v for k, v in loss_matrix_spec(wc.model).items() if k != "domains"},
         selection=config["plnd"]["selection"],
         random_match=config["deactivation"]["random_match"],
         seed=lambda wc: f"{config['seed']}-{wc.model}",
     log:
-        "results/logs/loss_matrix/{model}.log",
+        "results/logs/loss_matrix/{model}{domain}.log",
     benchmark:
-        "results/benchmarks/loss_matrix/{model}.tsv"
+        "results/benchmarks/loss_matrix/{model}{domain}.tsv"
     threads: 2
     resources:
         gpu=lambda wc: int(model_spec(config, wc.model).get("gpu", False)),
         mem_mb=lambda wc: model_mem_mb(wc.model),
+    wildcard_constraints:
+        domain=LossDomain.PATTERN,
     conda:
         "../envs/torch.yaml"
     script:
@@ -204,20 +208,23 @@ rule loss_matrix:
 
 rule loss_matrix_figure:
     output:
-        csv="results/loss_matrix.csv",
-        summary="results/loss_matrix_summary.csv",
-        png=report("results/loss_matrix.png", caption="../report/loss_matrix.rst", category="Language-specific neurons"),
-        pdf="results/loss_matrix.pdf",
+        csv="results/loss_matrix{domain}.csv",
+        summary="results/loss_matrix{domain}_summary.csv",
+        png=report("results/loss_matrix{domain}.png", caption="../report/loss_matrix.rst", category="Language-specific neurons"),
+        pdf="results/loss_matrix{domain}.pdf",
     input:
-        csv=expand("results/{model}/loss_matrix.csv", model=LOSS_MODELS),
-        docs=expand("results/{model}/loss_matrix_docs.csv", model=LOSS_MODELS),
+        csv=expand("results/{model}/loss_matrix{{domain}}.csv", model=LOSS_MODELS),
+        docs=expand("results/{model}/loss_matrix{{domain}}_docs.csv", model=LOSS_MODELS),
         code=code_of("loss_matrix_figure"),
     params:
         n_boot=config["loss_matrix"]["bootstrap"],
         seed=config["seed"],
         method=config["plnd"]["selection"]["method"],
+        domain=lambda wc: LossDomain.of(wc.domain),
     log:
-        "results/logs/loss_matrix_figure.log",
+        "results/logs/loss_matrix_figure{domain}.log",
+    wildcard_constraints:
+        domain=LossDomain.PATTERN,
     conda:
         "../envs/torch.yaml"  # mwork.loss_matrix imports torch
     script:
@@ -234,7 +241,8 @@ rule models_summary:
         neurons=expand("results/{model}/neurons/summary.csv", model=MODELS),
         stages=[f"results/{m}/lens_stages.json" for m in MODELS if m in LENS_MODELS],
         known=["results/figure1_known.csv"] if KNOWN_LENS_MODELS else [],
-        loss="results/loss_matrix_summary.csv",
+        loss=["results/loss_matrix_summary.csv"] if "" in LOSS_SUFFIXES else [],
+        loss_xquad=["results/loss_matrix_xquad_summary.csv"] if "_xquad" in LOSS_SUFFIXES else [],
         code=code_of("models_summary"),
     params:
         models=MODELS,

@@ -17,3 +17,25 @@ def hub_fixture(root, configs: dict):
             lines.append(f"  - split: {split}\n    path: {name}/{split}-*")
     (root / "README.md").write_text("---\nconfigs:\n" + "\n".join(lines) + "\n---\n", encoding="utf-8")
     return root
+
+
+def xquad_files(folder, langs, n_paragraphs: int, questions: int = 2):
+    """XQuAD's upstream layout (``xquad.<lang>.json``, SQuAD v1.1) in ``folder``: one article of
+    ``n_paragraphs`` paragraphs per language, aligned by question id (``p<k>q<j>``), each paragraph's text
+    naming its language and number."""
+    import json
+    from pathlib import Path
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for lang in langs:
+        paragraphs = []
+        for k in range(n_paragraphs):
+            ctx = f"<{lang}> paragraph {k} of the {lang} article, about the city number {k}."
+            paragraphs.append({"context": ctx, "qas": [
+                {"id": f"p{k}q{j}", "question": f"<{lang}> question {j} on {k}?",
+                 "answers": [{"text": f"number {k}", "answer_start": ctx.find(f"number {k}")}]}
+                for j in range(questions)]})
+        doc = {"version": "1.1", "data": [{"title": "Article", "paragraphs": paragraphs}]}
+        (folder / f"xquad.{lang}.json").write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    return folder

@@ -232,3 +232,22 @@ def test_fewer_held_out_documents_than_n_docs_are_refused(tmp_path):
                                          r"loss_matrix\.n_docs to at most 5 \(or give the corpus more documents: "
                                          r"corpora\.<name>\.n_docs or heldout_fraction\)"):
         heldout_texts(files, 7)
+
+
+def test_xquad_paragraphs_are_the_same_in_every_language(tmp_path):
+    from hubfixtures import xquad_files
+
+    from mwork.errors import MworkError
+    from mwork.loss_matrix import xquad_texts
+
+    folder = xquad_files(tmp_path / "xquad", ["en", "de", "zh"], n_paragraphs=7)
+    files = {lang: folder / f"xquad.{lang}.json" for lang in ("en", "de", "zh")}
+    texts = xquad_texts(files, 4, seed="0-qwen")
+    assert {lang: len(t) for lang, t in texts.items()} == {"en": 4, "de": 4, "zh": 4}
+    numbers = {lang: [t.split(" paragraph ")[1].split()[0] for t in ts] for lang, ts in texts.items()}
+    assert numbers["en"] == numbers["de"] == numbers["zh"] and len(set(numbers["en"])) == 4  # aligned, distinct
+    assert all(t.startswith("<de>") for t in texts["de"])  # one entry per paragraph, not per question
+    assert xquad_texts(files, 4, seed="0-qwen") == texts and xquad_texts(files, 7, seed="x")["en"] != texts["en"]
+    with pytest.raises(MworkError, match=r"config\.loss_matrix\.n_docs: 8 XQuAD paragraphs per language asked "
+                                         r"for, but the files .* share 7; ask for at most 7"):
+        xquad_texts(files, 8, seed="0")

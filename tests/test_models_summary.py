@@ -42,3 +42,17 @@ def test_each_models_row_comes_from_its_files(tmp_path):
     df, _ = models_summary(["big"], {"big": tmp_path / "big" / "summary.csv"}, {}, loss=tmp_path / "loss.csv",
                            loss_variant="absent")
     assert df.loc[0, "loss_sets"] == "threshold_share" and df.loc[0, "diagonal"] == 2.0
+
+
+def test_the_loss_matrix_on_xquad_is_a_column_of_its_own(tmp_path):
+    _files(tmp_path)
+    loss = pd.read_csv(tmp_path / "loss.csv")
+    loss["diagonal"] = loss["diagonal"] / 2  # the second domain's numbers
+    loss.to_csv(tmp_path / "loss_xquad.csv", index=False)
+    summaries = {m: tmp_path / m / "summary.csv" for m in ("big", "control")}
+    df, md = models_summary(["big", "control"], summaries, {}, loss=tmp_path / "loss.csv",
+                            loss_xquad=tmp_path / "loss_xquad.csv")
+    big = df.set_index("model").loc["big"]
+    assert big["diagonal"] == 1.5 and big["xquad_diagonal"] == 0.75 and big["xquad_random_diagonal"] == 0.025
+    assert "Loss Δ on XQuAD, diagonal / off-diagonal / random" in md and "0.75 ±0.10 / 0.20 ±0.10 / 0.03" in md
+    assert "Loss Δ on XQuAD" not in models_summary(["big"], {"big": summaries["big"]}, {}, loss=tmp_path / "loss.csv")[1]

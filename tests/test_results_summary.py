@@ -272,3 +272,16 @@ def test_models_side_by_side_embedded_as_written(results):
     (results / "models_summary.md").write_text("| Model | Set |\n|---|---|\n| qwen | 0.13% |\n", encoding="utf-8")
     text = _block(results)
     assert "**Every model side by side** (from `results/models_summary.md`" in text and "| qwen | 0.13% |" in text
+
+
+def test_the_xquad_loss_matrix_has_its_bullets_where_it_was_built(results):
+    assert "XQuAD's paragraphs" not in _block(results)  # optional: nothing said where it was not asked for
+    for rel in ("loss_matrix_summary.csv", "m1/loss_matrix.csv"):
+        df = pd.read_csv(results / rel)
+        df.loc[:, [c for c in df.columns if c.startswith("diagonal") or c == "delta"]] /= 4
+        df.to_csv(results / rel.replace("loss_matrix", "loss_matrix_xquad"), index=False)
+    text = _block(results)
+    assert "* Deactivation loss matrix on XQuAD's paragraphs (a second domain, which PLND never read) " \
+           "(`results/loss_matrix_xquad_summary.csv`, `results/m1/loss_matrix_xquad.csv`" in text
+    r = pd.read_csv(results / "loss_matrix_xquad_summary.csv").query("neurons == 'lang'").iloc[0]
+    assert f"lang ({int(r['n_neurons'])} neurons): diagonal {r['diagonal']:.2f}" in text.split("XQuAD's paragraphs")[1]

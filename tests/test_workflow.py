@@ -8,6 +8,7 @@ import time
 
 import pandas as pd
 import pytest
+from hubfixtures import xquad_files
 
 from mwork.io import atomic_path, write_jsonl
 
@@ -198,6 +199,19 @@ def test_tiny_dag_builds_the_loss_matrix(root, tiny_run, tmp_path):
     own.write_text("models:\n  organism:\n    loss_matrix: {random_draws: 1}\n", encoding="utf-8")
     plan = snakemake(root, "-n", target, "--directory", str(work), *configs, str(own)).stdout
     assert "\nloss_matrix " in plan and "params" in plan.lower()
+    # a second domain: XQuAD's paragraphs (eval.files.understanding), the same ones in every language
+    folder = xquad_files(tmp_path / "xquad", ["en", "de", "zh"], n_paragraphs=6)
+    dom = tmp_path / "domains.yaml"
+    dom.write_text(f"loss_matrix:\n  domains: [corpus, xquad]\neval:\n  files:\n    understanding: {folder}\n",
+                   encoding="utf-8")
+    assert "\nloss_matrix " not in snakemake(root, "-n", target, "--directory", str(work), *configs, str(dom)).stdout
+    snakemake(root, "results/loss_matrix_xquad_summary.csv", "--cores", "2", "--directory", str(work), *configs,
+              str(dom))
+    xq = pd.read_csv(res / "organism" / "loss_matrix_xquad.csv")
+    assert set(xq["evaluated"]) == {"en", "de", "zh"} and (xq["n_docs"] == 5).all()
+    assert set(pd.read_csv(res / "loss_matrix_xquad_summary.csv")["neurons"]) == set(s["neurons"])
+    assert (res / "loss_matrix_xquad.png").stat().st_size > 500
+    assert "en: 5 xquad documents" in (res / "logs" / "loss_matrix" / "organism_xquad.log").read_text()
 
 
 @pytest.mark.parametrize("module", ["mwork/lens.py", "mwork/batching.py", "mwork/tables.py"])

@@ -1,6 +1,6 @@
 """rule loss_matrix: Δ held-out loss of every language with each language's neurons (and a random control) deactivated."""
 from mwork.io import write_table
-from mwork.loss_matrix import cells, document_losses, heldout_texts
+from mwork.loss_matrix import cells, document_losses, heldout_texts, xquad_texts
 from mwork.models import check_window, load_model_params
 from mwork.neurons import corpus_of, load_languages_stats, load_neurons
 from mwork.selection import select_language
@@ -9,11 +9,14 @@ from mwork.workflow import rule_script
 with rule_script(snakemake) as log:
     smk = snakemake
     p = smk.params
-    # fewer held-out documents than loss_matrix.n_docs: an error, before the model loads
-    texts = heldout_texts({lang: next(f for f in smk.input.corpus if f.endswith(f"/{lang}.jsonl"))
-                           for lang in p.languages}, p.spec["n_docs"])
+    # fewer documents than loss_matrix.n_docs: an error, before the model loads
+    files = dict(zip(p.evaluated, smk.input.texts))
+    if p.domain == "xquad":  # a second domain: XQuAD's paragraphs, the same in every language
+        texts = xquad_texts(files, p.spec["n_docs"], p.seed)
+    else:
+        texts = heldout_texts(files, p.spec["n_docs"])
     for lang, docs in texts.items():
-        log.info("%s: %d held-out documents", lang, len(docs))
+        log.info("%s: %d %s documents", lang, len(docs), p.domain)
     model, tok = load_model_params(p.model)
     check_window(model, p.spec["max_length"], "config.loss_matrix.max_length")
     masks = {}

@@ -15,5 +15,6 @@ with rule_script(snakemake) as log:
     docs = pd.concat([pd.read_csv(path) for path in smk.input.docs], ignore_index=True)
     s = summary(df, docs, smk.params.n_boot, smk.params.seed)
     write_table(s, smk.output.summary)
-    loss_matrix_figure(df, [smk.output.png, smk.output.pdf], method=smk.params.method)
+    loss_matrix_figure(df, [smk.output.png, smk.output.pdf], method=smk.params.method,
+                       texts="XQuAD paragraphs:" if smk.params.domain == "xquad" else "held-out")
     log.info("\n%s", s.to_string(index=False))

@@ -8,8 +8,8 @@ with rule_script(snakemake) as log:
     stages = {m: f"results/{m}/lens_stages.json" for m in p.models}
     df, md = models_summary(p.models, dict(zip(p.models, smk.input.neurons)),
                             {m: f for m, f in stages.items() if f in smk.input.stages},
-                            known=(list(smk.input.known) or [None])[0], loss=smk.input.loss,
-                            notes=p.notes, method=p.method)
+                            known=(list(smk.input.known) or [None])[0], loss=(list(smk.input.loss) or [None])[0],
+                            notes=p.notes, method=p.method, loss_xquad=(list(smk.input.loss_xquad) or [None])[0])
     write_table(df, smk.output.csv)
     write_text(smk.output.md, md)
     log.info("\n%s", md)
