@@ -93,11 +93,14 @@ def main(argv=None) -> int:
     # evaluation: prompt tokens once, then max_new_tokens decoding steps per batch (an upper bound: the
     # stops end most answers early)
     ev = cfg["eval"]
-    for w in jobs.get("evaluate", []):
+    tuning = cfg.get("stage_tuning") or {}
+    for w in jobs.get("evaluate", []) + [{**w, "tuning": True} for w in jobs.get("evaluate_tuning", [])]:
         items, prompt = TASK_ITEMS[w["task"]]
         gen = ev["generation"][w["task"]]
         prompt = min(prompt, gen.get("max_context_tokens") or prompt)
-        if ev["n_items"] != "all":
+        if w.get("tuning"):  # the stage tuning's held-out items
+            items = min(items, int(tuning["n_items"]))
+        elif ev["n_items"] != "all":
             items = min(items, int(ev["n_items"]))
         steps = -(-items // ev["batch_size"]) * gen["max_new_tokens"]
         p = params(shape(w["model"]))
@@ -109,13 +112,16 @@ def main(argv=None) -> int:
         layers, d, _, vocab = shape(model)
         return 1 + layers * vocab * d / params(shape(model))
 
-    for rule, per, ratio in (("language_ratio", cfg["lens"]["n_docs"] * 6, None),
-                             ("figure3", cfg["figure3"]["n_docs"] * 6, args.plnd_ratio),
-                             # the unmodified model, then 6 X x (2 sets + 2 random controls x their draws)
-                             ("loss_matrix", cfg["loss_matrix"]["n_docs"] * 6 * (1 + 6 * (2 + 2 * cfg["loss_matrix"]["random_draws"])), 1.0),
-                             ("set_stability", cfg["set_stability"]["max_docs"] * 6, args.plnd_ratio)):
+    def loss_docs(model):  # the unmodified model, then 6 X x (2 sets + 2 random controls x their draws)
+        lm = {**cfg["loss_matrix"], **(cfg["models"].get(model, {}).get("loss_matrix") or {})}
+        return lm["n_docs"] * 6 * (1 + 6 * (2 + 2 * lm["random_draws"]))
+
+    for rule, per, ratio in (("language_ratio", lambda m: cfg["lens"]["n_docs"] * 6, None),
+                             ("figure3", lambda m: cfg["figure3"]["n_docs"] * 6, args.plnd_ratio),
+                             ("loss_matrix", loss_docs, 1.0),  # one job per model and domain
+                             ("set_stability", lambda m: cfg["set_stability"]["max_docs"] * 6, args.plnd_ratio)):
         for w in jobs.get(rule, []):
-            tokens = per * plnd["max_length"]
+            tokens = per(w.get("model")) * plnd["max_length"]
             r = lens_ratio(w["model"]) if ratio is None else ratio
             rows.append((rule, w.get("model", "?"), tokens, r * prefill_s(w["model"], tokens)))
 

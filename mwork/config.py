@@ -18,7 +18,7 @@ from .languages import get_language, per_key
 from .names import TunedModel, Variant, inside, plain_name
 from .selection import check_spec
 from .stages import check_setting, stage_layers, stage_table_rows
-from .tasks.data import UPSTREAM_FILES, task_source
+from .tasks.data import TASK_DATA, UPSTREAM_FILES, task_source
 from .tasks.prompts import PHRASES
 from .tasks.registry import TASKS
 
@@ -51,8 +51,21 @@ def _check_paths(config: dict) -> None:
 
 def _check_task_data(config: dict) -> None:
     """A model evaluated on upstream files reads them for tasks that have a file layout (MGSM, XQuAD), from
-    the folder named in eval.files (whether the folder and files exist is checked when the DAG is built)."""
+    the folder named in eval.files (whether the folder and files exist is checked when the DAG is built);
+    so does the loss matrix on XQuAD's paragraphs (loss_matrix.domains), in at least two languages."""
     files = (config.get("eval") or {}).get("files") or {}
+    if "xquad" in ((config.get("loss_matrix") or {}).get("domains") or []):
+        if not files.get("understanding"):
+            raise MworkError("config.loss_matrix.domains: xquad reads XQuAD's paragraphs from its upstream files; "
+                             "name their folder in config.eval.files.understanding (xquad.<lang>.json, from "
+                             f"{UPSTREAM_FILES['understanding'].repository})")
+        have = [x for x in config.get("eval_languages") or config.get("languages") or []
+                if x in TASK_DATA["understanding"].configs]
+        if len(have) < 2:
+            raise MworkError(f"config.loss_matrix.domains: xquad compares languages on XQuAD's paragraphs, but of "
+                             f"the evaluation languages only {have or 'none'} are in XQuAD "
+                             f"({', '.join(sorted(TASK_DATA['understanding'].configs))}); add languages or leave "
+                             f"xquad out")
     for name, spec in config["models"].items():
         if spec.get("source") == "delta":
             continue

@@ -37,7 +37,6 @@ from .hooks import Hooks
 from .masking import deactivate
 from .output_head import VOCAB_CHUNK, vocab_slices
 from .stats import LEVEL, N_BOOT, Bootstrap, ci
-from .tasks.data import read_xquad_json
 
 EVERY_LAYER = {"s_attn": True, "s_ffn": True}  # with no U/G stages, the task stage is every layer
 
@@ -46,7 +45,7 @@ VARIANTS = ("lang", "lang_random", "specific", "specific_random")
 CELL = ["deactivated", "neurons", "evaluated"]  # one cell of the matrix: whose set, which variant, whose documents
 
 
-def heldout_texts(files: dict, n_docs: int) -> dict[str, list[str]]:
+def heldout_texts(files: dict, n_docs: int, field: str = "config.loss_matrix.n_docs") -> dict[str, list[str]]:
     """{language: its first ``n_docs`` held-out documents} of ``files`` ({language: corpus file}), for
     ``loss_matrix.n_docs``; a language with fewer is an error (naming each short language), as corpus and
     PLND refuse a count they cannot give, not a matrix over fewer documents."""
@@ -54,17 +53,19 @@ def heldout_texts(files: dict, n_docs: int) -> dict[str, list[str]]:
     short = {lang: len(texts) for lang, texts in docs.items() if len(texts) < n_docs}
     if short:
         have = ", ".join(f"{files[lang]} has {n} in {lang!r}" for lang, n in short.items())
-        raise MworkError(f"config.loss_matrix.n_docs: {n_docs} held-out documents per language asked for, but {have}; "
-                         f"set loss_matrix.n_docs to at most {min(short.values())} (or give the corpus more "
+        raise MworkError(f"{field}: {n_docs} held-out documents per language asked for, but {have}; "
+                         f"set {field.removeprefix('config.')} to at most {min(short.values())} (or give the corpus more "
                          f"documents: corpora.<name>.n_docs or heldout_fraction)")
     return {lang: texts[:n_docs] for lang, texts in docs.items()}
 
 
-def xquad_texts(files: dict, n_docs: int, seed) -> dict[str, list[str]]:
+def xquad_texts(files: dict, n_docs: int, seed, field: str = "config.loss_matrix.n_docs") -> dict[str, list[str]]:
     """{language: ``n_docs`` XQuAD paragraphs} of ``files`` ({language: xquad.<lang>.json}): a second domain
     (Wikipedia, unseen by PLND) for the loss matrix. XQuAD is parallel: a paragraph is named by its first
     question's id, the same in every language, so every language gets the same paragraphs (drawn with the
     seed over the names all files share, in that order)."""
+    from .tasks.data import read_xquad_json  # here: the task code is no dependency of the corpus matrix
+
     paragraphs = {}
     for lang, path in files.items():
         by_name: dict[str, str] = {}
@@ -76,7 +77,7 @@ def xquad_texts(files: dict, n_docs: int, seed) -> dict[str, list[str]]:
         paragraphs[lang] = by_name
     shared = sorted(set.intersection(*(set(p) for p in paragraphs.values()))) if paragraphs else []
     if len(shared) < n_docs:
-        raise MworkError(f"config.loss_matrix.n_docs: {n_docs} XQuAD paragraphs per language asked for, but the "
+        raise MworkError(f"{field}: {n_docs} XQuAD paragraphs per language asked for, but the "
                          f"files ({', '.join(str(f) for f in files.values())}) share {len(shared)}; ask for at most "
                          f"{len(shared)}")
     chosen = random.Random(f"{seed}-loss_matrix-xquad").sample(shared, n_docs)

@@ -156,6 +156,7 @@ def _markdown(df: pd.DataFrame, method: str | None = None) -> str:
             f"language X's set ({sets or 'none'}) deactivated minus the unmodified model's, on X's held-out text "
             "(diagonal) and the other languages' (off-diagonal), and with as many random neurons per layer and "
             "module kind (random control); ± = half the 95% bootstrap interval over documents."
-            + (" On XQuAD: the same on XQuAD's paragraphs (Wikipedia, which PLND never read; no French)."
+            + (" On XQuAD: the same on XQuAD's paragraphs (Wikipedia, which PLND never read; the languages XQuAD "
+               "publishes)."
                if "xquad_diagonal" in df.columns else ""))
     return markdown_table(view) + "\n\n" + note + "\n"

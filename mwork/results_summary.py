@@ -281,7 +281,8 @@ def loss_lines(res: Results, model: str, suffix: str = "") -> list[str]:
     """The loss matrix's bullets for ``model``: on the corpus, or (``suffix`` ``_xquad``) on XQuAD's
     paragraphs, whose bullets are left out where that matrix was not built (it is optional)."""
     srel, crel = f"loss_matrix{suffix}_summary.csv", f"{model}/loss_matrix{suffix}.csv"
-    if suffix and not res.path(srel).exists() and not res.path(crel).exists():
+    xquad_only = not suffix and res.path("loss_matrix_xquad_summary.csv").exists()  # loss_matrix.domains: [xquad]
+    if (suffix or xquad_only) and not res.path(srel).exists() and not res.path(crel).exists():
         return []
     out, have = [], {}
     for rel, rule, cols in ((srel, "loss_matrix_figure", LOSS_SUMMARY_COLS), (crel, "loss_matrix", LOSS_CELL_COLS)):

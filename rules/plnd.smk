@@ -187,9 +187,11 @@ rule loss_matrix:
         evaluated=lambda wc: loss_matrix_languages(wc.domain),
         domain=lambda wc: LossDomain.of(wc.domain),
         spec=lambda wc: {k: v for k, v in loss_matrix_spec(wc.model).items() if k != "domains"},
+        own=lambda wc: sorted(model_spec(config, wc.model).get("loss_matrix") or {}),  # set by the model's entry
         selection=config["plnd"]["selection"],
         random_match=config["deactivation"]["random_match"],
         seed=lambda wc: f"{config['seed']}-{wc.model}",
+        texts_seed=config["seed"],  # XQuAD's paragraphs: the same for every model
     log:
         "results/logs/loss_matrix/{model}{domain}.log",
     benchmark:
@@ -210,7 +212,8 @@ rule loss_matrix_figure:
     output:
         csv="results/loss_matrix{domain}.csv",
         summary="results/loss_matrix{domain}_summary.csv",
-        png=report("results/loss_matrix{domain}.png", caption="../report/loss_matrix.rst", category="Language-specific neurons"),
+        png=report("results/loss_matrix{domain}.png", caption="../report/loss_matrix.rst",
+                   category="Language-specific neurons"),
         pdf="results/loss_matrix{domain}.pdf",
     input:
         csv=expand("results/{model}/loss_matrix{{domain}}.csv", model=LOSS_MODELS),

@@ -234,6 +234,16 @@ def test_schema_fills_defaults(tmp_path, default_cfg):
         (lambda c: c["models"]["organism"].update(loss_matrix={"max_length": 1025}),
          r"config\.models\.organism\.loss_matrix\.max_length: 1025 tokens per document, but model 'organism' has "
          r"a context window of 1024 positions .* set models\.organism\.loss_matrix\.max_length to at most 1024"),
+        # the loss matrix on XQuAD's paragraphs reads its upstream files, in two languages at least
+        (lambda c: c.setdefault("loss_matrix", {}).update(domains=["corpus", "xquad"]),
+         r"config\.loss_matrix\.domains: xquad reads XQuAD's paragraphs from its upstream files; name their folder "
+         r"in config\.eval\.files\.understanding"),
+        (lambda c: (c.setdefault("loss_matrix", {}).update(domains=["xquad"]), c["eval"].update(files={"understanding": "x"}),
+                    c.update(eval_languages=["en", "fr"])),
+         r"config\.loss_matrix\.domains: xquad compares languages on XQuAD's paragraphs, but of the evaluation "
+         r"languages only \['en'\] are in XQuAD"),
+        (lambda c: (c.setdefault("loss_matrix", {}).update(domains=["xquad"]), c["eval"].update(files={"understanding": "x"})), None),
+        (lambda c: c.setdefault("loss_matrix", {}).update(domains=["bible"]), r"config\.loss_matrix\.domains"),
         (lambda c: c["models"]["organism"].update(loss_matrix={"bootstrap": 10}),
          r"config\.models\.organism\.loss_matrix.*'bootstrap' was unexpected"),
     ],

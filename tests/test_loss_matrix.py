@@ -246,8 +246,9 @@ def test_xquad_paragraphs_are_the_same_in_every_language(tmp_path):
     assert {lang: len(t) for lang, t in texts.items()} == {"en": 4, "de": 4, "zh": 4}
     numbers = {lang: [t.split(" paragraph ")[1].split()[0] for t in ts] for lang, ts in texts.items()}
     assert numbers["en"] == numbers["de"] == numbers["zh"] and len(set(numbers["en"])) == 4  # aligned, distinct
-    assert all(t.startswith("<de>") for t in texts["de"])  # one entry per paragraph, not per question
-    assert xquad_texts(files, 4, seed="0-qwen") == texts and xquad_texts(files, 7, seed="x")["en"] != texts["en"]
+    assert all(t.startswith("<de>") for t in texts["de"])  # each language's own text
+    assert xquad_texts(files, 4, seed="0-qwen") == texts  # seeded
+    assert len({tuple(xquad_texts(files, 4, seed=str(s))["en"]) for s in range(6)}) > 1  # and drawn
     with pytest.raises(MworkError, match=r"config\.loss_matrix\.n_docs: 8 XQuAD paragraphs per language asked "
                                          r"for, but the files .* share 7; ask for at most 7"):
         xquad_texts(files, 8, seed="0")

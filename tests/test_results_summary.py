@@ -285,3 +285,10 @@ def test_the_xquad_loss_matrix_has_its_bullets_where_it_was_built(results):
            "(`results/loss_matrix_xquad_summary.csv`, `results/m1/loss_matrix_xquad.csv`" in text
     r = pd.read_csv(results / "loss_matrix_xquad_summary.csv").query("neurons == 'lang'").iloc[0]
     assert f"lang ({int(r['n_neurons'])} neurons): diagonal {r['diagonal']:.2f}" in text.split("XQuAD's paragraphs")[1]
+
+
+def test_a_loss_matrix_on_xquad_only_leaves_the_corpus_one_unmentioned(results):
+    for rel in ("loss_matrix_summary.csv", "m1/loss_matrix.csv"):
+        (results / rel).rename(results / rel.replace("loss_matrix", "loss_matrix_xquad"))
+    text = _block(results)
+    assert "not built: `results/loss_matrix_summary.csv`" not in text and "on XQuAD's paragraphs" in text

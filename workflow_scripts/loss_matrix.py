@@ -9,16 +9,19 @@ from mwork.workflow import rule_script
 with rule_script(snakemake) as log:
     smk = snakemake
     p = smk.params
+    def field(key):  # the config field a setting came from, for the errors
+        return f"config.models.{smk.wildcards.model}.loss_matrix.{key}" if key in p.own else f"config.loss_matrix.{key}"
+
     # fewer documents than loss_matrix.n_docs: an error, before the model loads
     files = dict(zip(p.evaluated, smk.input.texts))
     if p.domain == "xquad":  # a second domain: XQuAD's paragraphs, the same in every language
-        texts = xquad_texts(files, p.spec["n_docs"], p.seed)
+        texts = xquad_texts(files, p.spec["n_docs"], p.texts_seed, field("n_docs"))
     else:
-        texts = heldout_texts(files, p.spec["n_docs"])
+        texts = heldout_texts(files, p.spec["n_docs"], field("n_docs"))
     for lang, docs in texts.items():
         log.info("%s: %d %s documents", lang, len(docs), p.domain)
     model, tok = load_model_params(p.model)
-    check_window(model, p.spec["max_length"], "config.loss_matrix.max_length")
+    check_window(model, p.spec["max_length"], field("max_length"))
     masks = {}
     for lang in p.languages:
         path = next(f for f in smk.input.neurons if f.endswith(f"/{lang}.safetensors"))
