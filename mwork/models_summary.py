@@ -61,11 +61,6 @@ def _span(layers: list[int]) -> str:
 def _loss(loss: pd.DataFrame | None, model: str, variant: str | None, prefix: str = "") -> dict:
     """The loss matrix row of ``variant`` (default: the model's first non-random one) and its control's, each
     key with ``prefix`` (``xquad_``: the matrix on XQuAD's paragraphs)."""
-    out = _loss_row(loss, model, variant)
-    return {prefix + k: v for k, v in out.items()}
-
-
-def _loss_row(loss: pd.DataFrame | None, model: str, variant: str | None) -> dict:
     if loss is None or not (loss["model"] == model).any():
         return {}
     g = loss[loss["model"] == model]
@@ -81,7 +76,7 @@ def _loss_row(loss: pd.DataFrame | None, model: str, variant: str | None) -> dic
     if len(ctrl):
         c = ctrl.iloc[0]
         out.update({f"random_diagonal{s}": float(c[f"diagonal{s}"]) for s in ("", "_lo", "_hi")})
-    return out
+    return {prefix + k: v for k, v in out.items()}
 
 
 def models_summary(models: list[str], neuron_summaries: dict[str, str], stages: dict[str, str],
@@ -90,7 +85,8 @@ def models_summary(models: list[str], neuron_summaries: dict[str, str], stages: 
                    loss_xquad: str | None = None) -> tuple[pd.DataFrame, str]:
     """(one row per model, Markdown). ``neuron_summaries`` / ``stages``: per model, its neurons/summary.csv
     and lens_stages.json; ``known``: figure1_known.csv; ``loss``: loss_matrix_summary.csv (each None where
-    the config builds none; ``loss_xquad``: loss_matrix_xquad_summary.csv, the second domain); ``notes``: a word per model (e.g. what languages it was trained on);
+    the config builds none; ``loss_xquad``: loss_matrix_xquad_summary.csv, the second domain); ``notes``: a
+    word per model (e.g. what languages it was trained on);
     ``loss_variant``: the loss matrix's sets shown (``lang``: X's sets, chosen by ``method``)."""
     known_df = pd.read_csv(known) if known else None
     loss_df = pd.read_csv(loss) if loss else None

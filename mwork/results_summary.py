@@ -30,6 +30,7 @@ import pandas as pd
 
 from .errors import MworkError
 from .io import unpack_metadata, write_text
+from .names import LossDomain
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 EXCLUDED = ("organism",)  # the offline model organism: not a real LLM (name it with --models to include it)
@@ -277,11 +278,14 @@ def _variant_order(names) -> list[str]:
     return [n for n in dict.fromkeys(names) if not str(n).endswith("_random")]
 
 
+XQUAD = LossDomain.suffix("xquad")  # the files of the loss matrix on XQuAD's paragraphs
+
+
 def loss_lines(res: Results, model: str, suffix: str = "") -> list[str]:
     """The loss matrix's bullets for ``model``: on the corpus, or (``suffix`` ``_xquad``) on XQuAD's
     paragraphs, whose bullets are left out where that matrix was not built (it is optional)."""
     srel, crel = f"loss_matrix{suffix}_summary.csv", f"{model}/loss_matrix{suffix}.csv"
-    xquad_only = not suffix and res.path("loss_matrix_xquad_summary.csv").exists()  # loss_matrix.domains: [xquad]
+    xquad_only = not suffix and res.path(f"loss_matrix{XQUAD}_summary.csv").exists()  # loss_matrix.domains: [xquad]
     if (suffix or xquad_only) and not res.path(srel).exists() and not res.path(crel).exists():
         return []
     out, have = [], {}
@@ -304,7 +308,7 @@ def loss_lines(res: Results, model: str, suffix: str = "") -> list[str]:
     if s is None and cells is None:
         return out
     names = [res.name(r) for r in (srel, crel) if have.get(r) is not None]
-    where = " on XQuAD's paragraphs (a second domain, which PLND never read)" if suffix == "_xquad" else ""
+    where = " on XQuAD's paragraphs (a second domain, which PLND never read)" if suffix == XQUAD else ""
     head = (f"* Deactivation loss matrix{where} ({', '.join(names)}; Δ = mean next-token loss with X's set off minus the "
             f"unmodified model's, nats; [95% interval"
             + (f" over {s['interval'].iloc[0]}" if s is not None and "interval" in s else "") + "]):")
@@ -492,7 +496,7 @@ def summary_markdown(results: str | Path = "results", models: list[str] | None =
                   ""]
     for model in chosen:
         lines += [f"**{model}**", ""]
-        lines += neuron_lines(res, model) + stability_lines(res, model) + loss_lines(res, model) + loss_lines(res, model, "_xquad")
+        lines += neuron_lines(res, model) + stability_lines(res, model) + loss_lines(res, model) + loss_lines(res, model, XQUAD)
         lines += figure3_lines(res, model) + stages_lines(res, model) + [""]
     lines += known_lines(res, models) + [""]
     lines += models_lines(res)

@@ -303,7 +303,7 @@ LOSS_SUFFIXES = [LossDomain.suffix(d) for d in config["loss_matrix"]["domains"]]
 
 def loss_matrix_languages(domain_suffix):
     """The languages Y a loss matrix evaluates: every evaluation language on the corpus; on XQuAD those it
-    publishes (no French)."""
+    publishes."""
     if LossDomain.of(domain_suffix) == "xquad":
         return task_languages("understanding", "files", EVAL_LANGS)
     return EVAL_LANGS
@@ -313,7 +313,7 @@ def loss_matrix_texts(domain_suffix):
     """The text files of a loss matrix: the corpus's, or XQuAD's upstream files (eval.files.understanding)."""
     langs = loss_matrix_languages(domain_suffix)
     if LossDomain.of(domain_suffix) == "xquad":
-        return [str(task_file("understanding", y, task_folder("understanding"), "config.eval.files")) for y in langs]
+        return [str(task_file("understanding", y, task_folder("understanding"))) for y in langs]
     return expand("results/corpus/{corpus}/{lang}.jsonl", corpus=CORPUS, lang=langs)
 
 
