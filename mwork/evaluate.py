@@ -7,6 +7,7 @@ is evaluated inside ``mwork.masking.deactivate``) and the enhanced models.
 from __future__ import annotations
 
 import copy
+import sys
 
 import torch
 import torch.nn.functional as F
@@ -14,6 +15,7 @@ from tqdm import tqdm
 from transformers import GenerationConfig, StoppingCriteria, StoppingCriteriaList
 
 from .errors import MworkError
+from .gencache import GenerationCache, GenerationStore
 from .models import DTYPES
 from .tasks.data import TASK_DATA
 from .tasks.registry import format_prompt, get_task, task_stops
@@ -121,13 +123,14 @@ def engine_cast(model, engine: dict | None):
 @torch.no_grad()
 def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, stop: list[str] | tuple = (),
              batch_size: int = 16, progress: bool = True, add_special_tokens: bool = True,
-             batching: str = "static") -> list[str]:
+             batching: str = "static", on_done=None) -> list[str]:
     """Greedy continuations of ``prompts``, cut at ``stop``. ``batching="static"``: batches of ``batch_size``
     by length, left padding, KV cache, a batch stops when every row has a stop string or EOS;
-    ``"continuous"``: :func:`generate_continuous`."""
+    ``"continuous"``: :func:`generate_continuous`. ``on_done(indices, texts)``: called with each batch's
+    (static) or each sequence's (continuous) final text as soon as it is done."""
     if batching == "continuous":
         return generate_continuous(model, tokenizer, prompts, max_new_tokens, stop, batch_size, progress,
-                                   add_special_tokens)
+                                   add_special_tokens, on_done=on_done)
 
     tokenizer.padding_side = "left"
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
@@ -146,6 +149,8 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, stop: li
         gen = model.generate(**enc, **kwargs)[:, enc["input_ids"].shape[1]:]
         for i, ids in zip(idx, gen):
             out[i] = _cut(tokenizer.decode(ids, skip_special_tokens=True), stop)
+        if on_done is not None:
+            on_done(idx, [out[i] for i in idx])
         bar.update(len(idx))
     bar.close()
     return out
@@ -197,14 +202,14 @@ class _VarlenSDPA:
 
 @torch.no_grad()
 def generate_continuous(model, tokenizer, prompts: list[str], max_new_tokens: int, stop=(), batch_size: int = 16,
-                        progress: bool = True, add_special_tokens: bool = True) -> list[str]:
+                        progress: bool = True, add_special_tokens: bool = True, on_done=None) -> list[str]:
     """Greedy continuations by transformers' continuous batching, at most ``batch_size`` sequences at a
     time: sequences are packed without padding into one paged KV cache and a finished one's place goes to
     the next prompt. A sequence runs to EOS or ``max_new_tokens`` (the stop strings cut the text
     afterwards, as in the static path: greedy decoding makes the kept prefix the same). Forward hooks on
-    the projections (``mwork.masking.deactivate``) act as in ``generate``: they see the packed tokens."""
+    the projections (``mwork.masking.deactivate``) act as in ``generate``: they see the packed tokens.
+    The manager's loop of ``generate_batch``, with each sequence handed to ``on_done`` as it finishes."""
     from transformers import ContinuousBatchingConfig
-    from transformers.generation.continuous_batching.requests import RequestStatus
 
     if not prompts:
         return []
@@ -225,21 +230,67 @@ def generate_continuous(model, tokenizer, prompts: list[str], max_new_tokens: in
     try:
         model.set_attn_implementation("sdpa")
         with _VarlenSDPA():
-            results = model.generate_batch(ids, generation_config=config, continuous_batching_config=cb,
-                                           progress_bar=progress, warmup=False)
+            texts, failed = _continuous_loop(model, tokenizer, ids, config, cb, stop, progress, on_done)
     finally:
         if model.config._attn_implementation != attn:
             model.set_attn_implementation(attn)
-    # generate_batch does not raise: an error in its thread (a hook, the attention, memory) marks the
-    # requests failed and returns what they had, which would be scored as (empty) answers
-    failed = [rid for rid, res in results.items() if res.error is not None or res.status != RequestStatus.FINISHED]
-    if len(results) != len(prompts) or failed:
-        first = results[failed[0]].error if failed else "requests missing"
+    # the manager does not raise: an error in its thread (a hook, the attention, memory) marks the requests
+    # failed or leaves them unanswered, which would be scored as (empty) answers
+    missing = sum(t is None for t in texts) - len(failed)
+    if failed or missing:
+        first = failed[0] if failed else "requests missing"
         raise MworkError(f"continuous batching: {len(failed)} of {len(prompts)} generations failed and "
-                         f"{len(prompts) - len(results)} are missing (first error: {first}); "
+                         f"{missing} are missing (first error: {first}); "
                          f"see the log above, or run with eval.engine.batching: static")
-    return [_cut(tokenizer.decode(results[f"req_{i}"].generated_tokens, skip_special_tokens=True), stop)
-            for i in range(len(prompts))]
+    return texts
+
+
+def _continuous_loop(model, tokenizer, ids, config, cb, stop, progress, on_done):
+    """(texts in the prompts' order, None where none came back; the errors of failed requests), running the
+    manager as ``generate_batch`` does and handing each finished sequence to ``on_done``."""
+    from transformers.generation.continuous_batching.requests import RequestStatus
+
+    texts: list[str | None] = [None] * len(ids)
+    failed: list[str] = []
+    bar = tqdm(total=len(ids), desc="generate", disable=not progress, mininterval=5)
+    with model.continuous_batching_context_manager(generation_config=config, continuous_batching_config=cb,
+                                                   block=True, timeout=5, warmup=False) as manager:
+        index = {rid: i for i, rid in enumerate(manager.add_requests(inputs=ids, max_new_tokens=config.max_new_tokens))}
+        done = 0
+        while done < len(ids):
+            result = manager.get_result(timeout=1)
+            if result is None:
+                if not manager.is_running():
+                    break
+                continue
+            if not result.is_finished():
+                continue
+            done += 1
+            bar.update(1)
+            if result.error is not None or result.status != RequestStatus.FINISHED:
+                failed.append(str(result.error))
+                continue
+            i = index[result.request_id]
+            texts[i] = _cut(tokenizer.decode(result.generated_tokens, skip_special_tokens=True), stop)
+            if on_done is not None:
+                on_done([i], [texts[i]])
+    bar.close()
+    return texts, failed
+
+
+def generate_stored(cache: GenerationCache, model, tokenizer, prompts: list[str], **kwargs) -> list[str]:
+    """``generate`` for the prompts ``cache`` lacks, each stored as soon as it is done (a static batch, a
+    continuous sequence), so a killed job keeps everything it finished. The static path's batches are the
+    ones it makes of these prompts."""
+    have = cache.get(prompts)
+    todo = list(dict.fromkeys(p for p in prompts if p not in have))
+    print(f"generation cache {cache.folder}: {len(prompts) - sum(p not in have for p in prompts)} of "
+          f"{len(prompts)} prompts stored, generating {len(todo)}", file=sys.stderr)
+    if todo:
+        gens = generate(model, tokenizer, todo, on_done=lambda idx, texts: cache.add([todo[i] for i in idx], texts),
+                        **kwargs)
+        have.update(zip(todo, gens))
+    return [have[p] for p in prompts]
 
 
 def _check_continuous(model) -> None:
@@ -293,16 +344,23 @@ def summarize(task: str, rows: list[dict]) -> dict:
 
 def evaluate(model, tokenizer, task: str, lang: str, records: list[dict], max_new_tokens: int, stop=(),
              batch_size: int = 16, chat_template: bool = False, progress: bool = True,
-             max_context_tokens: int | None = None, batching: str = "static") -> tuple[dict, list[dict]]:
+             max_context_tokens: int | None = None, batching: str = "static",
+             store: GenerationStore | None = None) -> tuple[dict, list[dict]]:
     """(summary scores, per-item rows with prompt, prediction, gold, extracted, correct). ``stop``: the
     configured stop strings; the task's own (MGSM: the localized "Question:") are added. ``batching``: the
-    engine's (``generate``)."""
+    engine's (``generate``). ``store``: the model's stored generations (``mwork.gencache``): only the
+    prompts not stored under these settings are generated, and stored chunk by chunk."""
     stop = task_stops(task, lang, stop)
     built = [build_prompt(tokenizer, task, rec, lang, chat_template, max_context_tokens) for rec in records]
     prompts = [p for p, _ in built]
     check_context(model, tokenizer, task, lang, prompts, max_new_tokens, add_special_tokens=not chat_template)
-    gens = generate(model, tokenizer, prompts, max_new_tokens, stop, batch_size, progress,
-                    add_special_tokens=not chat_template, batching=batching)
+    args = dict(max_new_tokens=max_new_tokens, stop=list(stop), add_special_tokens=not chat_template,
+                batching=batching)
+    if store is None:
+        gens = generate(model, tokenizer, prompts, batch_size=batch_size, progress=progress, **args)
+    else:
+        gens = generate_stored(store.for_settings(**args), model, tokenizer, prompts, batch_size=batch_size,
+                               progress=progress, **args)
     rows = []
     for rec, prompt, gen in zip(records, prompts, gens):
         rows.append({"id": rec.get("id"), "prompt": prompt, "prediction": gen, **score_item(task, rec, gen, lang)})
@@ -314,16 +372,18 @@ def evaluate(model, tokenizer, task: str, lang: str, records: list[dict], max_ne
 
 def run_task(model, tokenizer, *, model_name: str, task: str, lang: str, setting: str, source: str, records: list[dict],
              generation: dict, batch_size: int, n_items, chat_template: bool, seed: int,
-             deactivation: dict | None = None, engine: dict | None = None) -> tuple[dict, list[dict]]:
+             deactivation: dict | None = None, engine: dict | None = None,
+             store: GenerationStore | None = None) -> tuple[dict, list[dict]]:
     """One evaluation as the scores files hold it: (the scores with every setting that made them, the
     per-item rows). ``generation``: the task's eval.generation entry (max_new_tokens, stop,
     max_context_tokens); ``engine``: eval.engine, recorded with the model's dtype as it ran. The evaluation
-    rule and the tuned models' evaluation both write this; the model is already cast (``engine_cast``)."""
+    rule and the tuned models' evaluation both write this; the model is already cast (``engine_cast``).
+    ``store``: its stored generations (``evaluate``)."""
     gen = {"max_new_tokens": 32, "stop": [], "max_context_tokens": None, **generation}
     engine = engine_of(engine)
     scores, rows = evaluate(model, tokenizer, task, lang, records, gen["max_new_tokens"], gen["stop"],
                             batch_size=batch_size, chat_template=chat_template,
-                            max_context_tokens=gen["max_context_tokens"], batching=engine["batching"])
+                            max_context_tokens=gen["max_context_tokens"], batching=engine["batching"], store=store)
     engine = {**engine, "ran_in": str(next(model.parameters()).dtype).removeprefix("torch.")}
     out = {"model": model_name, "task": task, "dataset": TASK_DATA[task].dataset if source in ("hub", "files") else
            f"suite:{task}", "language": lang, "setting": setting, **scores, "deactivation": deactivation or None,

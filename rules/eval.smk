@@ -27,6 +27,7 @@ rule evaluate:
         seed=config["seed"],
         deactivation=lambda wc: setting_params(wc.model, wc.setting),
         holdout=lambda wc: tuning_holdout(wc.task, "rest"),
+        cache=config["eval"].get("cache", True),
     log:
         "results/logs/eval/{model}/{task}/{lang}/{setting}.log",
     benchmark:

@@ -239,6 +239,14 @@ def _check_count(n_items, have: int, asked: str, suffix: str = "", hint: str = "
 OUTSIDE = " outside the stage tuning's items (config.stage_tuning.n_items)"
 
 
+def nested_sample(population, n: int, key: str) -> list:
+    """The first ``n`` of ``population`` in one order shuffled with ``key``: a larger ``n`` keeps every item
+    of a smaller one (growing ``eval.n_items`` adds items; with the generation store only those are new)."""
+    order = list(population)
+    random.Random(key).shuffle(order)
+    return order[:n]
+
+
 def held_out(items: list[dict], holdout: dict | None, task: str, seed, where: str) -> list[dict]:
     """The part of ``items`` that ``holdout`` asks for: ``{"n_items": n, "part": "tuning" | "rest"}``, the
     stage tuning's slice (``n`` ids drawn over the sorted ids, so the same ids in every language of parallel
@@ -251,7 +259,7 @@ def held_out(items: list[dict], holdout: dict | None, task: str, seed, where: st
     if n >= len(ids):
         raise MworkError(f"config.stage_tuning.n_items: {n} {task} items held out for the stage tuning, but "
                          f"{where} has {len(ids)}; hold out fewer, so that items are left to evaluate")
-    tuning = set(random.Random(f"{seed}-{task}-stage_tuning").sample(ids, n))
+    tuning = set(nested_sample(ids, n, f"{seed}-{task}-stage_tuning"))
     return [r for r in items if (r["id"] in tuning) == (part == "tuning")]
 
 
@@ -277,7 +285,7 @@ def load_items(task: str, lang: str, source: str, suite_file: str | None = None,
         if n_items != "all" and int(n_items) < len(items):
             # parallel data: the sample is drawn over the sorted ids, the same in every language
             ids = sorted(r["id"] for r in items)
-            keep = set(random.Random(f"{seed}-{task}").sample(ids, int(n_items)))
+            keep = set(nested_sample(ids, int(n_items), f"{seed}-{task}"))
             items = [r for r in items if r["id"] in keep]
         return items
     if source == "suites":
@@ -315,7 +323,7 @@ def load_items(task: str, lang: str, source: str, suite_file: str | None = None,
     sample = td.sample if (source == "hub" and n_items == "all" and not tuning_slice) else (
         None if n_items == "all" else int(n_items))
     if sample is not None and sample < len(items):
-        idx = sorted(random.Random(f"{seed}-{task}-{lang}").sample(range(len(items)), sample))
+        idx = sorted(nested_sample(range(len(items)), sample, f"{seed}-{task}-{lang}"))
         items = [items[i] for i in idx]
     if not items:
         raise MworkError(f"{td.dataset} {lang}: no test items")
