@@ -247,7 +247,8 @@ def generate_continuous(model, tokenizer, prompts: list[str], max_new_tokens: in
 
 def _continuous_loop(model, tokenizer, ids, config, cb, stop, progress, on_done):
     """(texts in the prompts' order, None where none came back; the errors of failed requests), running the
-    manager as ``generate_batch`` does and handing each finished sequence to ``on_done``."""
+    manager as ``generate_batch`` does and handing each finished sequence to ``on_done``. An exception
+    (storing a result, a kill) stops the manager at once, failing what is queued instead of generating it."""
     from transformers.generation.continuous_batching.requests import RequestStatus
 
     texts: list[str | None] = [None] * len(ids)
@@ -255,25 +256,30 @@ def _continuous_loop(model, tokenizer, ids, config, cb, stop, progress, on_done)
     bar = tqdm(total=len(ids), desc="generate", disable=not progress, mininterval=5)
     with model.continuous_batching_context_manager(generation_config=config, continuous_batching_config=cb,
                                                    block=True, timeout=5, warmup=False) as manager:
-        index = {rid: i for i, rid in enumerate(manager.add_requests(inputs=ids, max_new_tokens=config.max_new_tokens))}
-        done = 0
-        while done < len(ids):
-            result = manager.get_result(timeout=1)
-            if result is None:
-                if not manager.is_running():
-                    break
-                continue
-            if not result.is_finished():
-                continue
-            done += 1
-            bar.update(1)
-            if result.error is not None or result.status != RequestStatus.FINISHED:
-                failed.append(str(result.error))
-                continue
-            i = index[result.request_id]
-            texts[i] = _cut(tokenizer.decode(result.generated_tokens, skip_special_tokens=True), stop)
-            if on_done is not None:
-                on_done([i], [texts[i]])
+        try:
+            index = {rid: i for i, rid in enumerate(manager.add_requests(inputs=ids,
+                                                                         max_new_tokens=config.max_new_tokens))}
+            done = 0
+            while done < len(ids):
+                result = manager.get_result(timeout=1)
+                if result is None:
+                    if not manager.is_running():
+                        break
+                    continue
+                if not result.is_finished():
+                    continue
+                done += 1
+                bar.update(1)
+                if result.error is not None or result.status != RequestStatus.FINISHED:
+                    failed.append(str(result.error))
+                    continue
+                i = index[result.request_id]
+                texts[i] = _cut(tokenizer.decode(result.generated_tokens, skip_special_tokens=True), stop)
+                if on_done is not None:
+                    on_done([i], [texts[i]])
+        except BaseException:
+            manager.stop(block=True, timeout=5, hard_stop=True)
+            raise
     bar.close()
     return texts, failed
 

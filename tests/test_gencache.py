@@ -44,12 +44,12 @@ def test_stored_generations_are_the_generated_ones_and_are_not_generated_again(t
     model, tok, recs = _setup()
     plain_out, plain_rows = _run(model, tok, recs, None, batching)
     calls = _count_generate(monkeypatch)
-    store = GenerationStore.open(model, {}, model_name="m", task="generation", lang="en", root=tmp_path)
+    store = GenerationStore.open(model, tok, {}, model_name="m", task="generation", lang="en", root=tmp_path)
     out, rows = _run(model, tok, recs, store, batching)
     assert rows == plain_rows and out == plain_out
     assert calls == [len(recs)]
     calls.clear()
-    again = GenerationStore.open(model, {}, model_name="m", task="generation", lang="en", root=tmp_path)
+    again = GenerationStore.open(model, tok, {}, model_name="m", task="generation", lang="en", root=tmp_path)
     assert _run(model, tok, recs, again, batching) == (out, rows) and calls == []
     # more items: only the new ones are generated
     more = generate_suites(["en"], 0, {"default": 1}, 16, 6)["generation"]["en"]["test"]
@@ -71,15 +71,15 @@ def test_a_killed_evaluation_keeps_what_it_finished(tmp_path, monkeypatch, batch
         real_add(self, prompts, generations)
 
     monkeypatch.setattr(GenerationCache, "add", killed_on_the_third)
-    store = GenerationStore.open(model, {}, model_name="m", task="generation", lang="en", root=tmp_path)
+    store = GenerationStore.open(model, tok, {}, model_name="m", task="generation", lang="en", root=tmp_path)
     with pytest.raises(KeyboardInterrupt):
         _run(model, tok, recs, store, batching)
     monkeypatch.setattr(GenerationCache, "add", real_add)
     files = list(tmp_path.rglob("*.jsonl"))
     assert adds == [per_add, per_add] and len(files) == 1  # a static batch, a continuous sequence at a time
     assert len(files[0].read_text().splitlines()) == 2 * per_add
-    with open(files[0], "a") as fh:  # a line cut by the kill is skipped
-        fh.write('{"prompt_sha256": "ab')
+    with open(files[0], "ab") as fh:  # a line cut by the kill is skipped, also inside a multi-byte character
+        fh.write('{"prompt_sha256": "ab", "generation": "答'.encode()[:-1])
     calls = _count_generate(monkeypatch)
     _, rows = _run(model, tok, recs, store, batching)
     assert rows == plain_rows and calls == [len(recs) - 2 * per_add]
@@ -91,7 +91,7 @@ def test_the_key_separates_weights_masks_and_settings(tmp_path):
     model, tok, recs = _setup()
 
     def folder(model, masks, **settings):
-        store = GenerationStore.open(model, masks, model_name="m", task="generation", lang="en", root=tmp_path)
+        store = GenerationStore.open(model, tok, masks, model_name="m", task="generation", lang="en", root=tmp_path)
         return store.for_settings(**{"max_new_tokens": 4, "stop": [], "add_special_tokens": True,
                                      "batching": "static", **settings}).folder
 
@@ -110,6 +110,33 @@ def test_the_key_separates_weights_masks_and_settings(tmp_path):
     assert weights_digest(tuned) != weights_digest(model) and folder(tuned, {}) != base
     assert weights_digest(make_model("qwen2")) == weights_digest(model)
     assert masks_digest({}) == masks_digest({"layers.0.ffn": torch.tensor([], dtype=torch.long)}) == "none"
+    # what a state dict leaves out: the rotary frequencies (a non-persistent buffer)
+    rope = make_model("qwen2")
+    rope.model.rotary_emb.inv_freq.mul_(1.01)
+    assert folder(rope, {}) != base
+    # the tokenizer and the generation config
+    other = tokenizer()
+    other.pad_token = "<1>"
+    assert GenerationStore.open(model, other, {}, model_name="m", task="generation", lang="en",
+                                root=tmp_path).base["tokenizer"] != GenerationStore.open(
+        model, tok, {}, model_name="m", task="generation", lang="en", root=tmp_path).base["tokenizer"]
+    model.generation_config.repetition_penalty = 1.3
+    assert folder(model, {}) != base
+
+
+def test_an_error_storing_a_continuous_result_stops_the_generation():
+    model, tok, recs = _setup()
+    seen = []
+
+    def full_disk(idx, texts):
+        seen.append(idx)
+        raise OSError("No space left on device")
+
+    with pytest.raises(OSError, match="No space"):
+        ev.generate(model, tok, ["<3> <4>"] * 6, 4, batch_size=2, progress=False, batching="continuous",
+                    on_done=full_disk)
+    assert len(seen) == 1
+    assert ev.generate(model, tok, ["<3> <4>"], 4, progress=False, batching="continuous")  # usable again
 
 
 def test_a_stored_deactivated_generation_is_the_deactivated_models(tmp_path):
@@ -118,9 +145,9 @@ def test_a_stored_deactivated_generation_is_the_deactivated_models(tmp_path):
     masks = {f"layers.{i}.ffn": sel for i in range(model.config.num_hidden_layers)}
     with deactivate(model, masks):
         _, ref = _run(model, tok, recs, None)
-    plain = GenerationStore.open(model, {}, model_name="m", task="generation", lang="en", root=tmp_path)
+    plain = GenerationStore.open(model, tok, {}, model_name="m", task="generation", lang="en", root=tmp_path)
     _, unmasked = _run(model, tok, recs, plain)
-    store = GenerationStore.open(model, masks, model_name="m", task="generation", lang="en", root=tmp_path)
+    store = GenerationStore.open(model, tok, masks, model_name="m", task="generation", lang="en", root=tmp_path)
     with deactivate(model, masks):
         _, rows = _run(model, tok, recs, store)
     assert rows == ref and rows != unmasked

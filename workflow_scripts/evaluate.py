@@ -20,7 +20,7 @@ with rule_script(snakemake) as log:
         log.info("deactivating %s of %s: %s", deact["setting"], deact["neuron_language"], deact["n_deactivated"])
     engine_cast(model, p.engine)  # after the neuron files were checked against the stored weights
     # generations stored as they are made (eval.cache): a rerun generates only what is not stored yet
-    store = GenerationStore.open(model, masks, model_name=wc.model, task=wc.task, lang=wc.lang) if p.cache else None
+    store = GenerationStore.open(model, tok, masks, model_name=wc.model, task=wc.task, lang=wc.lang) if p.cache else None
     with deactivate(model, masks):
         out, rows = run_task(model, tok, model_name=wc.model, task=wc.task, lang=wc.lang, setting=wc.setting,
                              source=p.source, records=records, generation=p.generation, batch_size=p.batch_size,
