@@ -355,7 +355,7 @@ def evaluate(model, tokenizer, task: str, lang: str, records: list[dict], max_ne
     """(summary scores, per-item rows with prompt, prediction, gold, extracted, correct). ``stop``: the
     configured stop strings; the task's own (MGSM: the localized "Question:") are added. ``batching``: the
     engine's (``generate``). ``store``: the model's stored generations (``mwork.gencache``): only the
-    prompts not stored under these settings are generated, and stored chunk by chunk."""
+    prompts not stored under these settings are generated, each stored as soon as it is done."""
     stop = task_stops(task, lang, stop)
     built = [build_prompt(tokenizer, task, rec, lang, chat_template, max_context_tokens) for rec in records]
     prompts = [p for p, _ in built]

@@ -3,15 +3,16 @@
 An evaluation job is atomic to Snakemake: killed part-way (a session's or a SLURM allocation's end) it
 leaves no scores file, and rerun with more items (``eval.n_items``) or after an edit of a metric it used
 to generate everything again. On a CPU, where an XQuAD item costs seconds and an MGSM item ten, that
-bounds how far the tables' sample sizes can grow. The store keeps every generation as soon as its chunk of
-prompts is done, under ``results/cache/generations/``, keyed by everything the greedy text depends on:
+bounds how far the tables' sample sizes can grow. The store keeps every generation as soon as it is done
+(a static batch, a continuous sequence), under ``results/cache/generations/``, keyed by everything the
+greedy text depends on:
 
-- the weights as they ran (a hash of every tensor's bytes, after the engine's cast; a tuned model is
-  another model),
+- the model as it ran (its config and every parameter and buffer, byte for byte, after the engine's cast;
+  a tuned model is another model), the tokenizer and the generation config,
 - the neurons deactivated (the hooks' indices per module),
 - the generation settings (``max_new_tokens``, stop strings, special tokens, the engine's batching),
-- the code that generates and deactivates (the source of those functions and of ``mwork.masking`` /
-  ``mwork.hooks``), torch's and transformers' versions and the device type,
+- the code that generates, casts and deactivates (``code_digest``), torch's, transformers' and tokenizers'
+  versions and the device type,
 - and the prompt itself (its SHA-256; the prompt is the whole text the model reads, chat template and
   context cut included).
 
@@ -135,7 +136,7 @@ class GenerationStore:
 
 
 class GenerationCache:
-    """The generations stored under one key: ``get`` what is there, ``add`` as chunks are done."""
+    """The generations stored under one key: ``get`` what is there, ``add`` as generations are done."""
 
     def __init__(self, folder: Path, key: dict):
         self.folder, self.key = Path(folder), key

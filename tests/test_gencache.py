@@ -1,5 +1,5 @@
 """The generation store (eval.cache): an evaluation generates only the prompts not stored under its key, a
-chunk is kept as soon as it is done (a killed job keeps it), the key separates everything the greedy text
+generation is kept as soon as it is done (a killed job keeps it), the key separates everything the greedy text
 depends on, and a larger n_items keeps the smaller one's items."""
 import json
 
