@@ -201,6 +201,9 @@ def test_tiny_dag_builds_the_loss_matrix(root, tiny_run, tmp_path):
     assert "\nloss_matrix " in plan and "params" in plan.lower()
     # a second domain: XQuAD's paragraphs (eval.files.understanding), the same ones in every language
     folder = xquad_files(tmp_path / "xquad", ["en", "de", "zh"], n_paragraphs=6)
+    for f in folder.glob("*.json"):  # past Snakemake's default checksum limit (1 MB), as XQuAD's ru/zh are
+        with f.open("a", encoding="utf-8") as out:
+            out.write(" " * 1_100_000)
     dom = tmp_path / "domains.yaml"
     dom.write_text(f"loss_matrix:\n  domains: [corpus, xquad]\neval:\n  files:\n    understanding: {folder}\n",
                    encoding="utf-8")
@@ -212,6 +215,16 @@ def test_tiny_dag_builds_the_loss_matrix(root, tiny_run, tmp_path):
     assert set(pd.read_csv(res / "loss_matrix_xquad_summary.csv")["neurons"]) == set(s["neurons"])
     assert (res / "loss_matrix_xquad.png").stat().st_size > 500
     assert "en: 5 xquad documents" in (res / "logs" / "loss_matrix" / "organism_xquad.log").read_text()
+    # the same bytes with a newer time (a fresh clone of the upstream files, a copy staged to scratch) rerun
+    # nothing: profiles/default records the checksum of inputs up to 128 MiB; Snakemake's own 1 MB would not
+    data = folder / "xquad.de.json"
+    assert data.stat().st_size > 1_000_000
+    os.utime(data, (time.time(), time.time() + 3600))
+    out = snakemake(root, "-n", "results/loss_matrix_xquad_summary.csv", "--directory", str(work), *configs, str(dom))
+    assert "\nloss_matrix " not in out.stdout and "workflow specific profile" in out.stdout + out.stderr
+    plan = snakemake(root, "-n", "results/loss_matrix_xquad_summary.csv", "--directory", str(work), *configs,
+                     str(dom), "--max-checksum-file-size", "1000000").stdout
+    assert re.search(r"reason: Updated input files:[^\n]*xquad\.de\.json", plan)
 
 
 @pytest.mark.parametrize("module", ["mwork/lens.py", "mwork/batching.py", "mwork/tables.py"])
