@@ -13,6 +13,8 @@ What is read (the code that writes each file, for its columns):
 - ``results/models_summary.md``: ``mwork.models_summary`` (rule models_summary), embedded as written
 - ``results/table{11,1,3,2,8,9}.md``: ``mwork.tables`` (rules table11, table1, deactivation_table)
 - the run's settings: ``results/provenance.json`` (rule provenance) and the neuron files' metadata
+- ``results/table{1,2,3,4,5,8,9}.csv`` and ``results/loss_matrix_summary.csv`` once more, for the paper's
+  claims, each decided by ``mwork.claims`` (a stated rule on the intervals)
 
 A file that is not there is a bullet ``not built: <file> (target <file>, rule <rule>)``, never left out
 silently; a file in an older format (columns missing) is a bullet saying so.
@@ -28,6 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .claims import claim_lines
 from .errors import MworkError
 from .io import unpack_metadata, write_text
 from .names import LossDomain
@@ -491,6 +494,7 @@ def summary_markdown(results: str | Path = "results", models: list[str] | None =
     lines = [f"<!-- written by `python -m mwork summary` (mwork/results_summary.py) from {res.label}/: "
              f"edit the code, not this text -->", ""]
     lines += provenance_lines(res, chosen) + [""]
+    lines += claim_lines(res)
     if not chosen:
         lines += [f"* no model in {res.name('')}: no `<model>/neurons/` or `<model>/plnd/` folder (give --models)",
                   ""]
