@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import yaml
 
-from mwork.claims import CLAIMS, Check, claim_lines, decide, paper_values, verdict
+from mwork.claims import CLAIMS, PAPER_NUMBERS, Row, claim_lines, decide, paper_values, verdict
 from mwork.io import write_table
 from mwork.paper import read_paper_numbers
 from mwork.results_summary import Results, summary_markdown
@@ -55,9 +55,9 @@ def root(tmp_path):
     root = tmp_path / "results"
     root.mkdir()
     rng = np.random.default_rng(0)
-    # Table 2 as the paper reports it: U_lang hurts X only, S_lang both, G_lang and the random ones nothing
-    _stage_table(root, "2", "understanding", {"U_random": (0, 0), "All_random": (0, 0), "S_lang": (0.4, 0.4),
-                                              "G_lang": (0, 0), "U_lang": (0, 0.4)}, rng)
+    # Table 2 as the paper reports it: U_lang hurts X only, S_lang both, G_lang and the random ones a little
+    _stage_table(root, "2", "understanding", {"U_random": (0, 0.01), "All_random": (0, 0), "S_lang": (0.4, 0.4),
+                                              "G_lang": (0.01, 0.02), "U_lang": (0, 0.4)}, rng)
     # Table 3 against the paper: X's neurons outside the task-solving layers hurt English, not X
     _stage_table(root, "3", "reasoning", {"S_lang": (0.4, 0.4), "UG_lang": (0.4, 0), "notSA_lang": (0.4, 0)}, rng)
     # Table 1: X's whole set hurts X, the random control nothing, English unchanged under both
@@ -80,53 +80,114 @@ def test_decide_each_direction():
     assert decide("below", -3, -1) == "holds" and decide("below", 1, 3) == "opposite"
     assert decide("below", -1, 1) == "unresolved"
     assert decide("above", 1, 3) == "holds" and decide("above", -3, -1) == "opposite"
-    assert decide("zero", -1, 1) == "holds" and decide("zero", 0.5, 2) == "opposite"
+    # against another row's interval: they must not overlap
+    assert decide("above", 5, 9, 1, 4) == "holds" and decide("above", 3, 9, 1, 4) == "unresolved"
+    assert decide("below", -9, -5, -4, 0) == "holds" and decide("below", 1, 2, -4, 0) == "opposite"
     assert verdict(["holds", "holds"]) == "supported" and verdict(["holds", "unresolved"]) == "not resolved"
     assert verdict(["holds", "opposite", "unresolved"]) == "contradicted" and verdict([]) == "not built"
+    assert verdict(["holds", "missing"]) == "not built"
     with pytest.raises(ValueError):
-        decide("up", 0, 1)
+        decide("zero", 0, 1)
 
 
 def test_claims_follow_the_tables(root):
     text = _claims(root)
     # Table 2 as the paper: every check holds, each with its interval and the paper's numbers
     u = _line(text, "Understanding layers")
-    assert "m: **supported**" in u and u.count(": holds") == 4
-    assert "paper Vicuna -7.9, Mistral -7.4" in u and "paper Vicuna +7.4, Mistral +6.5" in u
+    assert "m on accuracy: **supported**" in u and u.count(": holds") == 5
+    assert "(paper Vicuna -7.9, Mistral -7.4)" in u and "(paper Vicuna +7.4, Mistral +6.5)" in u
+    assert "against random neurons in the understanding layers +" in u or "against random neurons in the understanding layers -" in u
+    assert "**supported**" in _line(text, "Task-solving layers work in English (understanding)")
+    assert "**supported**" in _line(text, "Generation layers barely touch understanding")
     # Table 3 against the paper: said plainly
-    r = _line(text, "Reasoning outside the task-solving layers is X's")
-    assert "m: **contradicted**" in r and "points the other way" in r
-    # the task-solving claim holds in Tables 2 and 3 alike (both drop)
-    assert "m: **supported**" in _line(text, "Task-solving layers work in English")
-    # a claim on a table that was not built says so, naming the file
-    assert "not built (`results/table4.csv`)" in _line(text, "Knowledge in the task-solving FFN")
-    o = _line(text, "Overlapping neurons are not language-agnostic")
-    assert "`results/table8.csv`" in o and "`results/table9.csv`" in o and "not built" in o
-    # Generation: Table 2's rows built, Table 5's not: decided on what there is, and the rest named
-    g = _line(text, "Generation layers")
-    assert "m: **supported on the rows built (none in Table 5)**" in g
-    # Table 1: X's set below its random control, English unchanged
+    r = _line(text, "Reasoning: X's neurons outside the task-solving attention are X's")
+    assert "m on accuracy: **contradicted**" in r and "points the other way" in r
+    assert "**supported**" in _line(text, "Task-solving layers work in English (reasoning)")
+    # a row the table lacks (Table 3 without its random rows): not built, and which row
+    rr = _line(text, "Reasoning: random neurons in the task-solving layers hurt more")
+    assert "**not built**" in rr and "random neurons in the task-solving layers: Δ_Eng: no such row" in rr
+    # a claim on a table that was not built says so, naming the file and the rule
+    for name, number in (("Knowledge in the task-solving FFN", 4), ("Generation layers", 5),
+                         ("Neurons shared with English are not language-agnostic", 8)):
+        assert f"not built: `results/table{number}.csv`" in _line(text, name)
+    # Table 1: X's set below its random control; English beside it, not part of the verdict
     t1 = [ln for ln in text.splitlines() if ln.startswith("* **Language-specific neurons exist** (§2.3")]
-    assert len(t1) == 1 and "m on accuracy: **supported**" in t1[0] and "Paper (Lang-Spec − Random, mean): Vicuna" in t1[0]
-    assert "loss matrix" in text and "not built: `results/loss_matrix_summary.csv`" in text
+    assert len(t1) == 1 and "m on accuracy: **supported**" in t1[0]
+    assert "Paper (Lang-Spec − Random, mean): Vicuna" in t1[0] and "(not in the paper)" in t1[0]
+    assert "the interval contains 0" in t1[0]
+    assert "not built: `results/loss_matrix_summary.csv`" in text
 
 
-def test_an_unresolved_interval_is_not_a_verdict(root, tmp_path):
+def test_an_unresolved_interval_is_not_a_verdict(root):
     rng = np.random.default_rng(1)
     # X's neurons change many answers but not the score: an interval around 0, where a drop is claimed
-    _stage_table(root, "2", "understanding", {"U_random": (0, 0), "U_lang": (0, 0)}, rng, churn=0.5)
-    assert "m: **not resolved**" in _line(_claims(root), "Understanding layers")
+    _stage_table(root, "2", "understanding", {"U_random": (0, 0), "S_lang": (0.4, 0.4), "G_lang": (0, 0),
+                                              "U_lang": (0, 0)}, rng, churn=0.5)
+    u = _line(_claims(root), "Understanding layers")
+    assert "m on accuracy: **not resolved**" in u and "not resolved" in u.split("**not resolved**")[1]
 
 
-def test_every_check_names_a_row_the_paper_reports():
-    paper = read_paper_numbers(str(ROOT / "report" / "paper_numbers.csv"))
+def test_a_small_effect_against_a_large_one(root):
+    """The paper's "a little" is checked against the row it contrasts with, not as a zero: a generation-layer
+    effect as small as the paper's holds, one as large as the understanding layers' does not."""
+    rng = np.random.default_rng(2)
+    _stage_table(root, "2", "understanding", {"U_random": (0, 0), "S_lang": (0.4, 0.4), "G_lang": (0, 0.4),
+                                              "U_lang": (0, 0.4)}, rng)
+    g = _line(_claims(root), "Generation layers barely touch understanding")
+    assert "**not resolved**" in g
+
+
+# the paper's numbers each check cites, read from report/paper_numbers.csv (Tables 2-5, 8, 9 of the paper)
+CITED = {
+    "Understanding layers": [{"Vicuna": -7.9, "Mistral": -7.4}, {"Vicuna": 7.4, "Mistral": 6.5},
+                             {"Vicuna": 7.4, "Mistral": 6.5}, {"Vicuna": 7.4, "Mistral": 6.5},
+                             {"Vicuna": 7.4, "Mistral": 6.5}],
+    "Task-solving layers work in English (understanding)": [{"Vicuna": -15.9, "Mistral": -3.9},
+                                                            {"Vicuna": -15.3, "Mistral": -8.7}],
+    "Generation layers barely touch understanding": [{"Vicuna": -1.1, "Mistral": -1.0}],
+    "Task-solving layers work in English (reasoning)": [{"Vicuna": -13.2, "Mistral": -7.8},
+                                                        {"Vicuna": -9.8, "Mistral": -7.9}],
+    "Reasoning: X's neurons outside the task-solving attention are X's": [
+        {"Vicuna": 2.6, "Mistral": 6.2}, {"Vicuna": 4.0, "Mistral": 8.2}, {"Vicuna": -5.4, "Mistral": -8.0},
+        {"Vicuna": 4.0, "Mistral": 8.2}],
+    "Reasoning: random neurons in the task-solving layers hurt more": [{"Vicuna": -2.0, "Mistral": -6.8}],
+    "Knowledge in the task-solving FFN": [{"Vicuna": 1.7, "Mistral": 2.3}, {"Vicuna": -2.0, "Mistral": -2.4},
+                                          {"Vicuna": 1.7, "Mistral": 2.3}],
+    "Generation layers": [{"Vicuna": 1.1, "Mistral": 1.8}, {"Vicuna": -1.1, "Mistral": -1.5},
+                          {"Vicuna": 1.1, "Mistral": 1.8}],
+    "Neurons shared with English are not language-agnostic": [{"Mistral": 5.9}, {"Mistral": -6.1}],
+    "Neurons shared by every language are not language-agnostic": [{"Mistral": 7.2}, {"Mistral": -7.6}],
+}
+CITED_VS = {("Understanding layers", 2): {"Vicuna": 0.4, "Mistral": 1.2},
+            ("Understanding layers", 3): {"Vicuna": -0.6, "Mistral": 4.8},
+            ("Understanding layers", 4): {"Vicuna": 0.7, "Mistral": 0.3},
+            ("Generation layers barely touch understanding", 0): {"Vicuna": -7.9, "Mistral": -7.4},
+            ("Reasoning: X's neurons outside the task-solving attention are X's", 3): {"Vicuna": 2.6, "Mistral": 6.2},
+            ("Reasoning: random neurons in the task-solving layers hurt more", 0): {"Vicuna": -0.8, "Mistral": -0.8},
+            ("Knowledge in the task-solving FFN", 2): {"Vicuna": -14.9, "Mistral": -1.5},
+            ("Generation layers", 2): {"Vicuna": 0.0, "Mistral": 0.0}}
+
+
+def test_every_check_cites_the_paper_cell_it_stands_for():
+    """Each check's row is found in the paper by its stage marks (or, Tables 8-9, its label); the paper's
+    numbers agree with the claimed direction (a wrong stage tuple would cite another row's numbers)."""
+    paper = read_paper_numbers(str(PAPER_NUMBERS))
+    assert {c.name for c in CLAIMS} == set(CITED)
     for claim in CLAIMS:
-        for check in claim.checks:
-            assert paper_values(paper, check), (claim.name, check)
-    assert paper_values(paper, Check("2", (True, False, False, False), "lang", "delta", "above")) == \
-        {"Vicuna": 7.4, "Mistral": 6.5}
+        for i, check in enumerate(claim.checks):
+            got = paper_values(paper, claim.table, check.row, check.column)
+            assert got == CITED[claim.name][i], (claim.name, i)
+            if check.vs is not None:
+                vs = paper_values(paper, claim.table, check.vs, check.column)
+                assert vs == CITED_VS[(claim.name, i)], (claim.name, i)
+                assert all((got[m] > vs[m]) == (check.want == "above") for m in got), (claim.name, i)
+            else:
+                assert all((got[m] > 0) == (check.want == "above") for m in got), (claim.name, i)
+    assert paper_values(paper, "2", Row((True, False, False, False), "random"), "delta") == \
+        {"Vicuna": 0.4, "Mistral": 1.2}
 
 
 def test_the_summary_block_carries_the_claims(root):
     block = summary_markdown(root, models=[], label="results")
-    assert "**The paper's claims, decided**" in block and "**Understanding layers**" in block
+    i = block.index("**The paper's claims, decided**")
+    assert i < block.index("**Understanding layers**") and "not built: `results/table4.csv`" in block
