@@ -27,7 +27,7 @@ include: "rules/enhance.smk"
 include: "rules/report.smk"
 
 # Plots, tables and small aggregations run on the submitting node of a cluster, not as jobs.
-localrules: all, paper, analyses, enhancement, neurons, table7, deactivation_table, language_table, table1, stage_tuning, stage_table,
+localrules: all, paper, claims, analyses, enhancement, neurons, table7, deactivation_table, language_table, table1, stage_tuning, stage_table,
     table10, table11, paper_comparison, lens_stages, figure1, figure1_known, neuron_summary, figure5, figure3_main, loss_matrix_figure,
     provenance, enhance_summary, figure4, table6
 
@@ -56,6 +56,13 @@ rule paper:
         implemented_targets(),
         expand("results/table{n}.csv", n=[2, 4, 5, 8, 9, 12, 14, 15, 16, 17]),
         rules.enhancement.input,
+
+
+# The tables the paper's claims are decided on (mwork/claims.py, the findings block of `make summary`):
+# Tables 1-5, 8 and 9 with their per-language Tables 14-17, where the config runs their tasks.
+rule claims:
+    input:
+        claims_targets(),
 
 
 # The analyses that need no task data: PLND neuron sets (+ summary), Figures 1, 3, 5 and 7, the loss

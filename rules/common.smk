@@ -347,6 +347,14 @@ def configured_tables(numbers):
 ALL_TABLES = configured_tables([1, 3])  # the deactivation tables `all` builds (where configured)
 
 
+def claims_targets():
+    """The tables the paper's claims are decided on (mwork/claims.py: Tables 1-5, 8, 9), each with its
+    per-language table (14-17 for 2-5), wherever the config defines the table and runs its task."""
+    stage = configured_tables([1, 2, 3, 4, 5, 8, 9])
+    per_language = [n for n in Table.KINDS["per_language"] if per_language_of(n) in stage]
+    return [f"results/table{n}.csv" for n in stage + [str(n) for n in per_language]]
+
+
 def intermediate_files():
     """What the targets of `all` are made of, listed as targets too: Snakemake does not rebuild a deleted
     (or, after a killed forced rerun, removed) intermediate file whose consumers are up to date, so

@@ -93,6 +93,21 @@ def test_real_config_reads_mgsm_and_xquad_from_their_upstream_files(root, tmp_pa
     assert out.returncode != 0 and f"config.eval.files.reasoning: no folder '{tmp_path}/gone'" in out.stdout + out.stderr
 
 
+def test_claims_target_plans_the_tables_each_claim_is_decided_on(root, tmp_path, upstream_files):
+    """`claims`: Tables 1-5, 8, 9 and 14-17 wherever the config runs their task; with configs/decisive.yaml
+    on the real models (no knowledge task: no Tables 4 and 16), at its sample sizes."""
+    tables = lambda plan: set(re.findall(r"output: results/table(\d+)\.csv", plan))  # noqa: E731
+    plan = snakemake(root, "-n", "claims", "--cores", "2", "--directory", str(tmp_path),
+                     "--configfile", str(root / "config.yaml")).stdout
+    assert tables(plan) == {"1", "2", "3", "4", "5", "8", "9", "14", "15", "16", "17"}
+    configs = ["--configfile", str(root / "config.yaml"), str(root / "configs" / "real.yaml"),
+               str(root / "configs" / "decisive.yaml"), str(upstream_files)]
+    plan = snakemake(root, "-n", "claims", "--cores", "2", "--directory", str(tmp_path), *configs).stdout
+    assert tables(plan) == {"1", "2", "3", "5", "8", "9", "14", "15", "17"}
+    assert "results/eval/qwen/reasoning/de/notSA_lang_minus_en@de.json" in plan
+    assert "results/eval/qwen/reasoning/en/UG_lang@ru.json" in plan
+
+
 def test_bad_config_fails_at_dag_build_naming_the_field(root, tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("eval_languages: [en, de, xx]\n", encoding="utf-8")
