@@ -307,6 +307,58 @@ def loss_lines(res) -> list[str]:
     return out
 
 
+def _widest(df: pd.DataFrame, column: str, by: tuple[str, ...]) -> str | None:
+    """'±h (where)' for the row of ``df`` whose 95% interval of ``column`` is widest; None without intervals."""
+    if df is None or not len(df) or f"{column}_lo" not in df or f"{column}_hi" not in df:
+        return None
+    half = (df[f"{column}_hi"] - df[f"{column}_lo"]) / 2
+    if half.isna().all():
+        return None
+    r = df.loc[half.idxmax()]
+    return f"±{half.max():.1f} ({', '.join(str(r[b]) for b in by)})"
+
+
+def resolution_lines(res) -> list[str]:
+    """How wide the tables' intervals are: per language (Tables 1 and 14-17) and pooled over the non-English
+    languages (Tables 2-5, 8, 9), the widest half of a 95% interval per model. Issue 27 aims at ±5 points per
+    language on XQuAD and ±4 pooled on MGSM; whether a table gets there is read off these lines."""
+    out = []
+    for n in ("1", "14", "15", "16", "17", "2", "3", "4", "5", "8", "9"):
+        rel = f"table{n}.csv"
+        if not res.path(rel).exists():
+            continue
+        df = pd.read_csv(res.path(rel))
+        if n == "1":
+            if not {"Model", "Metric", "Method"} <= set(df.columns):
+                continue
+            langs = [c[:-3] for c in df.columns if c.endswith("_lo") and c != "Avg._lo"]
+            for model in dict.fromkeys(df["Model"]):
+                sub = df[(df["Model"] == model) & (df["Metric"] == df["Metric"].iloc[0])
+                         & df["Method"].str.startswith(("Δ", "En: Δ"))]
+                long = pd.DataFrame([{"Method": r["Method"], "language": x, "v_lo": r[f"{x}_lo"], "v_hi": r[f"{x}_hi"]}
+                                     for _, r in sub.iterrows() for x in langs])
+                w = _widest(long, "v", ("Method", "language"))
+                if w:
+                    out.append(f"* Table 1, {model}, per language: {w}")
+            continue
+        if "model" not in df.columns or "metric" not in df.columns:
+            continue
+        per_language = n in ("14", "15", "16", "17")
+        for model in dict.fromkeys(df["model"]):
+            sub = _primary(df[df["model"] == model])
+            if per_language:
+                parts = [f"X's change {_widest(sub, 'delta_lang', ('setting', 'language'))}",
+                         f"English's change {_widest(sub, 'delta_en', ('setting', 'language'))}"]
+                out.append(f"* Table {n}, {model}, per language: " + "; ".join(parts))
+            else:
+                parts = [f"Δ_n-Eng {_widest(sub, 'delta_n_eng', ('setting',))}", f"Δ {_widest(sub, 'delta', ('setting',))}"]
+                out.append(f"* Table {n}, {model}, pooled over the non-English languages: " + "; ".join(parts))
+    if not out:
+        return []
+    return ["**How wide the intervals are** (the widest half of a 95% interval, and where; issue 27 aims at ±5 "
+            "points per language on XQuAD and ±4 pooled on MGSM):", "", *out, ""]
+
+
 def claim_lines(res, paper_numbers: str | Path = PAPER_NUMBERS) -> list[str]:
     """The claims block: Table 1 and the loss matrix, then each stage-table claim per evaluated model."""
     paper = read_paper_numbers(str(paper_numbers)) if Path(paper_numbers).exists() else []
@@ -328,4 +380,4 @@ def claim_lines(res, paper_numbers: str | Path = PAPER_NUMBERS) -> list[str]:
             metric = _primary(sub)["metric"].iloc[0]
             lines.append(f"* {head}, {model} on {metric}: **{verdict([o for o, _ in results])}** ({res.name(rel)}). "
                          + "; ".join(t for _, t in results) + ".")
-    return lines + [""]
+    return lines + [""] + resolution_lines(res)

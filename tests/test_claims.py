@@ -11,7 +11,7 @@ from mwork.claims import CLAIMS, PAPER_NUMBERS, Row, claim_lines, decide, paper_
 from mwork.io import write_table
 from mwork.paper import read_paper_numbers
 from mwork.results_summary import Results, summary_markdown
-from mwork.tables import deactivation_table, table1
+from mwork.tables import deactivation_table, per_language, table1
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))["deactivation"]["settings"]
@@ -44,9 +44,11 @@ def _scores(task, effects, rng, model="m", churn=0.0):
 
 def _stage_table(root, number, task, effects, rng, churn=0.0):
     rows = list(effects)
-    df, md = deactivation_table(_scores(task, effects, rng, churn=churn), {"task": task, "rows": rows}, SETTINGS,
-                                number, n_boot=300)
+    scores = _scores(task, effects, rng, churn=churn)
+    df, md = deactivation_table(scores, {"task": task, "rows": rows}, SETTINGS, number, n_boot=300)
     write_table(df, root / f"table{number}.csv")
+    if number == "2":  # and its per-language Table 14
+        write_table(per_language(scores, {"task": task, "rows": rows}, n_boot=300), root / "table14.csv")
     (root / f"table{number}.md").write_text(md, encoding="utf-8")
 
 
@@ -191,3 +193,17 @@ def test_the_summary_block_carries_the_claims(root):
     block = summary_markdown(root, models=[], label="results")
     i = block.index("**The paper's claims, decided**")
     assert i < block.index("**Understanding layers**") and "not built: `results/table4.csv`" in block
+
+
+def test_interval_widths_are_reported_per_language_and_pooled(root):
+    import pandas as pd
+
+    text = _claims(root)
+    block = text[text.index("**How wide the intervals are**"):]
+    t14 = pd.read_csv(root / "table14.csv")
+    half = (t14["delta_lang_hi"] - t14["delta_lang_lo"]) / 2
+    widest = t14.loc[half.idxmax()]
+    assert f"* Table 14, m, per language: X's change ±{half.max():.1f} ({widest['setting']}, {widest['language']})" in block
+    t2 = pd.read_csv(root / "table2.csv")
+    assert f"Δ_n-Eng ±{((t2['delta_n_eng_hi'] - t2['delta_n_eng_lo']) / 2).max():.1f}" in block
+    assert "* Table 1, m, per language: ±" in block and "* Table 3, m, pooled" in block
