@@ -6,8 +6,10 @@ the same number of another row of the table:
 
 - ``below`` / ``above`` 0: holds where the interval lies below (above) 0, points the other way where it lies
   on the other side, and is not resolved where it contains 0;
-- ``below`` / ``above`` another row (``vs``): the same with the two rows' intervals, which must not
-  overlap (a conservative test: the tables keep no paired replicates of row differences).
+- ``below`` / ``above`` another row (``vs``): the same with the 95% interval of the paired difference of
+  the two rows (``table{n}_contrasts.csv``, rule deactivation_table: both rows' bootstrap replicates come
+  from the same resamples of the same items); without that file, the two rows' own intervals must not
+  overlap (conservative).
 
 The paper's "no effect" (random controls, "influences a little") is never a check of its own: an
 interval containing 0 says too little where samples are small. It is checked the way the paper argues
@@ -206,8 +208,11 @@ def _cite(paper, table, row, column) -> str:
 OUTCOME_WORDS = {"holds": "holds", "opposite": "points the other way", "unresolved": "not resolved"}
 
 
-def check_line(df: pd.DataFrame, table: str, check: Check, paper: list[dict]) -> tuple[str, str]:
-    """(outcome, its text) of one check on one model's rows of ``table``."""
+def check_line(df: pd.DataFrame, table: str, check: Check, paper: list[dict],
+               contrasts: pd.DataFrame | None = None) -> tuple[str, str]:
+    """(outcome, its text) of one check on one model's rows of ``table``; a comparison of two rows is decided
+    on the paired interval of their difference where ``contrasts`` (``table{n}_contrasts.csv``, one model's
+    rows) has it, else by whether the two rows' intervals overlap."""
     col = COLUMN_NAMES[check.column]
     where = f"{check.row.label()}: {col}"
     target = f"{check.want} 0" if check.vs is None else f"{check.want} {check.vs.label()}"
@@ -223,9 +228,19 @@ def check_line(df: pd.DataFrame, table: str, check: Check, paper: list[dict]) ->
         b = _interval(rv, check.column) if rv is not None else None
         if b is None:
             return "missing", f"{where}: claimed {target}, a row not in the table"
-        outcome = decide(check.want, a[1], a[2], b[1], b[2])
         text += (f" against {check.vs.label()} {_signed(b[0])} [{_signed(b[1])}, {_signed(b[2])}] "
                  f"(paper {_cite(paper, table, check.vs, check.column)})")
+        pair = None if contrasts is None else contrasts[(contrasts["setting"] == r["setting"])
+                                                        & (contrasts["vs"] == rv["setting"])
+                                                        & (contrasts["column"] == check.column)
+                                                        & (contrasts["metric"] == r["metric"])]
+        if pair is not None and len(pair) == 1:
+            d = pair.iloc[0]
+            outcome = decide(check.want, float(d["diff_lo"]), float(d["diff_hi"]))
+            text += f", difference {_signed(float(d['diff']))} [{_signed(float(d['diff_lo']))}, {_signed(float(d['diff_hi']))}] (paired)"
+        else:
+            outcome = decide(check.want, a[1], a[2], b[1], b[2])
+            text += ", intervals compared (no paired difference in the files)"
     return outcome, f"{text}, claimed {check.want}{' 0' if check.vs is None else ''}: {OUTCOME_WORDS[outcome]}"
 
 
@@ -363,7 +378,8 @@ def claim_lines(res, paper_numbers: str | Path = PAPER_NUMBERS) -> list[str]:
     """The claims block: Table 1 and the loss matrix, then each stage-table claim per evaluated model."""
     paper = read_paper_numbers(str(paper_numbers)) if Path(paper_numbers).exists() else []
     lines = ["**The paper's claims, decided** (`mwork/claims.py`: a claimed drop or rise holds where its 95% "
-             "interval lies on the claimed side of 0, or of the other row's interval it is compared with; "
+             "interval lies on the claimed side of 0; a claim that one row exceeds another, where the paired "
+             "interval of their difference does; "
              "supported when every check holds, contradicted when one points the other way, not resolved "
              "otherwise; the paper's Vicuna/Mistral numbers for the same cells in brackets):", ""]
     lines += table1_lines(res, paper) + loss_lines(res)
@@ -374,9 +390,12 @@ def claim_lines(res, paper_numbers: str | Path = PAPER_NUMBERS) -> list[str]:
         if df is None:
             lines.append(why if why.startswith(f"* {head}") else f"* {head}: {why[2:]}")
             continue
+        cpath = res.path(f"table{claim.table}_contrasts.csv")
+        contrasts = pd.read_csv(cpath) if cpath.exists() else None
         for model in dict.fromkeys(df["model"]):
             sub = df[df["model"] == model]
-            results = [check_line(sub, claim.table, c, paper) for c in claim.checks]
+            pairs = None if contrasts is None else contrasts[contrasts["model"] == model]
+            results = [check_line(sub, claim.table, c, paper, pairs) for c in claim.checks]
             metric = _primary(sub)["metric"].iloc[0]
             lines.append(f"* {head}, {model} on {metric}: **{verdict([o for o, _ in results])}** ({res.name(rel)}). "
                          + "; ".join(t for _, t in results) + ".")

@@ -208,17 +208,11 @@ CI_NOTE = ("± = half the width of the 95% bootstrap confidence interval over it
            "items are compared; the CSV has both bounds)")
 
 
-def deactivation_table(scores: list[dict], table: dict, settings: dict, number: str, n_boot: int = N_BOOT,
-                       seed: int = 0):
-    """(DataFrame with explicit columns, Markdown laid out like the paper's Tables 2-5, 8, 9).
-
-    Eng = mean over the non-English X of English's score with X's neurons deactivated; n-Eng = mean of X's
-    score; deltas against the original scores; Δ = Δ_Eng − Δ_n-Eng (high: English intact, X hurt). Each
-    with a paired bootstrap CI; a random control drawn several times (``deactivation.random_draws``) is
-    the mean over its draws, and ``delta_draw_sd`` the spread of Δ between draws.
-    """
+def _stage_rows(scores: list[dict], table: dict, settings: dict, n_boot: int, seed: int):
+    """Each row of a stage table with its bootstrap replicates: [(row dict, {column: replicates})], the
+    replicates of every row drawn on the same resamples of each language's items (paired across rows)."""
     task = table["task"]
-    rows = []
+    out = []
     for key in metric_keys(task):
         cells = _cells(scores, table, key, Bootstrap(n_boot, seed))
         groups: dict = {}
@@ -240,16 +234,47 @@ def deactivation_table(scores: list[dict], table: dict, settings: dict, number: 
                    "neurons": spec["neurons"], "exclude": spec.get("exclude") or "",
                    "n_deactivated": float(np.mean([c["n_deactivated"] for c in g])),
                    "languages": " ".join(c["language"] for c in g), "n_draws": len(g[0]["en_deactivated"].points)}
-            _with_ci(row, "eng", eng, eng_b)
-            _with_ci(row, "n_eng", n_eng, n_eng_b)
-            _with_ci(row, "delta_eng", eng - en0, eng_b - en0_b)
-            _with_ci(row, "delta_n_eng", n_eng - x0, n_eng_b - x0_b)
-            _with_ci(row, "delta", (eng - en0) - (n_eng - x0), (eng_b - en0_b) - (n_eng_b - x0_b))
+            boots = {"eng": (eng, eng_b), "n_eng": (n_eng, n_eng_b), "delta_eng": (eng - en0, eng_b - en0_b),
+                     "delta_n_eng": (n_eng - x0, n_eng_b - x0_b),
+                     "delta": ((eng - en0) - (n_eng - x0), (eng_b - en0_b) - (n_eng_b - x0_b))}
+            for col, (value, boot) in boots.items():
+                _with_ci(row, col, value, boot)
             per_draw = [np.mean([c["en_deactivated"].points[r] - c["en_original"].value
                                  - c["lang_deactivated"].points[r] + c["lang_original"].value for c in g])
                         for r in range(row["n_draws"])]
             row["delta_draw_sd"] = float(np.std(per_draw, ddof=1)) if len(per_draw) > 1 else float("nan")
-            rows.append(row)
+            out.append((row, {col: (value, np.asarray(boot)) for col, (value, boot) in boots.items()}))
+    return out
+
+
+def row_contrasts(scores: list[dict], table: dict, settings: dict, n_boot: int = N_BOOT, seed: int = 0):
+    """Every pair of a stage table's rows (same model and metric), per column: row a minus row b with the
+    95% interval of the paired difference (both rows' replicates come from the same resamples of the same
+    items, as in ``deactivation_table``, so the interval is that of the difference, not of two overlaps)."""
+    rows = _stage_rows(scores, table, settings, n_boot, seed)
+    out = []
+    for a, a_boot in rows:
+        for b, b_boot in rows:
+            if a is b or (a["model"], a["metric"]) != (b["model"], b["metric"]):
+                continue
+            for col in a_boot:
+                out.append({"model": a["model"], "metric": a["metric"], "setting": a["setting"],
+                            "vs": b["setting"], "column": col, "diff": a_boot[col][0] - b_boot[col][0]})
+                out[-1]["diff_lo"], out[-1]["diff_hi"] = ci(a_boot[col][1] - b_boot[col][1])
+    return pd.DataFrame(out, columns=["model", "metric", "setting", "vs", "column", "diff", "diff_lo", "diff_hi"])
+
+
+def deactivation_table(scores: list[dict], table: dict, settings: dict, number: str, n_boot: int = N_BOOT,
+                       seed: int = 0):
+    """(DataFrame with explicit columns, Markdown laid out like the paper's Tables 2-5, 8, 9).
+
+    Eng = mean over the non-English X of English's score with X's neurons deactivated; n-Eng = mean of X's
+    score; deltas against the original scores; Δ = Δ_Eng − Δ_n-Eng (high: English intact, X hurt). Each
+    with a paired bootstrap CI; a random control drawn several times (``deactivation.random_draws``) is
+    the mean over its draws, and ``delta_draw_sd`` the spread of Δ between draws.
+    """
+    task = table["task"]
+    rows = [row for row, _ in _stage_rows(scores, table, settings, n_boot, seed)]
     df = pd.DataFrame(rows)
     mark = lambda b: "✗" if b else "✓"  # noqa: E731  the paper: ✗ = deactivated in that stage
     draws = len(df) and (df["n_draws"] > 1).any()

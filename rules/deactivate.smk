@@ -5,6 +5,7 @@ rule deactivation_table:
     output:
         csv=report("results/table{n}.csv", caption="../report/deactivation_table.rst", category="Tables"),
         md="results/table{n}.md",
+        contrasts="results/table{n}_contrasts.csv",  # every pair of rows, paired intervals (mwork/claims.py)
     input:
         scores=lambda wc: deactivation_inputs(wc.n),
         code=code_of("deactivation_table"),

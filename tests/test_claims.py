@@ -11,7 +11,7 @@ from mwork.claims import CLAIMS, PAPER_NUMBERS, Row, claim_lines, decide, paper_
 from mwork.io import write_table
 from mwork.paper import read_paper_numbers
 from mwork.results_summary import Results, summary_markdown
-from mwork.tables import deactivation_table, per_language, table1
+from mwork.tables import deactivation_table, per_language, row_contrasts, table1
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))["deactivation"]["settings"]
@@ -47,6 +47,8 @@ def _stage_table(root, number, task, effects, rng, churn=0.0):
     scores = _scores(task, effects, rng, churn=churn)
     df, md = deactivation_table(scores, {"task": task, "rows": rows}, SETTINGS, number, n_boot=300)
     write_table(df, root / f"table{number}.csv")
+    write_table(row_contrasts(scores, {"task": task, "rows": rows}, SETTINGS, n_boot=300),
+                root / f"table{number}_contrasts.csv")
     if number == "2":  # and its per-language Table 14
         write_table(per_language(scores, {"task": task, "rows": rows}, n_boot=300), root / "table14.csv")
     (root / f"table{number}.md").write_text(md, encoding="utf-8")
@@ -207,3 +209,11 @@ def test_interval_widths_are_reported_per_language_and_pooled(root):
     t2 = pd.read_csv(root / "table2.csv")
     assert f"Δ_n-Eng ±{((t2['delta_n_eng_hi'] - t2['delta_n_eng_lo']) / 2).max():.1f}" in block
     assert "* Table 1, m, per language: ±" in block and "* Table 3, m, pooled" in block
+
+
+def test_row_comparisons_use_the_paired_difference_where_the_files_have_it(root):
+    u = _line(_claims(root), "Understanding layers")
+    assert u.count("(paired)") == 3 and "intervals compared" not in u
+    (root / "table2_contrasts.csv").unlink()
+    u = _line(_claims(root), "Understanding layers")
+    assert "(paired)" not in u and u.count("intervals compared (no paired difference in the files)") == 3

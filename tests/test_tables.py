@@ -59,6 +59,29 @@ def test_deltas_paired_cis_and_draws(scores):
     assert set(per["language"]) == {"de", "zh"} and (per["delta_en_lo"] <= per["delta_en"]).all()
 
 
+def test_row_contrasts_are_paired_differences(scores):
+    """Every ordered pair of rows, per column: the difference of the rows' values, with the interval of the
+    paired difference (the same resamples): English scored identically under both rows differs by exactly 0
+    in every resample, and the difference lies inside the interval."""
+    from mwork.tables import row_contrasts
+
+    table = {"task": "reasoning", "rows": ["S_random", "S_lang"]}
+    df, _ = deactivation_table(scores, table, SETTINGS, "3")
+    c = row_contrasts(scores, table, SETTINGS)
+    assert len(c) == 2 * 5 and set(c["column"]) == {"eng", "n_eng", "delta_eng", "delta_n_eng", "delta"}
+    rows = df.set_index("setting")
+    for _, r in c.iterrows():
+        assert r["diff"] == pytest.approx(rows.loc[r["setting"], r["column"]] - rows.loc[r["vs"], r["column"]])
+        assert r["diff_lo"] <= r["diff"] <= r["diff_hi"]
+    eng = c[(c["setting"] == "S_lang") & (c["column"] == "delta_eng")].iloc[0]
+    assert eng["diff_lo"] == eng["diff_hi"] == 0
+    n_eng = c[(c["setting"] == "S_lang") & (c["column"] == "delta_n_eng")].iloc[0]
+    # narrower than what the two rows' own intervals would allow by overlap
+    lang, rnd = rows.loc["S_lang"], rows.loc["S_random"]
+    assert n_eng["diff_hi"] - n_eng["diff_lo"] < (lang["delta_n_eng_hi"] - lang["delta_n_eng_lo"]) + \
+        (rnd["delta_n_eng_hi"] - rnd["delta_n_eng_lo"])
+
+
 def test_unpaired_items_are_refused(scores):
     bad = [dict(s) for s in scores]
     for s in bad:

@@ -440,6 +440,9 @@ def test_tiny_dag_builds_the_tables(tiny_run):
     random_row, lang_row = t3.iloc[0], t3.iloc[1]
     assert random_row["n_deactivated"] == lang_row["n_deactivated"]  # matched control
     assert (t3["delta"] == t3["delta_eng"] - t3["delta_n_eng"]).all()
+    pairs = pd.read_csv(res / "table3_contrasts.csv")  # the claims' row comparisons, paired
+    assert set(zip(pairs["setting"], pairs["vs"])) == {("S_random", "S_lang"), ("S_lang", "S_random")}
+    assert (pairs["diff_lo"] <= pairs["diff"]).all() and (pairs["diff"] <= pairs["diff_hi"]).all()
     t1 = pd.read_csv(res / "table1.csv")
     methods = ["Original", "Deactivate Random", "Deactivate Lang-Spec", "En: Original", "En: Deactivate Random",
                "En: Deactivate Lang-Spec", "Δ Lang-Spec − Original", "Δ Lang-Spec − Random", "En: Δ Lang-Spec − Random"]

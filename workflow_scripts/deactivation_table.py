@@ -1,6 +1,6 @@
 """rule deactivation_table: Tables 2-5, 8, 9 from the evaluation scores."""
 from mwork.io import write_table, write_text
-from mwork.tables import deactivation_table, read_scores
+from mwork.tables import deactivation_table, read_scores, row_contrasts
 from mwork.workflow import rule_script
 
 with rule_script(snakemake) as log:
@@ -9,4 +9,5 @@ with rule_script(snakemake) as log:
     df, md = deactivation_table(scores, smk.params.table, smk.params.settings, smk.params.number)
     write_table(df, smk.output.csv)
     write_text(smk.output.md, md)
+    write_table(row_contrasts(scores, smk.params.table, smk.params.settings), smk.output.contrasts)
     log.info("\n%s", md)
