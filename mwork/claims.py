@@ -29,6 +29,7 @@ from pathlib import Path
 import pandas as pd
 
 from .paper import STAGE_MARKS, read_paper_numbers
+from .stats import not_a_number as _nan
 
 PAPER_NUMBERS = Path(__file__).resolve().parents[1] / "report" / "paper_numbers.csv"
 COLUMN_NAMES = {"eng": "Eng", "n_eng": "n-Eng", "delta_eng": "Δ_Eng", "delta_n_eng": "Δ_n-Eng", "delta": "Δ"}
@@ -133,13 +134,6 @@ CLAIMS = (
 )
 
 
-def _nan(x) -> bool:
-    try:
-        return math.isnan(float(x))
-    except (TypeError, ValueError):
-        return True
-
-
 def decide(want: str, lo: float, hi: float, vs_lo: float = 0.0, vs_hi: float = 0.0) -> str:
     """``holds``, ``opposite`` or ``unresolved``: the interval [lo, hi] against [vs_lo, vs_hi] (by default 0)
     for the claimed direction ``want`` (below / above)."""
@@ -205,6 +199,11 @@ def _cite(paper, table, row, column) -> str:
     return ", ".join(f"{m} {_signed(x)}" for m, x in cited.items()) or "—"
 
 
+def _not_there(why: str, head: str) -> str:
+    """``Results.table``'s bullet for a missing or outdated file, under the claim's heading."""
+    return why if why.startswith(f"* {head}") else f"* {head}: {why[2:]}"
+
+
 OUTCOME_WORDS = {"holds": "holds", "opposite": "points the other way", "unresolved": "not resolved"}
 
 
@@ -252,7 +251,7 @@ def table1_lines(res, paper: list[dict]) -> list[str]:
     head = "**Language-specific neurons exist** (§2.3, Table 1: X's set switched off lowers X's score)"
     df, why = res.table(rel, "table1", ("Model", "Metric", "Method"), head)
     if df is None:
-        return [why if why.startswith(f"* {head}") else f"* {head}: {why[2:]}"]
+        return [_not_there(why, head)]
     metric = df["Metric"].iloc[0] if len(df) else None
     lines = []
     for model in dict.fromkeys(df["Model"]):
@@ -288,11 +287,6 @@ def table1_lines(res, paper: list[dict]) -> list[str]:
     return lines
 
 
-def _above(a_lo, a_hi, b_lo, b_hi) -> str:
-    """Interval a against interval b, for a claimed "a above b"."""
-    return "holds" if a_lo > b_hi else "opposite" if a_hi < b_lo else "unresolved"
-
-
 def loss_lines(res) -> list[str]:
     """The same claim from the loss matrix, on each domain built (the corpus's held-out documents, XQuAD
     contexts): X's set raises X's loss above the other languages' and above a random set's (intervals
@@ -306,15 +300,15 @@ def loss_lines(res) -> list[str]:
         head = f"**Language-specific neurons exist**, loss matrix on {where} (not in the paper: X's set raises X's loss most)"
         df, why = res.table(rel, "loss_matrix_figure", LOSS_COLS, head)
         if df is None:
-            out.append(why if why.startswith(f"* {head}") else f"* {head}: {why[2:]}")
+            out.append(_not_there(why, head))
             continue
         for model in dict.fromkeys(df["model"]):
             sub = df[df["model"] == model].set_index("neurons")
             if "lang" not in sub.index or "lang_random" not in sub.index:
                 continue
             a, r = sub.loc["lang"], sub.loc["lang_random"]
-            outcomes = [_above(a["diagonal_lo"], a["diagonal_hi"], a["off_diagonal_lo"], a["off_diagonal_hi"]),
-                        _above(a["diagonal_lo"], a["diagonal_hi"], r["diagonal_lo"], r["diagonal_hi"])]
+            outcomes = [decide("above", a["diagonal_lo"], a["diagonal_hi"], a["off_diagonal_lo"], a["off_diagonal_hi"]),
+                        decide("above", a["diagonal_lo"], a["diagonal_hi"], r["diagonal_lo"], r["diagonal_hi"])]
             out.append(f"* {head}, {model}: **{verdict(outcomes)}** ({res.name(rel)}): diagonal {a['diagonal']:.2f} "
                        f"[{a['diagonal_lo']:.2f}, {a['diagonal_hi']:.2f}] nats against the off-diagonal "
                        f"{a['off_diagonal']:.2f} [{a['off_diagonal_lo']:.2f}, {a['off_diagonal_hi']:.2f}] and the "
@@ -388,7 +382,7 @@ def claim_lines(res, paper_numbers: str | Path = PAPER_NUMBERS) -> list[str]:
         head = f"**{claim.name}** (Table {claim.table}, {claim.source}: {claim.text})"
         df, why = res.table(rel, "deactivation_table", STAGE_COLS, head)
         if df is None:
-            lines.append(why if why.startswith(f"* {head}") else f"* {head}: {why[2:]}")
+            lines.append(_not_there(why, head))
             continue
         cpath = res.path(f"table{claim.table}_contrasts.csv")
         contrasts = pd.read_csv(cpath) if cpath.exists() else None

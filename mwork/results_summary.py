@@ -23,7 +23,6 @@ silently; a file in an older format (columns missing) is a bullet saying so.
 from __future__ import annotations
 
 import json
-import math
 import re
 import struct
 from pathlib import Path
@@ -34,6 +33,7 @@ from .claims import claim_lines
 from .errors import MworkError
 from .io import unpack_metadata, write_text
 from .names import LossDomain
+from .stats import not_a_number as _nan
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 EXCLUDED = ("organism",)  # the offline model organism: not a real LLM (name it with --models to include it)
@@ -54,13 +54,6 @@ KNOWN_COLS = ("model", "language", "layer", "n_items", "p_lang", "p_en", "diff",
 
 # --------------------------------------------------------------------------------------------------
 # formatting: shares as % with 2 decimals, losses 2 decimals, scores 1 decimal
-
-
-def _nan(x) -> bool:
-    try:
-        return math.isnan(float(x))
-    except (TypeError, ValueError):
-        return True
 
 
 def pct(x) -> str:

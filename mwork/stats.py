@@ -73,6 +73,14 @@ def check_scores(score: dict, where: str, rule: str = "evaluate") -> None:
                              f"{fix}")
 
 
+def not_a_number(x) -> bool:
+    """Whether ``x`` is missing as a number: NaN, None, or not numeric (a CSV cell left empty)."""
+    try:
+        return math.isnan(float(x))
+    except (TypeError, ValueError):
+        return True
+
+
 class Bootstrap:
     """Paired resamples of each language's items, drawn once (``n_boot`` replicates, seeded)."""
 

@@ -247,11 +247,13 @@ def _stage_rows(scores: list[dict], table: dict, settings: dict, n_boot: int, se
     return out
 
 
-def row_contrasts(scores: list[dict], table: dict, settings: dict, n_boot: int = N_BOOT, seed: int = 0):
+def row_contrasts(scores: list[dict], table: dict, settings: dict, n_boot: int = N_BOOT, seed: int = 0,
+                  rows: list | None = None):
     """Every pair of a stage table's rows (same model and metric), per column: row a minus row b with the
     95% interval of the paired difference (both rows' replicates come from the same resamples of the same
-    items, as in ``deactivation_table``, so the interval is that of the difference, not of two overlaps)."""
-    rows = _stage_rows(scores, table, settings, n_boot, seed)
+    items, as in ``deactivation_table``, so the interval is that of the difference, not of two overlaps).
+    ``rows``: ``_stage_rows``'s output where already computed."""
+    rows = rows if rows is not None else _stage_rows(scores, table, settings, n_boot, seed)
     out = []
     for a, a_boot in rows:
         for b, b_boot in rows:
@@ -265,8 +267,9 @@ def row_contrasts(scores: list[dict], table: dict, settings: dict, n_boot: int =
 
 
 def deactivation_table(scores: list[dict], table: dict, settings: dict, number: str, n_boot: int = N_BOOT,
-                       seed: int = 0):
-    """(DataFrame with explicit columns, Markdown laid out like the paper's Tables 2-5, 8, 9).
+                       seed: int = 0, contrasts: bool = False):
+    """(DataFrame with explicit columns, Markdown laid out like the paper's Tables 2-5, 8, 9), and with
+    ``contrasts`` a third item: ``row_contrasts`` from the same bootstrap replicates.
 
     Eng = mean over the non-English X of English's score with X's neurons deactivated; n-Eng = mean of X's
     score; deltas against the original scores; Δ = Δ_Eng − Δ_n-Eng (high: English intact, X hurt). Each
@@ -274,7 +277,8 @@ def deactivation_table(scores: list[dict], table: dict, settings: dict, number: 
     the mean over its draws, and ``delta_draw_sd`` the spread of Δ between draws.
     """
     task = table["task"]
-    rows = [row for row, _ in _stage_rows(scores, table, settings, n_boot, seed)]
+    stage_rows = _stage_rows(scores, table, settings, n_boot, seed)
+    rows = [row for row, _ in stage_rows]
     df = pd.DataFrame(rows)
     mark = lambda b: "✗" if b else "✓"  # noqa: E731  the paper: ✗ = deactivated in that stage
     draws = len(df) and (df["n_draws"] > 1).any()
@@ -302,7 +306,8 @@ def deactivation_table(scores: list[dict], table: dict, settings: dict, number: 
                f"English / the language X when X's neurons are deactivated, averaged over X. {CI_NOTE}"
                + ("; Δ sd: the spread of Δ over the random control's draws" if draws else "") + ".\n\n"
                + markdown_table(view, ".1f") + "\n\n")
-    return df, md.rstrip("\n") + "\n"
+    md = md.rstrip("\n") + "\n"
+    return (df, md, row_contrasts(scores, table, settings, rows=stage_rows)) if contrasts else (df, md)
 
 
 # Table 1's differences, each of two of its rows on the same items (paired: the same bootstrap resamples)

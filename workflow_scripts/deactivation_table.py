@@ -1,13 +1,14 @@
 """rule deactivation_table: Tables 2-5, 8, 9 from the evaluation scores."""
 from mwork.io import write_table, write_text
-from mwork.tables import deactivation_table, read_scores, row_contrasts
+from mwork.tables import deactivation_table, read_scores
 from mwork.workflow import rule_script
 
 with rule_script(snakemake) as log:
     smk = snakemake
     scores = read_scores(smk.input.scores)
-    df, md = deactivation_table(scores, smk.params.table, smk.params.settings, smk.params.number)
+    df, md, contrasts = deactivation_table(scores, smk.params.table, smk.params.settings, smk.params.number,
+                                           contrasts=True)
     write_table(df, smk.output.csv)
     write_text(smk.output.md, md)
-    write_table(row_contrasts(scores, smk.params.table, smk.params.settings), smk.output.contrasts)
+    write_table(contrasts, smk.output.contrasts)
     log.info("\n%s", md)
