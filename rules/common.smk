@@ -129,6 +129,14 @@ def model_engine(model):
     return {**config["eval"].get("engine", {}), **(model_spec(config, model).get("engine") or {})}
 
 
+def draft_inputs(folder, wc):
+    """With eval.engine.draft: original, a deactivated evaluation reads the model's own answers to the same
+    items (setting `original`, its predictions) and checks each before generating (mwork.drafted)."""
+    if parse_setting(wc.setting).original or model_engine(wc.model).get("draft", "none") != "original":
+        return []
+    return [f"{folder}/{wc.model}/{wc.task}/{wc.lang}/{Setting()}.predictions.jsonl"]
+
+
 def task_source(model, task):
     """`suites` (offline), `hub` (the real datasets) or `files` (their upstream files, eval.files.<task>):
     models.<name>.task_data (mwork.tasks.data.task_source)."""

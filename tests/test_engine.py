@@ -26,8 +26,8 @@ def _neurons(model, seed=2):
 
 
 def test_engine_config_defaults_and_errors():
-    assert engine_of(None) == {"batching": "static", "dtype": "model"}
-    assert engine_of({"batching": "continuous"}) == {"batching": "continuous", "dtype": "model"}
+    assert engine_of(None) == {"batching": "static", "dtype": "model", "draft": "none"}
+    assert engine_of({"batching": "continuous"}) == {"batching": "continuous", "dtype": "model", "draft": "none"}
     with pytest.raises(MworkError, match=r"eval.engine.batching: 'paged' is not one of static, continuous"):
         engine_of({"batching": "paged"})
     with pytest.raises(MworkError, match=r"eval.engine.dtype: 'int4'"):
@@ -73,7 +73,7 @@ def test_scores_record_the_engine():
     out, rows = run_task(model, tok, model_name="m", task="generation", lang="en", setting="original",
                          source="suites", records=recs, generation={"max_new_tokens": 4}, batch_size=2, n_items=3,
                          chat_template=False, seed=0, engine={"batching": "continuous", "dtype": "bfloat16"})
-    assert out["settings"]["engine"] == {"batching": "continuous", "dtype": "bfloat16", "ran_in": "bfloat16"}
+    assert out["settings"]["engine"] == {"batching": "continuous", "dtype": "bfloat16", "draft": "none", "ran_in": "bfloat16"}
     assert len(rows) == out["n_items"] == len(recs)
 
 

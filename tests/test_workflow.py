@@ -406,6 +406,19 @@ def test_rerun_one_deactivation_setting(root, tiny_run, tmp_path):
     assert "S_lang" in changed and "original" not in changed and not any(r == "table11" for r, _ in jobs)
 
 
+def test_drafted_evaluations_read_the_original_answers(root, tiny_run, tmp_path):
+    """eval.engine.draft: original reruns the deactivated evaluations only (their engine changed), each with
+    the same items' `original` predictions as an input; the originals are kept."""
+    work, configs = tiny_run
+    edit = tmp_path / "edit.yaml"
+    edit.write_text("eval:\n  engine: {draft: original}\n", encoding="utf-8")
+    plan = snakemake(root, "-n", "all", "--cores", "2", "--directory", str(work), *configs, str(edit)).stdout
+    evals = [w for r, w in planned(plan) if r == "evaluate"]
+    assert evals and all(w["setting"] != "original" for w in evals), evals
+    w = evals[0]
+    assert f"results/eval/{w['model']}/{w['task']}/{w['lang']}/original.predictions.jsonl" in plan
+
+
 def test_rerun_one_task_generation_settings(root, tiny_run, tmp_path):
     work, configs = tiny_run
     jobs = _edit_plan(root, work, configs, tmp_path,
