@@ -3,7 +3,7 @@
 real tasks.
 
 On the converted real model (results/models/<model>, configs/real.yaml's generation settings, engine and
-chat template), German MGSM and XQuAD from eval.files: the model as it is generates the answers (the
+chat template), MGSM and XQuAD from eval.files in ``--lang`` (German; ``en``: the English control): the model as it is generates the answers (the
 drafts); then, with German's neuron set deactivated (results/<model>/neurons/<corpus>/de.safetensors), plain
 generation and drafted generation run the same items in one process, for each of ``--sets``: ``all`` (the
 whole set in every layer: the row that changes most answers, the draft's worst case) or a layer range
@@ -42,6 +42,8 @@ def main(argv=None):
     ap.add_argument("--reasoning-items", type=int, default=16)
     ap.add_argument("--understanding-items", type=int, default=32)
     ap.add_argument("--tasks", nargs="+", default=list(TASKS))
+    ap.add_argument("--lang", default="de", help="the items' language (German's set is deactivated: en is "
+                    "the English control)")
     ap.add_argument("--sets", nargs="+", default=["all", "19-21"], help="all, or a layer range a-b (0-based)")
     ap.add_argument("--name", default=None, help="results/bench/<name>.json; default eval_draft_<model>")
     args = ap.parse_args(argv)
@@ -62,9 +64,9 @@ def main(argv=None):
     model, tok = load_model(str(model_dir))
     masks, _ = load_neurons(neuron_file, model=model, language="de")  # checked against the stored weights
     engine_cast(model, engine)
-    print(f"model {args.model}; German; engine {engine['batching']}:{engine['dtype']}; batch size {bs}; "
+    print(f"model {args.model}; {args.lang} items, German's set; engine {engine['batching']}:{engine['dtype']}; batch size {bs}; "
           f"threads {torch.get_num_threads()}", flush=True)
-    res = {"model": args.model, "language": "de", "engine": engine, "batch_size": bs, "cases": []}
+    res = {"model": args.model, "language": args.lang, "set_of": "de", "engine": engine, "batch_size": bs, "cases": []}
     sets = {}
     for name in args.sets:
         a, _, b = name.partition("-")
@@ -72,10 +74,10 @@ def main(argv=None):
         sets[name] = {k: v for k, v in masks.items() if keep is None or int(k.split(".")[1]) in keep}
     for task in args.tasks:
         gen = cfg["eval"]["generation"].get(task, {})
-        recs = load_items(task, "de", "files", n_items=items[task], seed=cfg["seed"],
+        recs = load_items(task, args.lang, "files", n_items=items[task], seed=cfg["seed"],
                           folder=str((ROOT / cfg["eval"]["files"][task]).resolve()))
-        prompts = [build_prompt(tok, task, r, "de", chat, gen.get("max_context_tokens"))[0] for r in recs]
-        mnt, stop = gen.get("max_new_tokens", 32), task_stops(task, "de", gen.get("stop", []))
+        prompts = [build_prompt(tok, task, r, args.lang, chat, gen.get("max_context_tokens"))[0] for r in recs]
+        mnt, stop = gen.get("max_new_tokens", 32), task_stops(task, args.lang, gen.get("stop", []))
         kw = dict(batch_size=bs, progress=False, add_special_tokens=not chat)
         t = time.perf_counter()
         drafts = generate(model, tok, prompts, mnt, stop, batching=engine["batching"], **kw)
@@ -89,7 +91,7 @@ def main(argv=None):
                 t = time.perf_counter()
                 drafted = generate_drafted(model, tok, prompts, drafts, mnt, stop, stats=stats, **kw)
                 drafted_sec = time.perf_counter() - t
-            scored = [(score_item(task, r, a, "de"), score_item(task, r, b, "de"))
+            scored = [(score_item(task, r, a, args.lang), score_item(task, r, b, args.lang))
                       for r, a, b in zip(recs, plain, drafted)]
             key = "rougeL" if "rougeL" in scored[0][0] else "correct"
             case = {"task": task, "dataset": TASKS[task], "set": name, "neurons": sum(len(as_index(v)) for v in chosen.values()),
@@ -100,7 +102,7 @@ def main(argv=None):
                     "changed_by_deactivation": sum(a != b for a, b in zip(drafts, plain)) / len(recs),
                     **{k: v for k, v in stats.items() if k != "items"}}
             res["cases"].append(case)
-            print(f"{TASKS[task]}, German's set ({name}, {case['neurons']} neurons): {len(recs)} items; plain "
+            print(f"{TASKS[task]} {args.lang}, German's set ({name}, {case['neurons']} neurons): {len(recs)} items; plain "
                   f"{plain_sec:.1f} s, drafted {drafted_sec:.1f} s: {case['speedup']:.2f}x; same text "
                   f"{100 * case['same_text']:.1f}%, same score {100 * case['same_score']:.1f}%; answers the "
                   f"deactivation changed {100 * case['changed_by_deactivation']:.1f}%; settled by the draft alone "

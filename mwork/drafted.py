@@ -6,10 +6,10 @@ pays one pass for all of them. Over ``prompt + draft``, the argmax at draft posi
 token after the prompt and the draft's first ``j`` tokens. So the draft's tokens are accepted up to the
 first one that differs from its argmax, and that argmax is the next greedy token: the verification step of
 speculative decoding, with the stored answer of the model as it is (setting ``original``) as the draft.
-Where the answer goes on from there, it is generated from there, on the check's KV cache cut back to the
-accepted tokens (one sequence at a time; without a draft, or past a sliding window that cannot be cut back,
-batched from the prompt), each sequence stopping at EOS, at its token budget, or as soon as its text holds
-a stop string, after which the cut text cannot change.
+Where the answer goes on from there, it is generated from there in batches, on the checks' KV caches cut
+back to the accepted tokens and left-padded into one (without a draft, or with a sliding-window layer whose
+cut window cannot be merged, from the prompt), each sequence stopping at EOS, at its token budget, or as
+soon as its text holds a stop string, after which the cut text cannot change.
 
 The text is the greedy text whatever the draft: a wrong draft costs time, never tokens. It is exact up to
 float rounding, as batching is: one pass over the whole sequence rounds differently from a pass per token
@@ -25,6 +25,7 @@ import sys
 import warnings
 
 import torch
+import torch.nn.functional as F
 from tqdm import tqdm
 from transformers import StoppingCriteria, StoppingCriteriaList
 
@@ -104,12 +105,30 @@ class _Ends(StoppingCriteria):
         return torch.tensor(done, device=input_ids.device)
 
 
+def _merged(caches: list, lengths: list[int], width: int):
+    """One batch's KV cache from single-sequence ones (the checks'): each layer's keys and values left-padded
+    to ``width`` positions (the padding masked out, as left padding is), or None unless every layer of every
+    cache is a plain one (a sliding-window layer keeps a cut window)."""
+    from transformers import DynamicCache
+    from transformers.cache_utils import DynamicLayer
+
+    if any(type(layer) is not DynamicLayer for c in caches for layer in c.layers):
+        return None
+    merged = DynamicCache()
+    for n in range(len(caches[0].layers)):
+        pad = [(0, 0, width - length, 0) for length in lengths]
+        keys = torch.cat([F.pad(c.layers[n].keys, p) for c, p in zip(caches, pad)])
+        values = torch.cat([F.pad(c.layers[n].values, p) for c, p in zip(caches, pad)])
+        merged.update(keys, values, n)
+    return merged
+
+
 @torch.no_grad()
 def _continue(model, tokenizer, prompts: list[list[int]], known: list[list[int]], max_new_tokens: int,
-              stop, cache=None) -> list[list[int]]:
+              stop, caches: list | None = None) -> list[list[int]]:
     """Greedy tokens after ``prompt + known`` for one batch (left padding, KV cache), each row to EOS, its
-    budget (``max_new_tokens - len(known)``) or a stop string; ``known + generated`` per row. ``cache``: one
-    row's KV cache of ``prompt + known[:-1]`` (the check's), so only the last token is new to the model."""
+    budget (``max_new_tokens - len(known)``) or a stop string; ``known + generated`` per row. ``caches``: each
+    row's KV cache of ``prompt + known[:-1]`` (its check's), so only the last token is new to the model."""
     seqs = [p + k for p, k in zip(prompts, known)]
     width = max(map(len, seqs))
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
@@ -117,6 +136,7 @@ def _continue(model, tokenizer, prompts: list[list[int]], known: list[list[int]]
     ids = torch.tensor([[pad] * (width - len(s)) + s for s in seqs], device=device)
     mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in seqs], device=device)
     budgets = [max_new_tokens - len(k) for k in known]
+    cache = _merged(caches, [len(s) - 1 for s in seqs], width - 1) if caches else None
     with warnings.catch_warnings():  # recent transformers call it `cache` and warn; older ones know only this name
         warnings.filterwarnings("ignore", message=".*past_key_values.*deprecated", category=FutureWarning)
         out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max(budgets), do_sample=False,
@@ -149,6 +169,15 @@ def generate_drafted(model, tokenizer, prompts: list[str], drafts: list[str | No
             on_done([i], [out[i]])
         bar.update(1)
 
+    cached: list[tuple[int, object]] = []  # answers that left their draft, each with its check's KV cache
+
+    def go_on(batch):  # (index, cache or None) -> generated on, in one batch
+        idx = [i for i, _ in batch]
+        caches = [c for _, c in batch] if all(c is not None for _, c in batch) else None
+        for i, tokens in zip(idx, _continue(model, tokenizer, [ids[i] for i in idx], [known[i] for i in idx],
+                                            max_new_tokens, stop, caches)):
+            finish(i, settled(tokenizer, tokens, max_new_tokens, stop) or tokens[:max_new_tokens])
+
     for i, draft in enumerate(drafts):
         if draft is None:
             continue
@@ -161,15 +190,16 @@ def generate_drafted(model, tokenizer, prompts: list[str], drafts: list[str | No
         if done is not None:
             counts["settled_by_draft"] += 1
             finish(i, done)
-        elif cache is not None:  # on from where the check left it, on its cache: one sequence
-            tokens = _continue(model, tokenizer, [ids[i]], [known[i]], max_new_tokens, stop, cache)[0]
-            finish(i, settled(tokenizer, tokens, max_new_tokens, stop) or tokens[:max_new_tokens])
+        elif cache is not None:  # on from where the check left it, on its cache, batch_size at a time
+            cached.append((i, cache))
+            if len(cached) == batch_size:
+                go_on(cached)
+                cached = []
+    if cached:
+        go_on(cached)
     rest = sorted((i for i in range(len(prompts)) if out[i] is None), key=lambda i: len(ids[i]) + len(known[i]))
     for start in range(0, len(rest), batch_size):
-        idx = rest[start:start + batch_size]
-        for i, tokens in zip(idx, _continue(model, tokenizer, [ids[i] for i in idx], [known[i] for i in idx],
-                                            max_new_tokens, stop)):
-            finish(i, settled(tokenizer, tokens, max_new_tokens, stop) or tokens[:max_new_tokens])
+        go_on([(i, None) for i in rest[start:start + batch_size]])
     bar.close()
     if stats is not None:
         stats.update(counts)

@@ -129,6 +129,13 @@ def model_engine(model):
     return {**config["eval"].get("engine", {}), **(model_spec(config, model).get("engine") or {})}
 
 
+def eval_engine(model, setting):
+    """The engine of one evaluation: the model's, without `draft` for `original` (nothing to check its answers
+    against; turning drafts on or off reruns only the deactivated evaluations)."""
+    engine = model_engine(model)
+    return {k: v for k, v in engine.items() if k != "draft"} if parse_setting(setting).original else engine
+
+
 def draft_inputs(folder, wc):
     """With eval.engine.draft: original, a deactivated evaluation reads the model's own answers to the same
     items (setting `original`, its predictions) and checks each before generating (mwork.drafted)."""

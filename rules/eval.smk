@@ -29,7 +29,7 @@ rule evaluate:
         chat_template=lambda wc: model_spec(config, wc.model).get("chat_template", False),
         generation=lambda wc: config["eval"]["generation"].get(wc.task, {}),
         batch_size=config["eval"]["batch_size"],
-        engine=lambda wc: model_engine(wc.model),
+        engine=lambda wc: eval_engine(wc.model, wc.setting),
         n_items=lambda wc: per_key(config["eval"]["n_items"], wc.task, "all"),
         dataset=lambda wc: config["eval"]["datasets"].get(wc.task, {}),
         seed=config["seed"],

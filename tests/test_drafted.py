@@ -122,3 +122,20 @@ def test_store_reads_plain_generations_first_and_keeps_drafted_ones_apart(tmp_pa
         folders = {p.parent.name for p in tmp_path.rglob("*.jsonl")}
         assert len(folders) == 2  # the plain key and the drafted key
         assert more_rows == run(None, None, more)[1]  # the drafted answers are plain greedy's
+
+
+def test_answers_that_leave_their_draft_go_on_from_the_merged_caches(monkeypatch):
+    """Several answers that left their drafts part-way go on in one batch on their checks' KV caches, padded
+    into one: the text is plain greedy's."""
+    import mwork.drafted as dr
+
+    model, tok = _setup()
+    neurons = _neurons(model)
+    merged = []
+    real = dr._merged
+    monkeypatch.setattr(dr, "_merged", lambda *a: merged.append(len(a[0])) or real(*a))
+    own = ev.generate(model, tok, PROMPTS, 10, progress=False)
+    with deactivate(model, neurons):
+        plain = ev.generate(model, tok, PROMPTS, 10, batch_size=4, progress=False)
+        assert generate_drafted(model, tok, PROMPTS, own, 10, batch_size=3, progress=False) == plain
+    assert merged and max(merged) > 1, merged
