@@ -150,9 +150,9 @@ def generate_drafted(model, tokenizer, prompts: list[str], drafts: list[str | No
                      stop=(), batch_size: int = 16, progress: bool = True, add_special_tokens: bool = True,
                      on_done=None, stats: dict | None = None) -> list[str]:
     """Greedy continuations of ``prompts`` cut at ``stop``, as ``mwork.evaluate.generate`` gives them,
-    each checked against its draft (a text: the stored answer of the model as it is; None: no draft). A
-    draft is tokenized with the first stop string after it, so an answer that ended there is settled by the
-    check alone. ``on_done(indices, texts)`` as each is done; ``stats`` (a dict) gets the counts: items,
+    each checked against its draft (a text: the stored answer of the model as it is; None: no draft). The
+    check's last token, the greedy one after the accepted draft, settles an answer that ended there: EOS, or
+    a token holding the stop string (a newline merged into the punctuation before it included). ``on_done(indices, texts)`` as each is done; ``stats`` (a dict) gets the counts: items,
     settled by the check alone, draft tokens, tokens accepted."""
     from .evaluate import _cut
 
@@ -181,7 +181,7 @@ def generate_drafted(model, tokenizer, prompts: list[str], drafts: list[str | No
     for i, draft in enumerate(drafts):
         if draft is None:
             continue
-        tokens = tokenizer(draft + (stop[0] if stop else ""), add_special_tokens=False)["input_ids"]
+        tokens = tokenizer(draft, add_special_tokens=False)["input_ids"]
         tokens = tokens[:max_new_tokens]
         known[i], cache = accepted(model, ids[i], tokens)
         counts["draft_tokens"] += len(tokens)

@@ -129,6 +129,19 @@ def model_engine(model):
     return {**config["eval"].get("engine", {}), **(model_spec(config, model).get("engine") or {})}
 
 
+def eval_inputs(folder):
+    """The evaluation's inputs but its code; its draft (eval.engine.draft) comes from the same folder's
+    `original`."""
+    return dict(
+        model=lambda wc: model_inputs(wc.model),
+        data=lambda wc: task_inputs(wc.model, wc.task, wc.lang),
+        neurons=lambda wc: setting_inputs(wc.model, wc.setting),
+        draft=lambda wc: draft_inputs(folder, wc),
+        configured=configured(model=(known_model, "config.models (nor a tuning <base>+<language>-<variant>)"), task=(TASKS, "config.tasks"),
+                              lang=(EVAL_LANGS, "config.eval_languages")),
+    )
+
+
 def eval_engine(model, setting):
     """The engine of one evaluation: the model's, without `draft` for `original` (nothing to check its answers
     against; turning drafts on or off reruns only the deactivated evaluations)."""

@@ -3,25 +3,13 @@
 # language X's neurons.
 
 
-def eval_inputs(folder):
-    """The evaluation's inputs; its draft (eval.engine.draft) comes from the same folder's `original`."""
-    return dict(
-        model=lambda wc: model_inputs(wc.model),
-        data=lambda wc: task_inputs(wc.model, wc.task, wc.lang),
-        neurons=lambda wc: setting_inputs(wc.model, wc.setting),
-        draft=lambda wc: draft_inputs(folder, wc),
-        code=code_of("evaluate"),
-        configured=configured(model=(known_model, "config.models (nor a tuning <base>+<language>-<variant>)"), task=(TASKS, "config.tasks"),
-                              lang=(EVAL_LANGS, "config.eval_languages")),
-    )
-
-
 rule evaluate:
     output:
         scores="results/eval/{model}/{task}/{lang}/{setting}.json",
         predictions="results/eval/{model}/{task}/{lang}/{setting}.predictions.jsonl",
     input:
         **eval_inputs("results/eval"),
+        code=code_of("evaluate"),
     params:
         model=lambda wc: model_params(wc.model),
         source=lambda wc: task_source(wc.model, wc.task),
@@ -61,6 +49,7 @@ use rule evaluate as evaluate_tuning with:
         predictions="results/eval_tuning/{model}/{task}/{lang}/{setting}.predictions.jsonl",
     input:
         **eval_inputs("results/eval_tuning"),
+        code=code_of("evaluate"),
     params:
         n_items="all",
         holdout=lambda wc: tuning_holdout(wc.task, "tuning") or tuning_not_held_out(),
