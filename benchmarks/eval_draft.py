@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 
 import torch
-import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 TASKS = {"reasoning": "MGSM", "understanding": "XQuAD"}
@@ -29,7 +28,7 @@ TASKS = {"reasoning": "MGSM", "understanding": "XQuAD"}
 def main(argv=None):
     import argparse
 
-    from mwork.config import layered
+    from benchmarks.eval_engine import real_setup
     from mwork.drafted import generate_drafted
     from mwork.evaluate import build_prompt, engine_cast, engine_of, generate, score_item, task_stops
     from mwork.masking import as_index, deactivate
@@ -48,17 +47,9 @@ def main(argv=None):
     ap.add_argument("--name", default=None, help="results/bench/<name>.json; default eval_draft_<model>")
     args = ap.parse_args(argv)
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
-    cfg = layered(yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8")),
-                  yaml.safe_load((ROOT / "configs" / "real.yaml").read_text(encoding="utf-8")))
-    model_dir = ROOT / "results" / "models" / args.model
-    neuron_file = ROOT / "results" / args.model / "neurons" / cfg["corpus"] / "de.safetensors"
-    for need, rule in ((model_dir, "packaged_model"), (neuron_file, "neurons")):
-        if not need.exists():
-            raise SystemExit(f"draft benchmark: {need} does not exist; build it first (rule {rule}, "
-                             f"snakemake --configfile configs/real.yaml {need.relative_to(ROOT)})")
+    cfg, model_dir, neuron_file = real_setup(args.model, "draft benchmark")
     spec = cfg["models"][args.model]
-    engine = engine_of({k: v for k, v in {**cfg["eval"].get("engine", {}), **(spec.get("engine") or {})}.items()
-                        if k != "draft"})
+    engine = engine_of({**cfg["eval"].get("engine", {}), **(spec.get("engine") or {})})
     chat, bs = bool(spec.get("chat_template", False)), cfg["eval"]["batch_size"]
     items = {"reasoning": args.reasoning_items, "understanding": args.understanding_items}
     model, tok = load_model(str(model_dir))

@@ -58,10 +58,25 @@ def gemm_profile(rows=(1, 16, 32, 64, 128, 512), shape=(4864, 896), reps=50) -> 
     return out
 
 
+def real_setup(model: str, what: str) -> tuple[dict, Path, Path]:
+    """(config.yaml with configs/real.yaml over it, the converted model's folder, German's neuron file), both
+    files checked to exist (``what`` names the benchmark in the error)."""
+    from mwork.config import layered
+
+    cfg = layered(yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8")),
+                  yaml.safe_load((ROOT / "configs" / "real.yaml").read_text(encoding="utf-8")))
+    model_dir = ROOT / "results" / "models" / model
+    neuron_file = ROOT / "results" / model / "neurons" / cfg["corpus"] / "de.safetensors"
+    for need, rule in ((model_dir, "packaged_model"), (neuron_file, "neurons")):
+        if not need.exists():
+            raise SystemExit(f"{what}: {need} does not exist; build it first (rule {rule}, "
+                             f"snakemake --configfile configs/real.yaml {need.relative_to(ROOT)})")
+    return cfg, model_dir, neuron_file
+
+
 def main(argv=None):
     import argparse
 
-    from mwork.config import layered
     from mwork.evaluate import engine_cast, evaluate
     from mwork.masking import deactivate
     from mwork.models import load_model
@@ -86,14 +101,7 @@ def main(argv=None):
 
         write_result("eval_engine_gemm", {"threads": torch.get_num_threads(), **gemm_profile()})
         return
-    cfg = layered(yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8")),
-                  yaml.safe_load((ROOT / "configs" / "real.yaml").read_text(encoding="utf-8")))
-    model_dir = ROOT / "results" / "models" / args.model
-    neuron_file = ROOT / "results" / args.model / "neurons" / cfg["corpus"] / "de.safetensors"
-    for need, rule in ((model_dir, "packaged_model"), (neuron_file, "neurons")):
-        if not need.exists():
-            raise SystemExit(f"eval engine benchmark: {need} does not exist; build it first (rule {rule}, "
-                             f"snakemake --configfile configs/real.yaml {need.relative_to(ROOT)})")
+    cfg, model_dir, neuron_file = real_setup(args.model, "eval engine benchmark")
     engines = [parse_engine(e) for e in args.engines]
     chat = bool(cfg["models"][args.model].get("chat_template", False))
     bs = args.batch_size or cfg["eval"]["batch_size"]

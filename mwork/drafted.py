@@ -45,7 +45,7 @@ def check_drafting(model) -> None:
     config = getattr(model, "generation_config", None)
     for field, neutral in _PROCESSED.items():
         value = getattr(config, field, neutral) if config is not None else neutral
-        if value not in (neutral, None) and not (field == "min_length" and value == 0):
+        if value not in (neutral, None):
             raise MworkError(f"eval.engine.draft: the model's generation config sets {field}={value!r}, so a "
                              f"greedy token is not the argmax the draft check reads; use draft: none")
 
