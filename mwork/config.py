@@ -95,6 +95,9 @@ def _check_selection(config: dict) -> None:
               ("set_stability", config.get("set_stability", {}).get("methods"))]
     places += [(f"models.{name}.loss_matrix", (m.get("loss_matrix") or {}).get("methods"))
                for name, m in (config.get("models") or {}).items() if isinstance(m, dict)]
+    places += [(f"deactivation.settings.{name}.selection", [s["selection"]])
+               for name, s in ((config.get("deactivation") or {}).get("settings") or {}).items()
+               if isinstance(s, dict) and s.get("selection")]
     for where, methods in places:
         methods = methods or []
         if where.endswith("loss_matrix") and spec.get("method", "topk_intersection") in methods:
@@ -105,7 +108,8 @@ def _check_selection(config: dict) -> None:
             try:
                 check_spec({**spec, "method": method})
             except MworkError as e:
-                raise MworkError(f"config.{where}.methods: {method}: {e}") from None
+                field = where if where.endswith(".selection") else f"{where}.methods"
+                raise MworkError(f"config.{field}: {method}: {e}") from None
     for i, lang in enumerate(spec.get("against") or []):
         get_language(lang, f"config.plnd.selection.against[{i}]")
         if lang not in config.get("languages", []):

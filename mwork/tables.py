@@ -232,6 +232,7 @@ def _stage_rows(scores: list[dict], table: dict, settings: dict, n_boot: int, se
             row = {"model": model, "setting": name, "metric": metric_name(task, key),
                    **{col: bool(spec.get(st)) for st, col in STAGE_COLS.items()},
                    "neurons": spec["neurons"], "exclude": spec.get("exclude") or "",
+                   "selection": spec.get("selection") or "",
                    "n_deactivated": float(np.mean([c["n_deactivated"] for c in g])),
                    "languages": " ".join(c["language"] for c in g), "n_draws": len(g[0]["en_deactivated"].points)}
             boots = {"eng": (eng, eng_b), "n_eng": (n_eng, n_eng_b), "delta_eng": (eng - en0, eng_b - en0_b),
@@ -288,7 +289,8 @@ def deactivation_table(scores: list[dict], table: dict, settings: dict, number: 
                               "S-ATTN": mark(r["deactivate_s_attn"]), "S-FFN": mark(r["deactivate_s_ffn"]),
                               "Gen": mark(r["deactivate_gen"]),
                               "Neuron": ("Lang-Spec" if r["neurons"] == "lang" else "Random")
-                              + (f" − {r['exclude']}" if r["exclude"] else ""),
+                              + (f" − {r['exclude']}" if r["exclude"] else "")
+                              + (f" ({r['selection']})" if r.get("selection") else ""),
                               "#": int(round(r["n_deactivated"])),
                               "Eng": pm(r["eng"], r["eng_lo"], r["eng_hi"]),
                               "n-Eng": pm(r["n_eng"], r["n_eng_lo"], r["n_eng_hi"]),

@@ -12,6 +12,7 @@ from mwork.corpus import n_docs_for  # noqa: E402
 from mwork.config import check_config, enhance_grid, enhance_languages, model_dir, model_layers, model_spec, model_stages, stage_tuning_grid, uses_organism  # noqa: E402
 from mwork import names, stages  # noqa: E402
 from mwork.names import FineTuning, LossDomain, Setting, StageTuning, Table, TunedModel, Variant  # noqa: E402
+from mwork.selection import METHODS as SELECTION_METHODS  # noqa: E402
 from mwork.errors import MworkError  # noqa: E402
 from mwork.workflow import check_results_tree  # noqa: E402
 from mwork.languages import per_key  # noqa: E402
@@ -36,16 +37,33 @@ PLND_SCORING = {k: config["plnd"][k] for k in ("score", "special_tokens", "norma
 PLND_STATISTICS = {k: config["plnd"]["selection"][k] for k in ("top_k", "min_doc_fraction")}
 
 
-def selection_languages(lang):
+def selection_spec(method=None):
+    """plnd.selection, with another rule's `method` for the settings that name one
+    (deactivation.settings.<name>.selection: the paper's own rule for the overlap ablations, Tables 8 and 9)."""
+    spec = dict(config["plnd"]["selection"])
+    if method:
+        spec["method"] = method
+    return spec
+
+
+def selection_languages(lang, method=None):
     """The languages whose PLND statistics language ``lang``'s set is chosen from: its own, and for a rule
     that compares languages (plnd.selection.method: selective) those of plnd.selection.against (null: the
     evaluation languages)."""
     from mwork.selection import needs_all_languages
 
-    spec = config["plnd"]["selection"]
+    spec = selection_spec(method)
     if not needs_all_languages(spec):
         return [lang]
     return list(dict.fromkeys([lang, *(spec.get("against") or EVAL_LANGS)]))
+
+
+def neuron_file(model, lang, method=None):
+    """Language ``lang``'s neuron file: results/<model>/neurons/ holds the sets of plnd.selection's rule (what
+    every analysis reads), results/<model>/neurons_<method>/ those of another rule a setting names."""
+    if method in (None, config["plnd"]["selection"].get("method", "topk_intersection")):
+        return f"results/{model}/neurons/{CORPUS}/{lang}.safetensors"
+    return f"results/{model}/neurons_{method}/{CORPUS}/{lang}.safetensors"
 
 
 # Snakemake tracks a rule's script, not the library modules it imports: every rule lists as inputs the
@@ -232,13 +250,15 @@ STAGE_FILES = {"auto": "results/{model}/stages.json", "lens": "results/{model}/l
 
 def setting_inputs(model, setting):
     """Neuron sets an evaluation setting needs: none for `original`; X's (and English's or every
-    language's, for the overlap ablations) for `<name>@<X>`; the stage file when they are `auto` or `lens`."""
+    language's, for the overlap ablations) for `<name>@<X>`, chosen by plnd.selection's rule or the one the
+    setting names (`selection`); the stage file when they are `auto` or `lens`."""
     s = parse_setting(setting)
     if s.original:
         return []
     exclude = setting_spec(s.name).get("exclude")
     langs = {None: [s.lang], "en": [s.lang, "en"], "all": EVAL_LANGS}[exclude]
-    out = [f"results/{model}/neurons/{CORPUS}/{x}.safetensors" for x in dict.fromkeys(langs)]
+    method = setting_spec(s.name).get("selection")
+    out = [neuron_file(model, x, method) for x in dict.fromkeys(langs)]
     layers = None if s.tuning else model_stages(config, model)
     if isinstance(layers, str):  # auto | lens: boundaries read from a file
         out.append(STAGE_FILES[layers].format(model=model))

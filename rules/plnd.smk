@@ -50,6 +50,25 @@ rule neurons:
         "../workflow_scripts/neurons.py"
 
 
+# The sets of another selection rule, for the evaluation settings that name one (deactivation.settings.<name>.
+# selection; e.g. the paper's threshold rule for Tables 8 and 9, whose question -- are the neurons a set shares
+# with English or with every language language-agnostic? -- needs sets that share some)
+use rule neurons as neurons_by_method with:
+    output:
+        "results/{model}/neurons_{method}/{corpus}/{lang}.safetensors",
+    input:
+        stats=lambda wc: [f"results/{wc.model}/plnd/{wc.corpus}/{x}.safetensors"
+                          for x in selection_languages(wc.lang, wc.method)],
+        code=code_of("neurons"),
+    params:
+        languages=lambda wc: selection_languages(wc.lang, wc.method),
+        selection=lambda wc: selection_spec(wc.method),
+    log:
+        "results/logs/neurons_{method}/{model}/{corpus}/{lang}.log",
+    wildcard_constraints:
+        method="|".join(SELECTION_METHODS),
+
+
 rule neuron_summary:
     output:
         counts="results/{model}/neurons/summary.csv",

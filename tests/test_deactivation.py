@@ -145,6 +145,9 @@ def test_bad_settings_are_clear():
         check_setting("x", {"under": True, "neurons": "all"})
     with pytest.raises(MworkError, match="deactivates no stage"):
         check_setting("x", {"neurons": "lang"})
+    with pytest.raises(MworkError, match=r"deactivation.settings.x.selection: 'paper' is not a selection rule"):
+        check_setting("x", {"gen": True, "neurons": "lang", "selection": "paper"})
+    check_setting("x", {"gen": True, "neurons": "lang", "selection": "threshold_share"})
     cfg = {"run_models": [], "models": {}, "deactivation": {"settings": {"a": {"gen": True, "neurons": "lang"}},
                                                              "tables": {"3": {"task": "reasoning", "rows": ["a", "b"]}}}}
     with pytest.raises(MworkError, match=r"tables.3: setting 'b' is not defined"):

@@ -104,7 +104,9 @@ def test_claims_target_plans_the_tables_each_claim_is_decided_on(root, tmp_path,
                str(root / "configs" / "decisive.yaml"), str(upstream_files)]
     plan = snakemake(root, "-n", "claims", "--cores", "2", "--directory", str(tmp_path), *configs).stdout
     assert tables(plan) == {"1", "2", "3", "5", "8", "9", "14", "15", "17"}
-    assert "results/eval/qwen/reasoning/de/notSA_lang_minus_en@de.json" in plan
+    # Tables 8 and 9 on the paper's threshold rule (the selective sets share no neurons to remove)
+    assert "results/eval/qwen/reasoning/de/notSA_share_minus_en@de.json" in plan
+    assert "results/qwen/neurons_threshold_share/bible/en.safetensors" in plan
     assert "results/eval/qwen/reasoning/en/UG_lang@ru.json" in plan
 
 
@@ -360,6 +362,51 @@ def test_a_missing_intermediate_is_rebuilt(root, tiny_run, tmp_path):
     assert ("plnd", {"model": "organism", "corpus": "catalogs", "lang": "zh"}) in jobs
     assert ("plnd", {"model": "organism", "corpus": "catalogs", "lang": "de"}) not in jobs  # its statistics stand
     assert ("table11", {}) in jobs and ("neuron_summary", {"model": "organism"}) in jobs
+    shutil.rmtree(copy)
+
+
+def test_overlap_ablation_on_another_selection_rule(root, tiny_run, tmp_path):
+    """A setting that names a selection rule (deactivation.settings.<name>.selection) deactivates that rule's
+    sets, chosen from the same PLND statistics into results/<model>/neurons_<method>/ (no PLND reruns), and
+    its exclusion takes every language's set of that rule: Table 9 on the paper's threshold rule.
+    On a copy of the tiny run, so the shared run stays as it is."""
+    import shutil
+
+    from mwork.neurons import load_neurons
+
+    work, configs = tiny_run
+    copy = work.parent / f"{work.name}-rules"
+    shutil.copytree(work, copy, symlinks=True)
+    edit = tmp_path / "edit.yaml"
+    edit.write_text(
+        "plnd:\n  selection: {share: 0.05}\n"
+        "deactivation:\n  budget: null\n  settings:\n"
+        "    notSA_share: {under: true, s_ffn: true, gen: true, neurons: lang, selection: threshold_share}\n"
+        "    notSA_share_minus_all: {under: true, s_ffn: true, gen: true, neurons: lang, exclude: all,"
+        " selection: threshold_share}\n"
+        "  tables:\n    '9': {task: reasoning, rows: [notSA_share, notSA_share_minus_all]}\n", encoding="utf-8")
+    args = ("--cores", "2", "--directory", str(copy), *configs, str(edit))
+    jobs = planned(snakemake(root, "-n", "results/table9.csv", *args).stdout)
+    assert not any(r in ("plnd", "neurons") for r, _ in jobs), jobs  # the statistics and the main sets stand
+    assert sorted(w["lang"] for r, w in jobs if r == "neurons_by_method") == ["de", "en", "zh"]
+    snakemake(root, "results/table9.csv", *args)
+    res = copy / "results"
+    sets = {}
+    for lang in ("en", "de", "zh"):
+        masks, meta = load_neurons(res / "organism" / "neurons_threshold_share" / "catalogs" / f"{lang}.safetensors")
+        assert meta["language"] == lang and json.loads(meta["selection"])["method"] == "threshold_share"
+        sets[lang] = masks
+    common = sum(int((sets["en"][k] & sets["de"][k] & sets["zh"][k]).sum()) for k in sets["de"])
+    t9 = pd.read_csv(res / "table9.csv")
+    assert list(t9["setting"]) == ["notSA_share", "notSA_share_minus_all"]
+    assert set(t9["selection"]) == {"threshold_share"} and "Lang-Spec − all (threshold_share)" in \
+        (res / "table9.md").read_text(encoding="utf-8")
+    record = json.loads((res / "eval/organism/reasoning/de/notSA_share_minus_all@de.json").read_text(encoding="utf-8"))
+    assert record["deactivation"]["selection"] == "threshold_share" and record["deactivation"]["exclude"] == "all"
+    whole = json.loads((res / "eval/organism/reasoning/de/notSA_share@de.json").read_text(encoding="utf-8"))
+    # X's whole set in the row's stages (budget: null), less what every language's set holds
+    n_whole, n_minus = (r["deactivation"]["n_deactivated"]["total"] for r in (whole, record))
+    assert 0 < n_minus < n_whole and n_whole - n_minus <= common
     shutil.rmtree(copy)
 
 
