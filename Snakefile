@@ -27,7 +27,7 @@ include: "rules/enhance.smk"
 include: "rules/report.smk"
 
 # Plots, tables and small aggregations run on the submitting node of a cluster, not as jobs.
-localrules: all, paper, claims, analyses, enhancement, neurons, table7, deactivation_table, language_table, table1, stage_tuning, stage_table,
+localrules: all, paper, claims, analyses, enhancement, neurons, table7, deactivation_table, answer_language, language_table, table1, stage_tuning, stage_table,
     table10, table11, paper_comparison, lens_stages, figure1, figure1_known, neuron_summary, figure5, figure3_main, loss_matrix_figure,
     provenance, enhance_summary, figure4, table6
 

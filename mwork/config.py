@@ -16,7 +16,7 @@ import yaml
 from .errors import MworkError
 from .languages import get_language, per_key
 from .names import TunedModel, Variant, inside, plain_name
-from .selection import check_spec
+from .selection import METHODS, check_spec
 from .stages import check_setting, stage_layers, stage_table_rows
 from .tasks.data import TASK_DATA, UPSTREAM_FILES, task_source
 from .tasks.prompts import PHRASES
@@ -393,7 +393,12 @@ def check_deactivation(config: dict) -> None:
     d = config.get("deactivation", {})
     settings = d.get("settings", {})
     for name, spec in settings.items():
-        check_setting(name, spec, "config.deactivation.settings")
+        # `selection` names the rule whose sets the setting deactivates (rules/common.smk: neuron_file); the
+        # rest is what mwork.deactivation.select reads
+        if "selection" in spec and spec["selection"] not in METHODS:
+            raise MworkError(f"config.deactivation.settings.{name}.selection: {spec['selection']!r} is not a "
+                             f"selection rule ({', '.join(METHODS)}: plnd.selection.method's choices)")
+        check_setting(name, {k: v for k, v in spec.items() if k != "selection"}, "config.deactivation.settings")
     for num, table in d.get("tables", {}).items():
         where = f"config.deactivation.tables.{num}"
         if table.get("task") not in TASKS:

@@ -458,6 +458,10 @@ def table_lines(res: Results) -> list[str]:
         if res.path(md).exists():
             out += [f"From {res.name(md)} (rows in {res.name(csv)}):", "",
                     res.path(md).read_text(encoding="utf-8").strip(), ""]
+            lang_md = f"table{number}_answer_language.md"  # rule answer_language: the answers' language per row
+            if res.path(lang_md).exists():
+                out += [f"From {res.name(lang_md)} (rows in {res.name(lang_md.removesuffix('.md') + '.csv')}):", "",
+                        res.path(lang_md).read_text(encoding="utf-8").strip(), ""]
         elif required:
             out += [f"* {res.missing(md, rule, csv)}", ""]
     return out

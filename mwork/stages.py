@@ -13,7 +13,6 @@ from __future__ import annotations
 from .errors import MworkError
 from .keys import KINDS, key
 from .names import Setting, StageTuning, Table
-from .selection import METHODS
 
 STAGES = ("under", "s_attn", "s_ffn", "gen")
 ATTN = ("attn.q", "attn.k", "attn.v")
@@ -46,19 +45,16 @@ def setting_groups(setting: dict, layers: dict[str, list[int]]) -> dict[str, lis
 
 
 def check_setting(name: str, setting: dict, where: str = "deactivation.settings") -> None:
-    unknown = set(setting) - set(STAGES) - {"neurons", "exclude", "selection"}
+    unknown = set(setting) - set(STAGES) - {"neurons", "exclude"}
     if unknown:
         raise MworkError(f"{where}.{name}: unknown key(s) {sorted(unknown)} (stages: {', '.join(STAGES)}; "
-                         f"also neurons, exclude, selection)")
+                         f"also neurons, exclude)")
     if setting.get("neurons") not in ("lang", "random"):
         raise MworkError(f"{where}.{name}.neurons: must be lang or random")
     if not any(setting.get(s) for s in STAGES):
         raise MworkError(f"{where}.{name}: deactivates no stage; set one of {', '.join(STAGES)} to true")
     if setting.get("exclude") not in (None, "en", "all"):
         raise MworkError(f"{where}.{name}.exclude: must be en or all")
-    if setting.get("selection") is not None and setting["selection"] not in METHODS:
-        raise MworkError(f"{where}.{name}.selection: {setting['selection']!r} is not a selection rule "
-                         f"({', '.join(METHODS)}: plnd.selection.method's choices)")
 
 
 def parse_setting(text: str, settings: dict, languages: list[str], draws: int | None = None) -> Setting:

@@ -394,13 +394,24 @@ def configured_tables(numbers):
 
 ALL_TABLES = configured_tables([1, 3])  # the deactivation tables `all` builds (where configured)
 
+# Tasks whose answers are free text, so a whole answer's language is measurable (XQuAD's answers are spans
+# copied from the context, X-CSQA's a letter): their deactivation tables get an answer-language companion
+ANSWER_LANGUAGE_TASKS = ("reasoning", "generation")
+
+
+def answer_language_targets(numbers):
+    """results/table<n>_answer_language.csv of the tables among ``numbers`` whose task answers in free text."""
+    tables = config["deactivation"]["tables"]
+    return [f"results/table{n}_answer_language.csv" for n in numbers
+            if tables[str(n)]["task"] in ANSWER_LANGUAGE_TASKS]
+
 
 def claims_targets():
     """The tables the paper's claims are decided on (mwork/claims.py: Tables 1-5, 8, 9), each with its
     per-language table (14-17 for 2-5), wherever the config defines the table and runs its task."""
     stage = configured_tables([1, 2, 3, 4, 5, 8, 9])
     per_language = [n for n in Table.KINDS["per_language"] if per_language_of(n) in stage]
-    return [f"results/table{n}.csv" for n in stage + [str(n) for n in per_language]]
+    return [f"results/table{n}.csv" for n in stage + [str(n) for n in per_language]] + answer_language_targets(stage)
 
 
 def intermediate_files():
@@ -425,7 +436,7 @@ def implemented_targets():
     if uses_organism(config):
         out += ["results/organism/perplexity.csv", "results/organism/training_curve.png"]
     out += ["results/table10.csv", "results/table11.csv"]
-    out += [f"results/table{n}.csv" for n in ALL_TABLES]
+    out += [f"results/table{n}.csv" for n in ALL_TABLES] + answer_language_targets(ALL_TABLES)
     return out + ["results/paper_comparison.csv"]
 
 

@@ -24,6 +24,29 @@ rule deactivation_table:
         "../workflow_scripts/deactivation_table.py"
 
 
+# The language of the answers under each row (mwork/answer_language.py: CLD3 on the stored answers, no
+# model): does switching X's neurons off make X's answers leave X, and English's stay English?
+rule answer_language:
+    output:
+        csv=report("results/table{n}_answer_language.csv", caption="../report/answer_language.rst", category="Tables"),
+        md="results/table{n}_answer_language.md",
+    input:
+        predictions=lambda wc: [f.removesuffix(".json") + ".predictions.jsonl" for f in deactivation_inputs(wc.n)],
+        code=code_of("answer_language"),
+    params:
+        table=lambda wc: config["deactivation"]["tables"][wc.n],
+        models=EVAL_MODELS,
+        seed=config["seed"],
+    log:
+        "results/logs/table{n}_answer_language.log",
+    wildcard_constraints:
+        n="|".join(str(n) for n in Table.DEACTIVATION),
+    conda:
+        "../envs/torch.yaml"  # cld3-py
+    script:
+        "../workflow_scripts/answer_language.py"
+
+
 rule language_table:
     output:
         csv="results/table{n}.csv",

@@ -145,13 +145,15 @@ def test_bad_settings_are_clear():
         check_setting("x", {"under": True, "neurons": "all"})
     with pytest.raises(MworkError, match="deactivates no stage"):
         check_setting("x", {"neurons": "lang"})
-    with pytest.raises(MworkError, match=r"deactivation.settings.x.selection: 'paper' is not a selection rule"):
-        check_setting("x", {"gen": True, "neurons": "lang", "selection": "paper"})
-    check_setting("x", {"gen": True, "neurons": "lang", "selection": "threshold_share"})
     cfg = {"run_models": [], "models": {}, "deactivation": {"settings": {"a": {"gen": True, "neurons": "lang"}},
                                                              "tables": {"3": {"task": "reasoning", "rows": ["a", "b"]}}}}
     with pytest.raises(MworkError, match=r"tables.3: setting 'b' is not defined"):
         check_deactivation(cfg)
+    cfg["deactivation"] = {"settings": {"a": {"gen": True, "neurons": "lang", "selection": "paper"}}, "tables": {}}
+    with pytest.raises(MworkError, match=r"config.deactivation.settings.a.selection: 'paper' is not a selection rule"):
+        check_deactivation(cfg)
+    cfg["deactivation"]["settings"]["a"]["selection"] = "threshold_share"
+    check_deactivation(cfg)
 
 
 def test_budget_ignores_structures_a_setting_does_not_touch():

@@ -128,6 +128,11 @@ def test_block_names_each_file(results):
                 "m1/neurons/bible/*.safetensors"):
         assert f"`results/{rel}`" in text, rel
     assert "Table 11 (reproduced): test." in text and "| m1 | 12.5 ±3.1 |" in text  # embedded as written
+    (results / "table3.md").write_text("Table 3 (reproduced): test.\n", encoding="utf-8")
+    (results / "table3_answer_language.md").write_text("Answer language (reasoning): test.\n", encoding="utf-8")
+    text = _block(results)  # a table's answer-language companion follows it
+    assert text.index("Table 3 (reproduced): test.") < text.index("Answer language (reasoning): test.")
+    assert "(rows in `results/table3_answer_language.csv`)" in text
     assert "selection selective, share 0.0013" in text and "32 documents per language (3 languages)" in text
 
 
