@@ -10,6 +10,7 @@ anything else ``und``.
 Per table row, model and non-English X, on the same items (paired):
 - ``x_in_x``: the share of X's answers in X, original and with X's neurons off, and the change;
 - ``x_in_en``: the share of X's answers in English, likewise;
+- ``x_in_other``: in a third language (neither X nor English: a neighbour, say), likewise;
 - ``en_in_en``: the share of English's answers in English under the same deactivation of X (the control).
 The pooled row (``language: mean``) is the mean over X. Intervals: 95% percentile bootstrap over items,
 the original and deactivated answers of a language resampled together (``mwork.stats.Bootstrap``). A
@@ -31,7 +32,7 @@ from .stats import N_BOOT, Bootstrap, ci, pm
 
 UNDETERMINED = "und"
 MEASURES = {"x_in_x": "X's answers in X", "x_in_en": "X's answers in English",
-            "en_in_en": "English's answers in English"}
+            "x_in_other": "X's answers in another language", "en_in_en": "English's answers in English"}
 
 
 class AnswerLanguage:
@@ -96,7 +97,8 @@ def answer_language_table(files: list[str], table: dict, models: list[str], n_bo
                 if not draws:
                     continue
                 cells = {}
-                for measure, items_lang, want in (("x_in_x", x, x), ("x_in_en", x, "en"), ("en_in_en", "en", "en")):
+                for measure, items_lang, want in (("x_in_x", x, {x}), ("x_in_en", x, {"en"}),
+                                                  ("x_in_other", x, None), ("en_in_en", "en", {"en"})):
                     before = langs.get((model, task, items_lang, "original"))
                     after = [langs.get((model, task, items_lang, s)) for s in draws]
                     if before is None or any(a is None for a in after):
@@ -106,8 +108,11 @@ def answer_language_table(files: list[str], table: dict, models: list[str], n_bo
                     if any(set(a) != set(ids) for a in after):
                         raise MworkError(f"{model}/{task}/{items_lang}: {name}@{x} answered other items than "
                                          f"original; paired shares need the same items: rerun them")
-                    b = np.array([100.0 * (before[i] == want) for i in ids])
-                    a = np.array([np.mean([100.0 * (d[i] == want) for d in after]) for i in ids])
+                    def share(lang, want=want, x=x):  # None: a language, neither X nor English
+                        return 100.0 * (lang in want if want else lang not in (x, "en", UNDETERMINED))
+
+                    b = np.array([share(before[i]) for i in ids])
+                    a = np.array([np.mean([share(d[i]) for d in after]) for i in ids])
                     idx = boot.resamples((model, task, items_lang), ids)
                     cells[measure] = (b.mean(), a.mean(), b[idx].mean(axis=1), a[idx].mean(axis=1))
                 per_x.append((x, len(draws), cells))
@@ -135,7 +140,7 @@ def _markdown(df: pd.DataFrame, task: str) -> str:
             f"interval over items); English's answers under the same deactivation of X as the control.\n\n")
     if df.empty:
         return head + "(no rows)\n"
-    lines = ["| Model | Setting | X | " + " | ".join(MEASURES.values()) + " |", "|---|---|---|---|---|---|"]
+    lines = ["| Model | Setting | X | " + " | ".join(MEASURES.values()) + " |", "|---" * (3 + len(MEASURES)) + "|"]
     for _, r in df.iterrows():
         cells = [f"{r[f'{m}_original']:.1f} → {r[m]:.1f} ({pm(r[f'{m}_change'], r[f'{m}_change_lo'], r[f'{m}_change_hi'], sign=True)})"
                  for m in MEASURES]

@@ -36,8 +36,8 @@ def test_shares_of_answers_per_language_paired_over_items(tmp_path):
              # German's neurons off: half of German's answers come out in English, English's stay English
              _write(tmp_path, "de", "S_lang@de", [TEXT["en"]] * (n // 2) + [TEXT["de"]] * (n // 2)),
              _write(tmp_path, "en", "S_lang@de", [TEXT["en"]] * n),
-             # French's: nothing changes
-             _write(tmp_path, "fr", "S_lang@fr", [TEXT["fr"]] * n),
+             # French's: a quarter of French's answers come out in German (a third language)
+             _write(tmp_path, "fr", "S_lang@fr", [TEXT["de"]] * (n // 4) + [TEXT["fr"]] * (n - n // 4)),
              _write(tmp_path, "en", "S_lang@fr", [TEXT["en"]] * n)]
     assert evaluation_of(files[3])[:3] == ("m", "reasoning", "de") and str(evaluation_of(files[3])[3]) == "S_lang@de"
     df, md = answer_language_table(files, {"task": "reasoning", "rows": ["S_lang"]}, ["m"])
@@ -46,8 +46,9 @@ def test_shares_of_answers_per_language_paired_over_items(tmp_path):
     de, fr, mean = rows.loc["de"], rows.loc["fr"], rows.loc["mean"]
     assert (de["x_in_x_original"], de["x_in_x"], de["x_in_en"]) == (100.0, 50.0, 50.0)
     assert de["x_in_x_change_hi"] < 0 < de["x_in_en_change_lo"]  # the interval excludes no change
-    assert fr["x_in_x_change"] == 0 == fr["en_in_en_change"] and de["en_in_en"] == 100.0
-    assert mean["x_in_x_change"] == -25.0 and mean["x_in_en_change"] == 25.0
+    assert (fr["x_in_x_change"], fr["x_in_other"], fr["x_in_en"], fr["en_in_en_change"]) == (-25.0, 25.0, 0.0, 0.0)
+    assert de["en_in_en"] == 100.0 and de["x_in_other"] == 0.0
+    assert mean["x_in_x_change"] == -37.5 and mean["x_in_en_change"] == 25.0 and mean["x_in_other_change"] == 12.5
     assert "| m | S_lang | de | 100.0 → 50.0 (-50.0 ±" in md and "| m | S_lang | Avg. |" in md
 
 
