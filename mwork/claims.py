@@ -393,4 +393,33 @@ def claim_lines(res, paper_numbers: str | Path = PAPER_NUMBERS) -> list[str]:
             metric = _primary(sub)["metric"].iloc[0]
             lines.append(f"* {head}, {model} on {metric}: **{verdict([o for o, _ in results])}** ({res.name(rel)}). "
                          + "; ".join(t for _, t in results) + ".")
-    return lines + [""] + resolution_lines(res)
+    return lines + [""] + answer_language_lines(res) + resolution_lines(res)
+
+
+def answer_language_lines(res) -> list[str]:
+    """Not a claim of the paper, but the measurement its reading of the task-solving and generation layers
+    rests on: per free-text table (rule answer_language) and row, the pooled change of the share of X's
+    answers in X, in English and in a third language, and of English's answers in English."""
+    cols = ("model", "setting", "language", "x_in_x_original", "x_in_x", "x_in_x_change_lo", "x_in_x_change_hi")
+    out = []
+    for number in ("3", "5", "8", "9"):
+        rel = f"table{number}_answer_language.csv"
+        if not res.path(rel).exists():
+            continue
+        df, why = res.table(rel, "answer_language", cols)
+        if df is None:
+            out.append(why)
+            continue
+        rows = []
+        for _, r in df[df["language"] == "mean"].iterrows():
+            parts = [f"X in X {r['x_in_x_original']:.1f} → {r['x_in_x']:.1f}% "
+                     f"[{r['x_in_x_change_lo']:+.1f}, {r['x_in_x_change_hi']:+.1f}]"]
+            for m, label in (("x_in_en", "X in English"), ("x_in_other", "X in a third language"),
+                             ("en_in_en", "English in English")):
+                if m in r:
+                    parts.append(f"{label} {r[f'{m}_original']:.1f} → {r[m]:.1f}%")
+            rows.append(f"{r['setting']} ({r['model']}): " + ", ".join(parts))
+        out.append(f"* **The language of the answers** (Table {number}'s answers, not in the paper: CLD3 on each "
+                   f"stored answer; the mean over the non-English X, original → deactivated, [95% interval of the "
+                   f"change of X in X]) ({res.name(rel)}): " + "; ".join(rows) + ".")
+    return out + [""] if out else []

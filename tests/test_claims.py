@@ -217,3 +217,28 @@ def test_row_comparisons_use_the_paired_difference_where_the_files_have_it(root)
     (root / "table2_contrasts.csv").unlink()
     u = _line(_claims(root), "Understanding layers")
     assert "(paired)" not in u and u.count("intervals compared (no paired difference in the files)") == 3
+
+
+def test_the_answers_language_follows_the_claims(root, tmp_path):
+    """Where a free-text table has its answer-language companion, the claims block gives each row's pooled
+    shift of X's answers out of X, beside English's answers in English."""
+    import json
+
+    from mwork.answer_language import answer_language_table
+
+    de = "Zuerst berechnen wir, wie viele Stunden die Kerze brennt, und dann multiplizieren wir die Stunden mit zwei."
+    en = "First we find how many hours the candle burns, then we multiply the hours by two centimetres each hour."
+    files = []
+    for lang, setting, texts in (("en", "original", [en] * 8), ("de", "original", [de] * 8),
+                                 ("de", "S_lang@de", [en] * 6 + [de] * 2), ("en", "S_lang@de", [en] * 8)):
+        path = tmp_path / "eval" / "m" / "reasoning" / lang / f"{setting}.predictions.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(json.dumps({"id": i, "prediction": t}) + "\n" for i, t in enumerate(texts)),
+                        encoding="utf-8")
+        files.append(str(path))
+    assert "language of the answers" not in _claims(root)  # only where built
+    df, _ = answer_language_table(files, {"task": "reasoning", "rows": ["S_lang"]}, ["m"], n_boot=200)
+    write_table(df, root / "table3_answer_language.csv")
+    line = _line(_claims(root), "The language of the answers")
+    assert "(`results/table3_answer_language.csv`): S_lang (m): X in X 100.0 → 25.0% [" in line
+    assert "X in English 0.0 → 75.0%" in line and "English in English 100.0 → 100.0%" in line
