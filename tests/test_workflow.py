@@ -441,8 +441,10 @@ def test_rerun_one_deactivation_setting(root, tiny_run, tmp_path):
     jobs = _edit_plan(root, work, configs, tmp_path,
                       "deactivation:\n  settings:\n    S_lang: {s_attn: true, s_ffn: false, neurons: lang}\n")
     rules = {r for r, _ in jobs}
-    # the paper comparison matches the paper's rows by the settings' specs: it is redone too
-    assert rules <= {"evaluate", "deactivation_table", "paper_comparison", "provenance", "all"}, rules
+    # the paper comparison matches the paper's rows by the settings' specs: it is redone too, and Table 3's
+    # answer-language companion reads the rerun answers
+    assert rules <= {"evaluate", "deactivation_table", "answer_language", "paper_comparison", "provenance", "all"}, \
+        rules
     settings = {w["setting"].split("@")[0] for r, w in jobs if r == "evaluate"}
     assert settings == {"S_lang", "S_random", "S_random~1"}, settings
     assert ("deactivation_table", {"n": "3"}) in jobs
